@@ -1,0 +1,1 @@
+"""I/O around the routing core: configuration files, CLI, HTTP service, storage."""

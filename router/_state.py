@@ -1,0 +1,101 @@
+"""Mutable per-entity state of the core (contacts, agents, queues, alerts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from router._transitions import ContactState, Presence
+from router.coverage import Segment
+
+__all__ = ["Agent", "AgentChannel", "AlertState", "Contact", "GapState", "QueueState"]
+
+
+@dataclass(slots=True)
+class Contact:
+    id: str
+    channel: str
+    queue: str
+    arrived_at: float
+    seq: int
+    team: str  # owning team at arrival ("closed" if rejected)
+    state: ContactState = ContactState.WAITING
+    # agent -> time the ring times out
+    ringing: dict[str, float] = field(default_factory=dict)
+    # agent -> time before which it is not rung again for this contact
+    cooldown: dict[str, float] = field(default_factory=dict)
+    # agent -> time its offer lapsed (for a late pick-up within late_answer_s)
+    lapsed: dict[str, float] = field(default_factory=dict)
+    rung: set[str] = field(default_factory=set)
+    offers: int = 0
+    saw_logged_in: bool = False
+    saw_free: bool = False
+    fallback: bool = False
+    logged_in_at_arrival: int = 0
+    busy_at_arrival: int = 0
+    agent_id: str | None = None
+    answered_at: float | None = None
+    ended_at: float | None = None
+    flags: list[str] = field(default_factory=list)
+    long_wait_alert: str | None = None
+
+
+@dataclass(slots=True)
+class AgentChannel:
+    presence: Presence
+    since: float  # when the displayed state last changed
+    idle_since: float  # when it last became free (longest-idle strategy)
+    state: str = "ready"  # displayed state, kept current by the core
+    active: dict[str, None] = field(default_factory=dict)  # contacts in service
+    offered: dict[str, None] = field(default_factory=dict)  # contacts ringing here
+    wrap_until: float | None = None
+
+
+@dataclass(slots=True)
+class Agent:
+    id: str
+    team: str
+    seq: int  # order of first login: ties in strategies break on it
+    channels: dict[str, AgentChannel] = field(default_factory=dict)
+    away_reason: str | None = None
+    no_answer_streak: int = 0
+    auto_away_alert: str | None = None
+
+    @property
+    def presence(self) -> Presence:
+        if not self.channels:
+            return Presence.LOGGED_OUT
+        if any(c.presence is Presence.READY for c in self.channels.values()):
+            return Presence.READY
+        return Presence.AWAY
+
+
+@dataclass(slots=True)
+class GapState:
+    team: str
+    boundary_at: float
+    start: float
+    alert_id: str
+
+
+@dataclass(slots=True)
+class QueueState:
+    name: str
+    channel: str
+    strategy: str
+    segment: Segment
+    last_team: str  # last open owner: serves contacts still queued after closing
+    gap: GapState | None = None
+    rr_last: str | None = None  # round-robin cursor (agent id)
+
+
+@dataclass(slots=True)
+class AlertState:
+    id: str
+    kind: str
+    raised_at: float
+    details: dict[str, Any]
+    open: bool = True
+    closed_at: float | None = None
+    acked_by: str | None = None
+    acked_at: float | None = None

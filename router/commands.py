@@ -1,0 +1,90 @@
+"""Commands out: what the core asks adapters to do (DESIGN.md "Commands out").
+
+``seq`` is assigned by the core, increasing per helpline, so a replay of the
+same events yields the same commands with the same cursors; adapters resume
+their command stream from the last ``seq`` they saw. ``at`` is the instant
+that caused the command (an event's time or a timer's deadline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+__all__ = [
+    "COMMAND_TYPES",
+    "Alert",
+    "CancelOffer",
+    "Command",
+    "Offer",
+    "Reject",
+    "command_from_dict",
+    "command_to_dict",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    type: ClassVar[str] = ""
+    seq: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Offer(Command):
+    """Ring these agents (phone) or push the chat to them."""
+
+    type: ClassVar[str] = "offer"
+    contact_id: str
+    agent_ids: tuple[str, ...]
+    ring_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOffer(Command):
+    """Stop ringing these agents for this contact."""
+
+    type: ClassVar[str] = "cancel_offer"
+    contact_id: str
+    agent_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reject(Command):
+    """Refuse a contact (the queue is closed)."""
+
+    type: ClassVar[str] = "reject"
+    contact_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert(Command):
+    """Something a supervisor must see: ``handover_gap``, ``agent_auto_away``, ``long_wait``."""
+
+    type: ClassVar[str] = "alert"
+    alert_id: str
+    kind: str
+    details: dict[str, Any]
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {c.type: c for c in (Offer, CancelOffer, Reject, Alert)}
+_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in COMMAND_TYPES.values()}
+
+
+def command_to_dict(command: Command) -> dict[str, Any]:
+    """The command as its JSON wire dict (``type`` plus fields, tuples as lists)."""
+    out: dict[str, Any] = {"type": command.type}
+    for name in _FIELDS[type(command)]:
+        value = getattr(command, name)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def command_from_dict(data: dict[str, Any]) -> Command:
+    """Inverse of ``command_to_dict`` (used when reading stored commands back)."""
+    cls = COMMAND_TYPES[data["type"]]
+    kwargs: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k != "type"
+    }
+    return cls(**kwargs)

@@ -1,0 +1,209 @@
+"""The helpline's configuration, validated (pydantic) into immutable models.
+
+Reading the TOML file is the edge's job (``adapters.config_file``); this
+module only validates a mapping, so the core stays free of I/O. Every error
+names the key path and the reason; the loader adds the file name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "CLOSED",
+    "WEEKDAYS",
+    "ChannelConfig",
+    "CoverageRule",
+    "HelplineConfig",
+    "QueueConfig",
+    "TeamConfig",
+]
+
+CLOSED = "closed"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Strategy = Literal["ring_all", "longest_idle", "round_robin", "least_busy"]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _minutes(value: str) -> int:
+    if not _HHMM.match(value):
+        raise ValueError(f"must be a local time HH:MM (got {value!r})")
+    h, m = value.split(":")
+    return int(h) * 60 + int(m)
+
+
+class ChannelConfig(_Strict):
+    """Per channel: how many contacts an agent holds, ring time, wrap-up."""
+
+    capacity: int = Field(1, ge=1, le=20)
+    # 20 s: about four rings, what carriers and Asterisk (timeout=15..30) use.
+    ring_timeout_s: float = Field(20.0, gt=0, le=600)
+    wrap_up_s: float = Field(0.0, ge=0, le=3600)
+
+
+class TeamConfig(_Strict):
+    name: str = ""
+    # Teams that take over when this one has nobody logged in or is absent.
+    fallback: tuple[Name, ...] = ()
+
+
+class CoverageRule(_Strict):
+    """``team`` owns the queue on ``days`` between ``start`` and ``end`` (local time).
+
+    ``end`` at or before ``start`` means the window crosses midnight; the part
+    after midnight belongs to the day the window started. ``holidays`` says
+    whether the rule applies on public holidays (``exclude``: not on them,
+    ``include``: also on them, ``only``: just on them). Rules are tried in
+    order; the first that matches wins, else the queue's ``default``.
+    """
+
+    team: Name
+    days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    start: str = "00:00"
+    end: str = "24:00"
+    holidays: Literal["exclude", "include", "only"] = "include"
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None  # inclusive
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        _minutes(v)
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> CoverageRule:
+        if _minutes(self.start) == 24 * 60:
+            raise ValueError("start must be before 24:00")
+        if not self.days:
+            raise ValueError("days must name at least one weekday")
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+    @property
+    def start_min(self) -> int:
+        return _minutes(self.start)
+
+    @property
+    def end_min(self) -> int:
+        return _minutes(self.end)
+
+
+class QueueConfig(_Strict):
+    channel: Literal["phone", "chat"]
+    strategy: Strategy | None = None  # default: ring_all for phone, least_busy for chat
+    default: str = CLOSED  # owner when no rule matches: a team or "closed"
+    rules: tuple[CoverageRule, ...] = ()
+    fallback: bool = True
+    # Minutes after a boundary at which an incoming team with nobody logged in
+    # raises a handover_gap alert even if no contact is waiting.
+    grace_min: float = Field(5.0, ge=0, le=240)
+    # A contact waiting this long raises a long_wait alert for supervisors.
+    long_wait_s: float = Field(120.0, gt=0)
+
+    @property
+    def effective_strategy(self) -> str:
+        return self.strategy or ("ring_all" if self.channel == "phone" else "least_busy")
+
+
+class AgentPolicy(_Strict):
+    # After this many unanswered offers in a row the agent is set away
+    # (Asterisk autopause, mod_callcenter max-no-answer). 0 disables.
+    max_no_answer: int = Field(3, ge=0, le=100)
+    # An agent who let a contact ring out or declined it is not rung for that
+    # same contact again for this long (Asterisk queues.conf retry=5).
+    retry_s: float = Field(5.0, ge=0, le=600)
+    # A pick-up reported this soon after the router timed the offer out is
+    # still accepted: the carrier and the router race at the ring timeout.
+    late_answer_s: float = Field(2.0, ge=0, le=30)
+    # A busy phone blocks new chats for that agent.
+    phone_blocks_chat: bool = True
+
+
+class HelplineConfig(_Strict):
+    """Everything the core needs to route one helpline (tenant)."""
+
+    id: Name
+    name: str = ""
+    timezone: str = "Europe/Oslo"
+    holidays_country: str | None = "NO"
+    holidays_subdivision: str | None = None
+    # The seed counts callers who left within 10 s as their own class.
+    short_abandon_s: float = Field(10.0, ge=0)
+    # Service level: share answered within these waits (20 s is the industry's 80/20 rule).
+    service_level_s: tuple[float, ...] = (20.0, 60.0)
+    # Events may arrive this much out of order (clock skew between adapters).
+    clock_tolerance_s: float = Field(2.0, ge=0, le=300)
+    dedup_window_s: float = Field(86400.0, gt=0)
+    ended_retention_s: float = Field(86400.0, gt=0)
+    # A contact still waiting with no news this long is closed as missing_data;
+    # one in service this long is ended and flagged end_reconciled.
+    reconcile_wait_s: float = Field(3600.0, gt=0)
+    reconcile_service_s: float = Field(6 * 3600.0, gt=0)
+    channels: dict[Literal["phone", "chat"], ChannelConfig] = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]
+            "phone": ChannelConfig(),
+            "chat": ChannelConfig(capacity=3, ring_timeout_s=60.0),
+        }
+    )
+    teams: dict[Name, TeamConfig]
+    queues: dict[Name, QueueConfig]
+    agents: AgentPolicy = AgentPolicy()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _refs(self) -> HelplineConfig:
+        if not self.teams:
+            raise ValueError("teams: at least one team is needed")
+        if not self.queues:
+            raise ValueError("queues: at least one queue is needed")
+        if CLOSED in self.teams:
+            raise ValueError(f"teams: {CLOSED!r} is reserved for a closed queue")
+        for name, team in self.teams.items():
+            for fb in team.fallback:
+                if fb not in self.teams:
+                    raise ValueError(f"teams.{name}.fallback: unknown team {fb!r}")
+                if fb == name:
+                    raise ValueError(f"teams.{name}.fallback: a team cannot fall back to itself")
+        for qname, q in self.queues.items():
+            if q.default != CLOSED and q.default not in self.teams:
+                raise ValueError(f"queues.{qname}.default: unknown team {q.default!r}")
+            for i, rule in enumerate(q.rules):
+                if rule.team != CLOSED and rule.team not in self.teams:
+                    raise ValueError(f"queues.{qname}.rules[{i}].team: unknown team {rule.team!r}")
+            if q.channel not in self.channels:
+                raise ValueError(f"queues.{qname}.channel: channel {q.channel!r} not configured")
+        if self.holidays_country is not None:
+            try:
+                holidays.country_holidays(
+                    self.holidays_country, subdiv=self.holidays_subdivision, years=2020
+                )
+            except NotImplementedError:
+                raise ValueError(
+                    f"holidays_country: no public holidays known for {self.holidays_country!r}"
+                ) from None
+        return self
+
+    def channel(self, name: str) -> ChannelConfig:
+        return self.channels[name]  # type: ignore[index]

@@ -1,0 +1,359 @@
+"""Events in: what adapters (and the simulator) tell the core.
+
+Small frozen value objects, one class per wire ``type`` (DESIGN.md "Events
+in"). Time is ``at``: POSIX seconds, already parsed from the wire's ISO 8601
+timestamp at the edge, so the core never touches a clock or a time-zone
+parser. Caller identity has no field here on purpose: there is nowhere to put
+a phone number, an IP address or a nickname.
+
+Every event validates itself on construction and raises ``InvalidEvent``
+naming the field; ``event_from_dict`` / ``event_to_dict`` convert to and from
+the plain dicts stored in the event log and sent on the wire.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar
+
+from router.errors import InvalidEvent
+
+__all__ = [
+    "CHANNELS",
+    "EVENT_TYPES",
+    "AgentAway",
+    "AgentLoggedIn",
+    "AgentLoggedOut",
+    "AgentReady",
+    "AlertAcknowledged",
+    "ChatFeedback",
+    "ContactAbandoned",
+    "ContactAnswered",
+    "ContactArrived",
+    "ContactEnded",
+    "ContactFlagged",
+    "Event",
+    "OfferDeclined",
+    "TeamAbsent",
+    "event_from_dict",
+    "event_to_dict",
+]
+
+CHANNELS = ("phone", "chat")
+
+# Identifiers are opaque tokens chosen by adapters. They are restricted to a
+# conservative alphabet and length so that nothing resembling free text (a
+# caller's name or number typed into a field) can ride along; a phone number
+# alone is still a valid token, which is why adapters mint their own ids.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$")
+_WORD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_COMMENT = 2000
+
+
+def _check_id(cls: str, name: str, value: object) -> None:
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidEvent(
+            f"{cls}.{name} must be an identifier of 1-80 letters, digits or ._:@- (got {value!r})",
+            field=name,
+        )
+
+
+def _check_word(cls: str, name: str, value: object) -> None:
+    if not isinstance(value, str) or not _WORD.match(value):
+        raise InvalidEvent(
+            f"{cls}.{name} must be a lower-case word of 1-40 letters, digits or _ (got {value!r})",
+            field=name,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Common envelope: idempotency key, time and origin."""
+
+    type: ClassVar[str] = ""
+    _ids: ClassVar[tuple[str, ...]] = ()
+    _words: ClassVar[tuple[str, ...]] = ()
+
+    event_id: str
+    at: float
+    source: str
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _check_id(name, "event_id", self.event_id)
+        _check_id(name, "source", self.source)
+        if (
+            isinstance(self.at, bool)
+            or not isinstance(self.at, int | float)
+            or not math.isfinite(self.at)
+        ):
+            raise InvalidEvent(f"{name}.at must be a finite POSIX time", field="at")
+        for f in self._ids:
+            _check_id(name, f, getattr(self, f))
+        for f in self._words:
+            _check_word(name, f, getattr(self, f))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactArrived(Event):
+    """A caller entered a queue (phone rang in, chat requested)."""
+
+    type: ClassVar[str] = "contact.arrived"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id",)
+    _words: ClassVar[tuple[str, ...]] = ("channel", "queue")
+    contact_id: str
+    channel: str
+    queue: str
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if self.channel not in CHANNELS:
+            raise InvalidEvent(
+                f"ContactArrived.channel must be one of {', '.join(CHANNELS)} "
+                f"(got {self.channel!r})",
+                field="channel",
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactAnswered(Event):
+    """An agent picked up (phone) or joined (chat)."""
+
+    type: ClassVar[str] = "contact.answered"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id", "agent_id")
+    contact_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactAbandoned(Event):
+    """The caller left before being answered."""
+
+    type: ClassVar[str] = "contact.abandoned"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id",)
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactEnded(Event):
+    """The conversation ended (or, for a contact never answered, the caller left)."""
+
+    type: ClassVar[str] = "contact.ended"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id",)
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferDeclined(Event):
+    """An agent rejected a ringing offer."""
+
+    type: ClassVar[str] = "offer.declined"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id", "agent_id")
+    contact_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentLoggedIn(Event):
+    """An agent logged in for a team on some channels (ready at once)."""
+
+    type: ClassVar[str] = "agent.logged_in"
+    _ids: ClassVar[tuple[str, ...]] = ("agent_id",)
+    _words: ClassVar[tuple[str, ...]] = ("team",)
+    agent_id: str
+    team: str
+    channels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        _check_channels("AgentLoggedIn", self.channels, empty_ok=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentLoggedOut(Event):
+    type: ClassVar[str] = "agent.logged_out"
+    _ids: ClassVar[tuple[str, ...]] = ("agent_id",)
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentReady(Event):
+    """The agent is available again, on ``channels`` or (empty) all logged-in ones."""
+
+    type: ClassVar[str] = "agent.ready"
+    _ids: ClassVar[tuple[str, ...]] = ("agent_id",)
+    agent_id: str
+    channels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        _check_channels("AgentReady", self.channels, empty_ok=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentAway(Event):
+    """Break or other duties: no new offers on any channel."""
+
+    type: ClassVar[str] = "agent.away"
+    _ids: ClassVar[tuple[str, ...]] = ("agent_id",)
+    _words: ClassVar[tuple[str, ...]] = ("reason",)
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatFeedback(Event):
+    """The anonymous post-chat form: a rating 1-10 and an optional comment."""
+
+    type: ClassVar[str] = "chat.feedback"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id",)
+    contact_id: str
+    rating: int
+    comment: str | None = None
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if isinstance(self.rating, bool) or not isinstance(self.rating, int):
+            raise InvalidEvent("ChatFeedback.rating must be an integer 1-10", field="rating")
+        if not 1 <= self.rating <= 10:
+            raise InvalidEvent(
+                f"ChatFeedback.rating must be 1-10 (got {self.rating})", field="rating"
+            )
+        if self.comment is not None and (
+            not isinstance(self.comment, str) or len(self.comment) > MAX_COMMENT
+        ):
+            raise InvalidEvent(
+                f"ChatFeedback.comment must be text of at most {MAX_COMMENT} characters",
+                field="comment",
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactFlagged(Event):
+    """A flag on a contact, e.g. ``duty_to_avert`` (straffeloven section 196)."""
+
+    type: ClassVar[str] = "contact.flagged"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id",)
+    _words: ClassVar[tuple[str, ...]] = ("flag",)
+    contact_id: str
+    flag: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamAbsent(Event):
+    """A team declares it cannot staff its windows in [start, end): vacation, sickness."""
+
+    type: ClassVar[str] = "team.absent"
+    _words: ClassVar[tuple[str, ...]] = ("team",)
+    team: str
+    start: float = field(metadata={"wire": "from"})
+    end: float = field(metadata={"wire": "to"})
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        for name in ("start", "end"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise InvalidEvent(f"TeamAbsent.{name} must be a finite POSIX time", field=name)
+        if self.end <= self.start:
+            raise InvalidEvent("TeamAbsent.to must be later than from", field="to")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertAcknowledged(Event):
+    """A supervisor saw an alert; ``by`` names the supervisor (staff, never a caller)."""
+
+    type: ClassVar[str] = "alert.acknowledged"
+    _ids: ClassVar[tuple[str, ...]] = ("alert_id", "by")
+    alert_id: str
+    by: str
+
+
+def _check_channels(cls: str, channels: object, *, empty_ok: bool) -> None:
+    if not isinstance(channels, tuple) or not all(isinstance(c, str) for c in channels):
+        raise InvalidEvent(f"{cls}.channels must be a list of channel names", field="channels")
+    if not channels and not empty_ok:
+        raise InvalidEvent(f"{cls}.channels must name at least one channel", field="channels")
+    bad = [c for c in channels if c not in CHANNELS]
+    if bad:
+        raise InvalidEvent(
+            f"{cls}.channels has unknown channel {bad[0]!r} (known: {', '.join(CHANNELS)})",
+            field="channels",
+        )
+    if len(set(channels)) != len(channels):
+        raise InvalidEvent(f"{cls}.channels lists a channel twice", field="channels")
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        ContactArrived,
+        ContactAnswered,
+        ContactAbandoned,
+        ContactEnded,
+        OfferDeclined,
+        AgentLoggedIn,
+        AgentLoggedOut,
+        AgentReady,
+        AgentAway,
+        ChatFeedback,
+        ContactFlagged,
+        TeamAbsent,
+        AlertAcknowledged,
+    )
+}
+
+# Per event class: (python name, wire name) of every field, computed once.
+_WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {
+    cls: tuple((f.name, f.metadata.get("wire", f.name)) for f in fields(cls))
+    for cls in EVENT_TYPES.values()
+}
+_REQUIRED: dict[type[Event], frozenset[str]] = {
+    cls: frozenset(
+        f.metadata.get("wire", f.name)
+        for f in fields(cls)
+        if f.default is MISSING and f.default_factory is MISSING
+    )
+    for cls in EVENT_TYPES.values()
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The event as a plain dict with its wire field names and ``type``."""
+    out: dict[str, Any] = {"type": event.type}
+    for name, wire in _WIRE[type(event)]:
+        value = getattr(event, name)
+        out[wire] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Build an event from a plain dict (``at`` and times already POSIX seconds).
+
+    Unknown fields and missing fields are refused with ``InvalidEvent`` naming them.
+    """
+    kind = data.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise InvalidEvent(
+            f"unknown event type {kind!r} (known: {', '.join(sorted(EVENT_TYPES))})",
+            field="type",
+        )
+    names = dict((wire, name) for name, wire in _WIRE[cls])
+    unknown = [k for k in data if k != "type" and k not in names]
+    if unknown:
+        raise InvalidEvent(f"{kind}: unknown field {unknown[0]!r}", field=unknown[0])
+    missing = sorted(_REQUIRED[cls] - data.keys())
+    if missing:
+        raise InvalidEvent(f"{kind}: missing field {missing[0]!r}", field=missing[0])
+    kwargs: dict[str, Any] = {}
+    for wire, value in data.items():
+        if wire == "type":
+            continue
+        kwargs[names[wire]] = tuple(value) if isinstance(value, list) else value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a value of the wrong shape reached a check
+        raise InvalidEvent(f"{kind}: {exc}") from exc

@@ -1,0 +1,132 @@
+"""The supervisor's view of a ``Router``: plain, ordered, JSON-ready data.
+
+No caller data can appear here: contacts are known only by the adapter's
+opaque id, agents by their staff id.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from router.config import CLOSED
+
+if TYPE_CHECKING:
+    from router.core import Router
+
+__all__ = ["build_snapshot"]
+
+
+def _r(x: float) -> float:
+    return round(x, 3)
+
+
+def build_snapshot(router: Router) -> dict[str, Any]:
+    now = router.now
+    if now is None:
+        return {
+            "helpline": router.config.id,
+            "now": None,
+            "queues": [],
+            "agents": [],
+            "alerts": [],
+            "today": router.today.as_dict(),
+            "totals": {"arrived": 0, "ended": 0, "waiting": 0, "offered": 0, "in_service": 0},
+        }
+    plan = router.plan
+    queues = []
+    for q in router._queues.values():
+        teams, owner, fallback = router._eligible(q)
+        seg = q.segment
+        waiting = [
+            {
+                "contact_id": c.id,
+                "state": c.state.value,
+                "arrived_at": _r(c.arrived_at),
+                "wait_s": _r(now - c.arrived_at),
+                "ringing": sorted(c.ringing),
+            }
+            for c in router._waiting[q.channel].values()
+            if c.queue == q.name
+        ]
+        next_owner = plan.owner(q.name, seg.end, router._absences) if seg.change_at_end else None
+        queues.append(
+            {
+                "queue": q.name,
+                "channel": q.channel,
+                "strategy": q.strategy,
+                "owner": seg.owner,
+                "open": seg.owner != CLOSED,
+                "serving_team": owner if owner != CLOSED else None,
+                "since": _r(seg.start),
+                "next_handover": _r(seg.end) if seg.change_at_end else None,
+                "next_owner": next_owner,
+                "eligible_teams": sorted(teams),
+                "fallback_active": fallback,
+                "gap": (
+                    {"team": q.gap.team, "since": _r(q.gap.start), "alert_id": q.gap.alert_id}
+                    if q.gap
+                    else None
+                ),
+                "waiting": waiting,
+                "oldest_wait_s": max((w["wait_s"] for w in waiting), default=0.0),
+            }
+        )
+    agents = []
+    for a in sorted(router._agents.values(), key=lambda a: a.id):
+        channels: dict[str, Any] = {}
+        for ch in router.config.channels:
+            chs = a.channels.get(ch)
+            if chs is None:
+                channels[ch] = {"state": "logged_out"}
+                continue
+            channels[ch] = {
+                "state": chs.state,
+                "since": _r(chs.since),
+                "time_in_state_s": _r(now - chs.since),
+                "active": list(chs.active),
+                "offered": list(chs.offered),
+                "capacity": router._cap[ch],
+            }
+        agents.append(
+            {
+                "agent_id": a.id,
+                "team": a.team,
+                "presence": a.presence.value,
+                "away_reason": a.away_reason,
+                "no_answer_streak": a.no_answer_streak,
+                "channels": channels,
+            }
+        )
+    alerts = [
+        {
+            "alert_id": al.id,
+            "kind": al.kind,
+            "raised_at": _r(al.raised_at),
+            "open": al.open,
+            "closed_at": _r(al.closed_at) if al.closed_at is not None else None,
+            "acknowledged_by": al.acked_by,
+            "acknowledged_at": _r(al.acked_at) if al.acked_at is not None else None,
+            "details": al.details,
+        }
+        for al in router._alerts.values()
+        if al.open or al.acked_by is None
+    ]
+    in_waiting = [c for w in router._waiting.values() for c in w.values()]
+    offered = sum(1 for c in in_waiting if c.ringing)
+    return {
+        "helpline": router.config.id,
+        "now": _r(now),
+        "local_time": plan.local(now).isoformat(),
+        "holiday": plan.holiday_name(plan.local(now).date()),
+        "queues": queues,
+        "agents": agents,
+        "alerts": alerts,
+        "today": router.today.as_dict(),
+        "totals": {
+            "arrived": router.arrived_total,
+            "ended": router.ended_total,
+            "waiting": len(in_waiting) - offered,
+            "offered": offered,
+            "in_service": router.arrived_total - router.ended_total - len(in_waiting),
+        },
+    }
