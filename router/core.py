@@ -182,6 +182,7 @@ class Router:
         """Fire every timer due at or before ``now``; return the commands they caused."""
         if self.now is None:
             self._start(now)
+            self._settle()
         else:
             self._fire_until(now)
             self._set_now(now)
@@ -213,7 +214,6 @@ class Router:
             self._timers.set(seg.end, "handover", name)
             if seg.owner != CLOSED:
                 self._timers.set(max(t, seg.start + q.grace_min * 60), "grace", name)
-        self._settle()
 
     def _set_now(self, t: float) -> None:
         assert self.now is not None
