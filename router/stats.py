@@ -1,0 +1,446 @@
+"""Statistics: a pure fold over the core's records.
+
+The live service, replay and the simulator all produce ``router.records``
+objects; this module turns any sequence of them into the figures the helpline
+reviews every month (DESIGN.md "Outcomes", SEED-DIGEST.md "Unanswered
+calls"), so the three drivers report through the same code. No clock, no I/O:
+local time comes from the ``tz`` passed in.
+
+Counting rules, stated once:
+
+* A contact is counted when it has ended (its ``ContactRecord`` exists).
+  Every grouping key and the ``start``/``end`` window use the contact's
+  *arrival* time in local time, and ``team`` is the team owning the queue at
+  arrival (``closed`` for contacts rejected as closed).
+* ``answer_rate`` = answered / (answered + unanswered). Contacts rejected
+  because the line was closed are counted (``rejected_closed``, demand outside
+  hours) but are *outside* the denominator: nobody could have answered them.
+  ``answer_rate_excl_short`` also leaves short abandons (callers who hung up
+  within ``short_abandon_s``, the seed's "under 10 seconds") out of the
+  denominator.
+* ``service_level`` at each threshold ``t`` = answered with a wait of at most
+  ``t`` seconds / (answered + unanswered); ``service_level_excl_short`` uses
+  the denominator without short abandons.
+* Feedback and agents' no-answer records follow their contact (same group);
+  if the contact's record is not among the records folded (it has not ended
+  yet), they use their own time, channel and team, and ``queue`` is unknown
+  (``None``). Handover gaps are grouped by the time the gap began, the queue's
+  owning team, and the queue's channel (from ``queue_channels``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from router.config import HelplineConfig
+from router.records import (
+    OTHER_REASONS,
+    UNANSWERED_CLASSES,
+    ContactRecord,
+    FeedbackRecord,
+    GapRecord,
+    NoAnswerRecord,
+    Record,
+)
+
+__all__ = [
+    "GROUP_KEYS",
+    "WEEKDAY_NAMES",
+    "Group",
+    "Stats",
+    "fold",
+    "fold_for_config",
+    "stats_to_json",
+]
+
+GROUP_KEYS = ("month", "day", "hour", "weekday", "channel", "queue", "team")
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+RATINGS = range(1, 11)
+
+KeyValue = str | int | None
+
+
+def _sl_label(threshold: float) -> str:
+    return str(int(threshold)) if float(threshold).is_integer() else str(threshold)
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _avg(values: Sequence[float], digits: int = 1) -> float | None:
+    # fsum is exactly rounded, so the result does not depend on the order in
+    # which groups were merged: the sum of a grouping equals the totals.
+    return round(math.fsum(values) / len(values), digits) if values else None
+
+
+def _p90(sorted_values: Sequence[float]) -> float | None:
+    """90th percentile by the nearest-rank method (a value that occurred)."""
+    if not sorted_values:
+        return None
+    rank = math.ceil(0.9 * len(sorted_values))
+    return round(sorted_values[rank - 1], 1)
+
+
+@dataclass(slots=True)
+class _Agent:
+    team: str
+    no_answer: int = 0
+    declined: int = 0
+
+
+@dataclass(slots=True)
+class Group:
+    """Accumulated figures for one combination of grouping keys."""
+
+    key: tuple[tuple[str, KeyValue], ...]
+    contacts: int = 0
+    answered: int = 0
+    rejected_closed: int = 0
+    unanswered: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UNANSWERED_CLASSES, 0))
+    other_reasons: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OTHER_REASONS, 0))
+    waits_answered: list[float] = field(default_factory=list)
+    wait_max: float | None = None
+    handle_times: list[float] = field(default_factory=list)
+    rejected_by_hour: list[int] = field(default_factory=lambda: [0] * 24)
+    ratings: list[int] = field(default_factory=lambda: [0] * 10)
+    # (weekday index, "HH:MM") of the handover boundary -> gap durations in seconds
+    gaps: dict[tuple[int, str], list[float]] = field(default_factory=dict)
+    agents: dict[str, _Agent] = field(default_factory=dict)
+
+    @property
+    def unanswered_total(self) -> int:
+        return sum(self.unanswered.values())
+
+    def merge(self, other: Group) -> None:
+        """Add ``other``'s figures into this group (its key is not checked)."""
+        self.contacts += other.contacts
+        self.answered += other.answered
+        self.rejected_closed += other.rejected_closed
+        for k, v in other.unanswered.items():
+            self.unanswered[k] += v
+        for k, v in other.other_reasons.items():
+            self.other_reasons[k] += v
+        self.waits_answered += other.waits_answered
+        if other.wait_max is not None:
+            self.wait_max = max(self.wait_max or 0.0, other.wait_max)
+        self.handle_times += other.handle_times
+        self.rejected_by_hour = [
+            a + b for a, b in zip(self.rejected_by_hour, other.rejected_by_hour, strict=True)
+        ]
+        self.ratings = [a + b for a, b in zip(self.ratings, other.ratings, strict=True)]
+        for boundary, durations in other.gaps.items():
+            self.gaps.setdefault(boundary, []).extend(durations)
+        for agent_id, a in other.agents.items():
+            mine = self.agents.setdefault(agent_id, _Agent(team=a.team))
+            mine.no_answer += a.no_answer
+            mine.declined += a.declined
+
+    def to_dict(self, service_levels: Sequence[float]) -> dict[str, Any]:
+        """The group as the JSON object of ``GET /v1/stats`` (keys first)."""
+        unanswered = self.unanswered_total
+        short = self.unanswered["short_abandon"]
+        decided = self.answered + unanswered
+        decided_excl = decided - short
+        waits = sorted(self.waits_answered)
+        within = {t: bisect_right(waits, t) for t in service_levels}
+        rated = sum(self.ratings)
+        gap_seconds = [d for ds in self.gaps.values() for d in ds]
+        out: dict[str, Any] = {k: v for k, v in self.key}
+        out.update(
+            {
+                "contacts": self.contacts,
+                "answered": self.answered,
+                "rejected_closed": self.rejected_closed,
+                "unanswered": dict(self.unanswered),
+                "unanswered_total": unanswered,
+                "other_reasons": dict(self.other_reasons),
+                "answer_rate": _rate(self.answered, decided),
+                "answer_rate_excl_short": _rate(self.answered, decided_excl),
+                "service_level": {_sl_label(t): _rate(n, decided) for t, n in within.items()},
+                "service_level_excl_short": {
+                    _sl_label(t): _rate(n, decided_excl) for t, n in within.items()
+                },
+                "wait_answered_avg_s": _avg(waits),
+                "wait_answered_p90_s": _p90(waits),
+                "wait_max_s": round(self.wait_max, 1) if self.wait_max is not None else None,
+                "handle_avg_s": _avg(self.handle_times),
+                "rejected_closed_by_hour": list(self.rejected_by_hour),
+                "feedback": {
+                    "count": rated,
+                    "average": (
+                        round(
+                            sum(r * n for r, n in zip(RATINGS, self.ratings, strict=True)) / rated,
+                            2,
+                        )
+                        if rated
+                        else None
+                    ),
+                    "ratings": {str(r): n for r, n in zip(RATINGS, self.ratings, strict=True)},
+                },
+                "gaps": {
+                    "count": len(gap_seconds),
+                    "minutes": round(math.fsum(gap_seconds) / 60, 1),
+                    "by_boundary": [
+                        {
+                            "weekday": WEEKDAY_NAMES[wd],
+                            "boundary": hhmm,
+                            "count": len(ds),
+                            "minutes": round(math.fsum(ds) / 60, 1),
+                        }
+                        for (wd, hhmm), ds in sorted(self.gaps.items())
+                    ],
+                },
+                "no_answer_by_agent": {
+                    agent_id: {"team": a.team, "no_answer": a.no_answer, "declined": a.declined}
+                    for agent_id, a in sorted(self.agents.items())
+                },
+            }
+        )
+        return out
+
+
+@dataclass(slots=True)
+class Stats:
+    """The result of a fold: groups in a deterministic order, and the parameters used."""
+
+    groups: list[Group]
+    group_by: tuple[str, ...]
+    service_levels: tuple[float, ...]
+    short_abandon_s: float
+    start: float | None
+    end: float | None
+
+    def total(self) -> Group:
+        """All groups merged into one (the figures without grouping)."""
+        out = Group(key=())
+        for g in self.groups:
+            out.merge(g)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _When:
+    month: str
+    day: str
+    hour: int
+    weekday: int
+
+
+def _when(t: float, tz: dt.tzinfo) -> _When:
+    local = dt.datetime.fromtimestamp(t, tz)
+    return _When(
+        month=f"{local.year:04d}-{local.month:02d}",
+        day=local.date().isoformat(),
+        hour=local.hour,
+        weekday=local.weekday(),
+    )
+
+
+def _sort_value(name: str, value: KeyValue) -> tuple[int, int, str]:
+    if value is None:
+        return (1, 0, "")
+    if name == "weekday":
+        return (0, WEEKDAY_NAMES.index(str(value)), "")
+    if isinstance(value, int):
+        return (0, value, "")
+    return (0, 0, value)
+
+
+def _reclassify(r: ContactRecord, short_abandon_s: float) -> tuple[str, str | None]:
+    """The unanswered class under ``short_abandon_s``, from the record's raw facts.
+
+    With the threshold the router used this is the recorded class. With a
+    lower threshold a short abandon that waited longer needs its later class
+    re-derived; the record keeps no "saw a free agent" flag, so that is
+    estimated: rung -> other/rang_unanswered; every eligible agent busy at
+    arrival and at the end -> agents_busy; else other/agents_away.
+    """
+    klass, reason = r.unanswered or "missing_data", r.other_reason
+    if klass in ("missing_data", "no_agent"):
+        return klass, reason
+    if r.wait_s < short_abandon_s:
+        return "short_abandon", None
+    if klass != "short_abandon":
+        return klass, reason
+    if r.agents_rung > 0:
+        return "other", "rang_unanswered"
+    if r.busy_at_arrival >= r.logged_in_at_arrival and r.busy_at_end >= r.logged_in_at_end:
+        return "agents_busy", None
+    return "other", "agents_away"
+
+
+class _Folder:
+    def __init__(
+        self,
+        *,
+        tz: dt.tzinfo,
+        group_by: tuple[str, ...],
+        short_abandon_s: float,
+        start: float | None,
+        end: float | None,
+        queue_channels: Mapping[str, str],
+    ) -> None:
+        self.tz = tz
+        self.group_by = group_by
+        self.short_abandon_s = short_abandon_s
+        self.start = start
+        self.end = end
+        self.queue_channels = queue_channels
+        self.groups: dict[tuple[tuple[str, KeyValue], ...], Group] = {}
+
+    def inside(self, t: float) -> bool:
+        return (self.start is None or t >= self.start) and (self.end is None or t < self.end)
+
+    def group(self, when: _When, channel: str | None, queue: str | None, team: str | None) -> Group:
+        values: dict[str, KeyValue] = {
+            "month": when.month,
+            "day": when.day,
+            "hour": when.hour,
+            "weekday": WEEKDAY_NAMES[when.weekday],
+            "channel": channel,
+            "queue": queue,
+            "team": team,
+        }
+        key = tuple((name, values[name]) for name in self.group_by)
+        g = self.groups.get(key)
+        if g is None:
+            g = self.groups[key] = Group(key=key)
+        return g
+
+    def contact(self, r: ContactRecord, when: _When) -> None:
+        g = self.group(when, r.channel, r.queue, r.team)
+        g.contacts += 1
+        g.wait_max = max(g.wait_max or 0.0, r.wait_s)
+        if r.outcome == "answered":
+            g.answered += 1
+            g.waits_answered.append(r.wait_s)
+            # A reconciled end is the router's deadline, not a real hang-up.
+            if r.handle_s is not None and not r.end_reconciled:
+                g.handle_times.append(r.handle_s)
+        elif r.outcome == "rejected_closed":
+            g.rejected_closed += 1
+            g.rejected_by_hour[when.hour] += 1
+        else:
+            klass, reason = _reclassify(r, self.short_abandon_s)
+            g.unanswered[klass] += 1
+            if klass == "other" and reason in g.other_reasons:
+                g.other_reasons[reason] += 1
+
+
+def fold(
+    records: Iterable[Record],
+    *,
+    tz: dt.tzinfo,
+    service_levels: Sequence[float] = (20, 60),
+    short_abandon_s: float = 10,
+    group_by: Sequence[str] = (),
+    start: float | None = None,
+    end: float | None = None,
+    queue_channels: Mapping[str, str] | None = None,
+) -> Stats:
+    """Fold records into grouped statistics.
+
+    ``group_by`` names any of ``GROUP_KEYS`` (``hour`` is the hour of day,
+    0-23, ``weekday`` is ``mon``..``sun``); without it there is one group with
+    the totals, even when there are no records. ``start``/``end`` (POSIX
+    seconds, end exclusive) select contacts by arrival time.
+    ``queue_channels`` maps queue names to channels for grouping handover gaps
+    by channel. Groups come sorted by their key values (weekdays in week
+    order, unknown values last).
+    """
+    bad = [k for k in group_by if k not in GROUP_KEYS]
+    if bad:
+        raise ValueError(f"unknown group_by key {bad[0]!r} (known: {', '.join(GROUP_KEYS)})")
+    if len(set(group_by)) != len(group_by):
+        raise ValueError("group_by names a key twice")
+    items = list(records)
+    contacts = {r.contact_id: r for r in items if isinstance(r, ContactRecord)}
+    f = _Folder(
+        tz=tz,
+        group_by=tuple(group_by),
+        short_abandon_s=short_abandon_s,
+        start=start,
+        end=end,
+        queue_channels=queue_channels or {},
+    )
+    when_of: dict[str, _When] = {}
+    for r in items:
+        if isinstance(r, ContactRecord) and f.inside(r.arrived_at):
+            when_of[r.contact_id] = w = _when(r.arrived_at, tz)
+            f.contact(r, w)
+    for r in items:
+        if isinstance(r, FeedbackRecord | NoAnswerRecord):
+            c = contacts.get(r.contact_id)
+            if c is not None:
+                w_c = when_of.get(r.contact_id)
+                if w_c is None:
+                    continue  # its contact is outside the window
+                g = f.group(w_c, c.channel, c.queue, c.team)
+            elif f.inside(r.at):
+                g = f.group(_when(r.at, tz), r.channel, None, r.team)
+            else:
+                continue
+            if isinstance(r, FeedbackRecord):
+                if 1 <= r.rating <= 10:
+                    g.ratings[r.rating - 1] += 1
+            else:
+                a = g.agents.setdefault(r.agent_id, _Agent(team=r.team))
+                a.no_answer += 1
+                a.declined += int(r.declined)
+        elif isinstance(r, GapRecord) and f.inside(r.start):
+            g = f.group(_when(r.start, tz), f.queue_channels.get(r.queue), r.queue, r.team)
+            b = dt.datetime.fromtimestamp(r.boundary_at, tz)
+            g.gaps.setdefault((b.weekday(), f"{b.hour:02d}:{b.minute:02d}"), []).append(
+                max(0.0, r.end - r.start)
+            )
+    if not group_by and not f.groups:
+        f.groups[()] = Group(key=())
+    ordered = sorted(f.groups.values(), key=lambda g: tuple(_sort_value(n, v) for n, v in g.key))
+    return Stats(
+        groups=ordered,
+        group_by=tuple(group_by),
+        service_levels=tuple(float(t) for t in service_levels),
+        short_abandon_s=float(short_abandon_s),
+        start=start,
+        end=end,
+    )
+
+
+def fold_for_config(
+    records: Iterable[Record],
+    config: HelplineConfig,
+    *,
+    group_by: Sequence[str] = (),
+    start: float | None = None,
+    end: float | None = None,
+) -> Stats:
+    """``fold`` with the helpline's time zone, thresholds and queue channels."""
+    return fold(
+        records,
+        tz=ZoneInfo(config.timezone),
+        service_levels=config.service_level_s,
+        short_abandon_s=config.short_abandon_s,
+        group_by=group_by,
+        start=start,
+        end=end,
+        queue_channels={name: q.channel for name, q in config.queues.items()},
+    )
+
+
+def stats_to_json(stats: Stats) -> dict[str, Any]:
+    """The ``GET /v1/stats`` answer: ``{"groups": [...]}`` plus the parameters used."""
+    return {
+        "group_by": list(stats.group_by),
+        "from": stats.start,
+        "to": stats.end,
+        "service_level_s": [float(t) for t in stats.service_levels],
+        "short_abandon_s": stats.short_abandon_s,
+        "groups": [g.to_dict(stats.service_levels) for g in stats.groups],
+    }
