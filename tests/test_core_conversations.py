@@ -290,7 +290,11 @@ def test_gap_alert_after_grace_with_nobody_waiting_and_closed_when_ok_logs_in(
     s.at("2021-11-15 15:41")
     s.login("ok-1", "ok")
     gap = next(r for r in s.records if r.kind == "gap" and r.queue == "phone")
-    assert (gap.team, gap.start, gap.end) == ("ok", s.ts("2021-11-15 15:35"), s.ts("2021-11-15 15:41"))
+    assert (gap.team, gap.start, gap.end) == (
+        "ok",
+        s.ts("2021-11-15 15:35"),
+        s.ts("2021-11-15 15:41"),
+    )
     assert gap.boundary_at == s.ts("2021-11-15 15:30")
     alert = next(a for a in s.router.snapshot()["alerts"] if a["kind"] == "handover_gap")
     assert alert["open"] is False

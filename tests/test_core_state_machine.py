@@ -1,0 +1,242 @@
+"""Hypothesis drives random conversations; the core's invariants hold after every step."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import event as _event
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from adapters.config_file import load_config
+from router import LinjeError, Offer, Router
+from router.events import (
+    AgentAway,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentReady,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactArrived,
+    ContactEnded,
+    Event,
+    OfferDeclined,
+)
+from router.records import ContactRecord
+from tests.conftest import VO_LINJEN
+
+CONFIG = load_config(VO_LINJEN)
+START = 1636956000.0  # Monday 2021-11-15 07:00 local
+AGENTS = {"kss-1": "kss", "kss-2": "kss", "kss-3": "kss", "ok-1": "ok", "ok-2": "ok"}
+CHANNEL_SETS = [("phone",), ("chat",), ("phone", "chat")]
+
+
+def event(note: str) -> None:
+    """Count what the run exercised (pytest --hypothesis-show-statistics)."""
+    with contextlib.suppress(Exception):  # outside a test (driving the machine by hand)
+        _event(note)
+
+
+class RouterMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.router = Router(CONFIG)
+        self.t = START
+        self.n = 0
+        self.contacts: list[str] = []
+        self.sent: list[Event] = []
+        self.records: list[Any] = []
+        self.offers: list[Offer] = []
+        self.answered_by: dict[str, str] = {}
+        self.skew = 0.0
+        original = self.router._offer
+
+        def checked_offer(c: Any, agents: list[Any]) -> None:
+            teams, _, _ = self.router._eligible(self.router._queues[c.queue])
+            assert all(a.team in teams for a in agents), (c.queue, teams, [a.id for a in agents])
+            original(c, agents)
+
+        self.router._offer = checked_offer  # type: ignore[method-assign]
+
+    def _env(self) -> dict[str, Any]:
+        self.n += 1
+        at, self.skew = self.t - self.skew, 0.0
+        return {"event_id": f"e{self.n}", "at": at, "source": "hyp"}
+
+    @initialize(phone=st.sampled_from(sorted(AGENTS)), chat=st.sampled_from(sorted(AGENTS)))
+    def staff(self, phone: str, chat: str) -> None:
+        self.login(phone, ("phone",))
+        if chat != phone:
+            self.login(chat, ("chat",))
+
+    def _send(self, event_: Event) -> None:
+        before = self.router.snapshot()
+        try:
+            commands = self.router.handle(event_)
+        except LinjeError as exc:
+            assert self.router.snapshot() == before, "a refused event changed the state"
+            event(f"refused {type(exc).__name__}")
+            return
+        event(f"accepted {event_.type}")
+        self.sent.append(event_)
+        self._took(commands)
+
+    def _took(self, commands: list[Any]) -> None:
+        self.offers += [c for c in commands if isinstance(c, Offer)]
+        self.records += self.router.take_records()
+        for r in self.records:
+            if isinstance(r, ContactRecord):
+                event(f"outcome {r.outcome}/{r.unanswered}")
+
+    @rule(channel=st.sampled_from(["phone", "chat"]))
+    def arrive(self, channel: str) -> None:
+        cid = f"c{len(self.contacts)}"
+        self.contacts.append(cid)
+        self._send(ContactArrived(**self._env(), contact_id=cid, channel=channel, queue=channel))
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)), channels=st.sampled_from(CHANNEL_SETS))
+    def login(self, agent: str, channels: tuple[str, ...]) -> None:
+        self._send(
+            AgentLoggedIn(**self._env(), agent_id=agent, team=AGENTS[agent], channels=channels)
+        )
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)))
+    def logout(self, agent: str) -> None:
+        self._send(AgentLoggedOut(**self._env(), agent_id=agent))
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)))
+    def ready(self, agent: str) -> None:
+        self._send(AgentReady(**self._env(), agent_id=agent))
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)))
+    def away(self, agent: str) -> None:
+        self._send(AgentAway(**self._env(), agent_id=agent, reason="break"))
+
+    @precondition(lambda self: self.offers)
+    @rule(data=st.data())
+    def answer_an_offer(self, data: st.DataObject) -> None:
+        offer = data.draw(st.sampled_from(self.offers[-10:]))
+        agent = data.draw(st.sampled_from(offer.agent_ids))
+        self._send(ContactAnswered(**self._env(), contact_id=offer.contact_id, agent_id=agent))
+
+    @precondition(lambda self: self.offers)
+    @rule(data=st.data())
+    def answer_the_latest_offer(self, data: st.DataObject) -> None:
+        offer = self.offers[-1]
+        agent = data.draw(st.sampled_from(offer.agent_ids))
+        self._send(ContactAnswered(**self._env(), contact_id=offer.contact_id, agent_id=agent))
+
+    @precondition(lambda self: self.contacts)
+    @rule(data=st.data(), agent=st.sampled_from(sorted(AGENTS)))
+    def answer_anything(self, data: st.DataObject, agent: str) -> None:
+        cid = data.draw(st.sampled_from(self.contacts))
+        self._send(ContactAnswered(**self._env(), contact_id=cid, agent_id=agent))
+
+    @precondition(lambda self: self.offers)
+    @rule(data=st.data())
+    def decline(self, data: st.DataObject) -> None:
+        offer = data.draw(st.sampled_from(self.offers[-10:]))
+        agent = data.draw(st.sampled_from(offer.agent_ids))
+        self._send(OfferDeclined(**self._env(), contact_id=offer.contact_id, agent_id=agent))
+
+    @precondition(lambda self: self.contacts)
+    @rule(data=st.data())
+    def abandon(self, data: st.DataObject) -> None:
+        cid = data.draw(st.sampled_from(self.contacts))
+        self._send(ContactAbandoned(**self._env(), contact_id=cid))
+
+    @precondition(lambda self: self.contacts)
+    @rule(data=st.data())
+    def end(self, data: st.DataObject) -> None:
+        cid = data.draw(st.sampled_from(self.contacts))
+        self._send(ContactEnded(**self._env(), contact_id=cid))
+
+    @rule(seconds=st.sampled_from([0.5, 3, 9, 11, 21, 60, 300, 3600, 5 * 3600]))
+    def time_passes(self, seconds: float) -> None:
+        self.t += seconds
+        self._took(self.router.advance(self.t))
+
+    @rule(skew=st.floats(min_value=0, max_value=3))
+    def next_event_from_a_late_clock(self, skew: float) -> None:
+        self.skew = skew  # 2 s are tolerated; more is refused as time going backwards
+
+    @precondition(lambda self: self.sent)
+    @rule(data=st.data())
+    def duplicate_delivery(self, data: st.DataObject) -> None:
+        event = data.draw(st.sampled_from(self.sent))
+        before = self.router.snapshot()
+        assert self.router.handle(event) == []
+        assert self.router.snapshot() == before
+
+    # ------------------------------------------------------------- invariants
+    @invariant()
+    def no_agent_over_capacity(self) -> None:
+        cap = {ch: c.capacity for ch, c in CONFIG.channels.items()}
+        for a in self.router._agents.values():
+            for ch, chs in a.channels.items():
+                assert len(chs.active) + len(chs.offered) <= cap[ch], (a.id, ch)
+
+    @invariant()
+    def no_contact_answered_twice_or_by_two_agents(self) -> None:
+        holders: dict[str, str] = {}
+        for a in self.router._agents.values():
+            for chs in a.channels.values():
+                for cid in chs.active:
+                    assert cid not in holders, cid
+                    holders[cid] = a.id
+        for cid, agent in holders.items():
+            assert self.answered_by.setdefault(cid, agent) == agent
+        ids = [r.contact_id for r in self.records if isinstance(r, ContactRecord)]
+        assert len(ids) == len(set(ids))
+        for r in self.records:
+            if isinstance(r, ContactRecord) and r.agent_id is not None:
+                assert self.answered_by.get(r.contact_id, r.agent_id) == r.agent_id
+
+    @invariant()
+    def counts_conserve(self) -> None:
+        r = self.router
+        waiting = sum(len(w) for w in r._waiting.values())
+        in_service = sum(len(chs.active) for a in r._agents.values() for chs in a.channels.values())
+        assert r.arrived_total == waiting + in_service + r.ended_total
+        assert r.ended_total == sum(1 for x in self.records if isinstance(x, ContactRecord))
+        for c in r._contacts.values():
+            assert (c.state.value in ("waiting", "offered")) == (c.id in r._waiting[c.channel])
+            assert (c.state.value == "offered") == bool(c.ringing)
+
+    @invariant()
+    def snapshot_agrees_with_counters(self) -> None:
+        snap = self.router.snapshot()
+        if snap["now"] is None:
+            return
+        totals = snap["totals"]
+        assert totals["arrived"] == self.router.arrived_total
+        assert totals["ended"] == self.router.ended_total
+        listed = sum(len(q["waiting"]) for q in snap["queues"])
+        assert listed == totals["waiting"] + totals["offered"]
+        busy = sum(
+            len(ch.get("active", [])) for a in snap["agents"] for ch in a["channels"].values()
+        )
+        assert busy == totals["in_service"]
+        for a in snap["agents"]:
+            for ch in a["channels"].values():
+                if ch["state"] == "busy":
+                    assert ch["active"]
+                if ch["state"] == "offered":
+                    assert ch["offered"] and not ch["active"]
+
+
+RouterMachine.TestCase.settings = settings(
+    max_examples=60,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestRouterMachine = RouterMachine.TestCase
