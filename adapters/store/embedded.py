@@ -1,0 +1,321 @@
+"""The embedded store: a ``Router`` in memory, made durable by an event log on disk.
+
+No server needed (DESIGN.md "Storage", embedded default)::
+
+    store = EmbeddedStore.open("var/vo_linjen", config)
+    results = store.ingest([event, ...])   # acknowledged only once fsynced
+    commands = store.tick(now)             # time-caused commands, logged too
+    store.close()
+
+Every accepted event is logged with the commands and records it caused, one
+``fsync`` per ``ingest`` call (group commit: callers batch under load). A
+duplicate ``event_id`` is answered "duplicate" and writes nothing; a refused
+event writes nothing either. Recovery is the latest snapshot plus a verified
+replay of the log's tail (``adapters.store.recovery``).
+
+The data directory holds ``log/`` (segments), ``snapshots/`` and ``LOCK`` (an
+``flock`` so that two processes never append to one log).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pickle
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from adapters.store.entries import decode_payload, encode_entry, log_dir
+from adapters.store.errors import StoreClosed, StoreLocked
+from adapters.store.recovery import recover
+from adapters.store.segments import (
+    DEFAULT_SEGMENT_BYTES,
+    LogScan,
+    SegmentWriter,
+    list_segments,
+    make_dir,
+)
+from adapters.store.snapshots import write_snapshot
+from router.commands import Command, command_to_dict
+from router.config import HelplineConfig
+from router.core import Router
+from router.errors import InvalidEvent, LinjeError
+from router.events import Event
+
+__all__ = ["EmbeddedStore", "IngestResult"]
+
+log = logging.getLogger("linje.store")
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """The answer for one event of an ``ingest`` batch.
+
+    ``status`` is "accepted" (``seq`` is its log record), "duplicate" or
+    "rejected" (``error`` says why). For a rejected event ``commands`` holds
+    only commands of timers that fell due before the refused event's time;
+    they are logged as a tick entry.
+    """
+
+    event_id: str
+    status: str
+    commands: list[Command] = field(default_factory=list)
+    error: LinjeError | None = None
+    seq: int | None = None
+
+
+class EmbeddedStore:
+    """One helpline's router with its durable log. Not thread-safe: one driver feeds it."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        router: Router,
+        writer: SegmentWriter,
+        lock_fd: int,
+        snapshot_every: int,
+        fsync: bool,
+        recovery_report: dict[str, Any],
+        snapshot_seq: int,
+        recent: deque[dict[str, Any]],
+        recent_complete: bool,
+    ) -> None:
+        self.data_dir = data_dir
+        self.router = router
+        self.recovery_report = recovery_report
+        self.snapshot_every = snapshot_every
+        self._writer = writer
+        self._lock_fd: int | None = lock_fd
+        self._fsync = fsync
+        self._snapshot_seq = snapshot_seq
+        self._recent = recent
+        self._recent_complete = recent_complete
+        self._stopped: str | None = None
+
+    # ------------------------------------------------------------- opening
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        config: HelplineConfig,
+        *,
+        snapshot_every: int = 10_000,
+        fsync: bool = True,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        on_divergence: str = "raise",
+    ) -> EmbeddedStore:
+        """Open (creating if needed) ``data_dir`` and recover the router from it.
+
+        Raises ``CorruptLog`` for a damaged log, ``ReplayDiverged`` if the log
+        does not replay to what it recorded (see ``adapters.store.recovery``),
+        ``StoreLocked`` if another process has the directory open.
+        """
+        if snapshot_every < 1:
+            raise InvalidEvent("snapshot_every must be at least 1", field="snapshot_every")
+        if on_divergence not in ("raise", "accept"):
+            raise InvalidEvent("on_divergence must be 'raise' or 'accept'", field="on_divergence")
+        path = Path(data_dir)
+        make_dir(path)
+        lock_fd = _lock(path)
+        try:
+            rec = recover(path, config, fsync=fsync, on_divergence=on_divergence)
+            writer = SegmentWriter(
+                log_dir(path),
+                next_seq=rec.last_seq + 1,
+                tail=rec.last_segment,
+                segment_bytes=segment_bytes,
+                fsync=fsync,
+            )
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        store = cls(
+            data_dir=path,
+            router=rec.router,
+            writer=writer,
+            lock_fd=lock_fd,
+            snapshot_every=snapshot_every,
+            fsync=fsync,
+            recovery_report=rec.report,
+            snapshot_seq=rec.snapshot_seq,
+            recent=rec.recent,
+            recent_complete=rec.recent_complete,
+        )
+        if rec.report["entries_replayed"] >= snapshot_every:
+            store._snapshot()
+        return store
+
+    @property
+    def last_seq(self) -> int:
+        """Seq of the last durable log record (0 for an empty log)."""
+        return self._writer.last_seq
+
+    # ------------------------------------------------------------- writing
+    def ingest(self, events: Sequence[Event]) -> list[IngestResult]:
+        """Apply ``events`` in order; durable (one fsync) before returning.
+
+        Raises ``FsyncFailed`` / ``LogWriteFailed`` if the batch could not be
+        made durable: then nothing in it is acknowledged and the store refuses
+        everything after (the service exits and recovers from the log).
+        """
+        self._check()
+        for event in events:
+            if not isinstance(event, Event):
+                raise InvalidEvent(f"ingest takes router events, not {type(event).__name__}")
+        router = self.router
+        payloads: list[bytes] = []
+        owners: list[IngestResult | None] = []  # the result each payload belongs to
+        results: list[IngestResult] = []
+        try:
+            for event in events:
+                if router.is_duplicate(event.event_id):
+                    results.append(IngestResult(event.event_id, "duplicate"))
+                    continue
+                clock = router.now if router.now is not None else event.at
+                try:
+                    commands = router.handle(event)
+                except LinjeError as err:
+                    result = IngestResult(event.event_id, "rejected", error=err)
+                    result.commands = self._flush_after_refusal(payloads, owners)
+                    results.append(result)
+                    continue
+                records = router.take_records()
+                payloads.append(encode_entry("event", clock, event, commands, records))
+                result = IngestResult(event.event_id, "accepted", commands=commands)
+                owners.append(result)
+                results.append(result)
+        except BaseException:
+            # A bug in the core left the router in an unknown state: make what
+            # was accepted before it durable, then stop; a restart recovers.
+            self._append(payloads, owners)
+            self._stopped = "an internal error stopped the store; restart to recover from the log"
+            raise
+        self._append(payloads, owners)
+        return results
+
+    def _flush_after_refusal(
+        self, payloads: list[bytes], owners: list[IngestResult | None]
+    ) -> list[Command]:
+        # A refused event may still have moved the clock and fired timers
+        # before it was checked again; log what they caused as a tick.
+        router = self.router
+        if router.now is None:
+            return []
+        commands = router.advance(router.now)
+        records = router.take_records()
+        if commands or records:
+            payloads.append(encode_entry("tick", router.now, None, commands, records))
+            owners.append(None)
+        return commands
+
+    def tick(self, now: float) -> list[Command]:
+        """Fire the timers due by ``now``; log (durably) what they caused."""
+        self._check()
+        started = self.router.now is not None
+        commands = self.router.advance(now)
+        records = self.router.take_records()
+        # The first tick also starts the router's clock: log it, or replay
+        # would start the clock at the first event instead.
+        if commands or records or not started:
+            self._append([encode_entry("tick", now, None, commands, records)], [None])
+        return commands
+
+    def _append(self, payloads: list[bytes], owners: list[IngestResult | None]) -> None:
+        if not payloads:
+            return
+        first = self._writer.next_seq
+        self._writer.append_many(payloads)
+        for i, owner in enumerate(owners):
+            if owner is not None:
+                owner.seq = first + i
+        for payload in payloads:
+            self._recent.extend(decode_payload(0, payload)["commands"])
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_complete = False
+        if self.last_seq - self._snapshot_seq >= self.snapshot_every:
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        try:
+            write_snapshot(self.data_dir, self.last_seq, self.router, fsync=self._fsync)
+        except (OSError, pickle.PicklingError) as exc:
+            # The log is intact; only the next recovery gets slower.
+            log.warning("store: snapshot at record %d failed: %s", self.last_seq, exc)
+            return
+        self._snapshot_seq = self.last_seq
+
+    def _check(self) -> None:
+        if self._stopped is not None:
+            raise StoreClosed(self._stopped)
+        self._writer.check()
+
+    # ------------------------------------------------------------- reading
+    def commands_since(self, cursor: int) -> list[dict[str, Any]]:
+        """Logged command dicts with ``seq`` > ``cursor``, in order (stream resume)."""
+        recent = self._recent
+        if self._recent_complete or (recent and recent[0]["seq"] <= cursor + 1):
+            out: list[dict[str, Any]] = []
+            for c in reversed(recent):
+                if c["seq"] <= cursor:
+                    break
+                out.append(c)
+            out.reverse()
+            return out
+        return self._commands_from_log(cursor)
+
+    def _commands_from_log(self, cursor: int) -> list[dict[str, Any]]:
+        # Walk segments backwards until one reaches back to the cursor.
+        ldir = log_dir(self.data_dir)
+        segments = list_segments(ldir)
+        chunks: list[list[dict[str, Any]]] = []
+        for i in range(len(segments) - 1, -1, -1):
+            first = segments[i][0]
+            stop = segments[i + 1][0] - 1 if i + 1 < len(segments) else self.last_seq
+            scan = LogScan(ldir, first, stop_seq=stop)
+            cmds = [c for seq, p in scan for c in decode_payload(seq, p)["commands"]]
+            chunks.append([c for c in cmds if c["seq"] > cursor])
+            if cmds and cmds[0]["seq"] <= cursor + 1:
+                break
+        return [c for chunk in reversed(chunks) for c in chunk]
+
+    # ------------------------------------------------------------- closing
+    def close(self) -> None:
+        """Close the log and release the directory (every append is already durable)."""
+        if self._lock_fd is None:
+            return
+        self._writer.close()
+        os.close(self._lock_fd)
+        self._lock_fd = None
+        self._stopped = self._stopped or "the store is closed"
+
+    def __enter__(self) -> EmbeddedStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _lock(path: Path) -> int:
+    fd = os.open(path / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreLocked(f"{path} is in use by another process") from None
+    return fd
+
+
+def command_dicts(commands: Sequence[Command]) -> list[dict[str, Any]]:
+    """Commands as the dicts ``commands_since`` returns."""
+    return [command_to_dict(c) for c in commands]

@@ -1,0 +1,165 @@
+"""Snapshots of the recovered ``Router``, so recovery replays only the log's tail.
+
+A snapshot is our own file in our own data directory, so the ``Router`` is
+pickled whole rather than mirrored field by field. A pickle is only valid for
+the code and configuration that wrote it, so each file carries both
+fingerprints beside a format version and the log seq it covers; any mismatch,
+a bad checksum or a failed unpickle means "not usable", and recovery falls
+back to the older snapshot and then to a full replay, saying why.
+
+File: ``DIR/snapshots/<seq, 20 digits>.snap`` =
+``magic(8) version(u32) seq(u64) body_len(u64) crc32(u32)`` + pickled body,
+written to a temp file, fsynced, renamed, then the directory fsynced (the
+rename is the commit point). The last ``KEEP`` snapshots are kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import pickle
+import re
+import struct
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import router as router_pkg
+from adapters.store.segments import fsync_dir, make_dir
+from router.config import HelplineConfig
+from router.core import Router
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KEEP",
+    "LoadedSnapshot",
+    "code_fingerprint",
+    "config_fingerprint",
+    "load_latest",
+    "snapshot_dir",
+    "write_snapshot",
+]
+
+log = logging.getLogger("linje.store")
+
+MAGIC = b"LINJESNP"
+FORMAT_VERSION = 1
+KEEP = 2
+_HEAD = struct.Struct("<8sIQQI")
+_NAME = re.compile(r"^(\d{20})\.snap$")
+
+
+def snapshot_dir(data_dir: Path) -> Path:
+    return data_dir / "snapshots"
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of the routing core's source and the Python version: what a pickle depends on."""
+    h = hashlib.sha256(f"{sys.version_info[:2]}".encode())
+    for path in sorted(Path(router_pkg.__file__).parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def config_fingerprint(config: HelplineConfig) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSnapshot:
+    router: Router
+    seq: int
+    path: Path
+
+
+def write_snapshot(data_dir: Path, seq: int, router: Router, *, fsync: bool = True) -> Path:
+    """Write a snapshot of ``router`` covering log entries up to ``seq``; prune old ones."""
+    sdir = snapshot_dir(data_dir)
+    make_dir(sdir)
+    body = pickle.dumps(
+        {
+            "code": code_fingerprint(),
+            "config": config_fingerprint(router.config),
+            "seq": seq,
+            "router": router,
+        },
+        protocol=pickle.HIGHEST_PROTOCOL,
+    )
+    head = _HEAD.pack(MAGIC, FORMAT_VERSION, seq, len(body), zlib.crc32(body))
+    final = sdir / f"{seq:020d}.snap"
+    tmp = sdir / f".{final.name}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, head)
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view) :]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, final)
+    if fsync:
+        fsync_dir(sdir)
+    for old in _listing(sdir)[:-KEEP]:
+        old[1].unlink(missing_ok=True)
+    return final
+
+
+def _listing(sdir: Path) -> list[tuple[int, Path]]:
+    if not sdir.is_dir():
+        return []
+    out = []
+    for p in sdir.iterdir():
+        m = _NAME.match(p.name)
+        if m:
+            out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def _load(path: Path, config: HelplineConfig) -> tuple[LoadedSnapshot | None, str]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror})"
+    if len(data) < _HEAD.size:
+        return None, "shorter than its header"
+    magic, version, seq, length, crc = _HEAD.unpack_from(data)
+    if magic != MAGIC:
+        return None, "not a snapshot file"
+    if version != FORMAT_VERSION:
+        return None, f"format version {version}, this code reads {FORMAT_VERSION}"
+    body = memoryview(data)[_HEAD.size :]
+    if len(body) != length or zlib.crc32(body) != crc:
+        return None, "checksum mismatch"
+    try:
+        meta = pickle.loads(body)
+    except Exception as exc:  # any unpickling failure just means "not usable"
+        return None, f"does not unpickle ({exc!r})"
+    if not isinstance(meta, dict) or meta.get("seq") != seq:
+        return None, "body does not match its header"
+    if meta.get("code") != code_fingerprint():
+        return None, "written by other routing-core code"
+    if meta.get("config") != config_fingerprint(config):
+        return None, "written under another configuration"
+    router = meta.get("router")
+    if not isinstance(router, Router):
+        return None, "holds no router"
+    return LoadedSnapshot(router=router, seq=seq, path=path), ""
+
+
+def load_latest(data_dir: Path, config: HelplineConfig) -> tuple[LoadedSnapshot | None, list[str]]:
+    """The newest usable snapshot (or None) and a note for each one passed over."""
+    notes: list[str] = []
+    for _, path in reversed(_listing(snapshot_dir(data_dir))):
+        snap, why = _load(path, config)
+        if snap is not None:
+            return snap, notes
+        notes.append(f"snapshot {path.name} skipped: {why}")
+        log.warning("store: snapshot %s skipped: %s", path, why)
+    return None, notes
