@@ -82,6 +82,13 @@ W, OF, S, E = (
 )
 
 
+# Retention windows are hours long; sweeping for expired state once a minute
+# (of event time, so replays sweep at the same instants) is plenty.
+PURGE_EVERY_S = 60.0
+# Closed alerts nobody acknowledged stay on the supervisor's screen this long.
+RECENT_ALERT_S = 3600.0
+
+
 class AlreadyAnswered(RoutingError):
     code = "already-answered"
 
@@ -112,6 +119,8 @@ class Router:
         self._seen: dict[str, float] = {}
         self._seen_order: deque[tuple[float, str]] = deque()
         self._ended: deque[tuple[float, str]] = deque()
+        self._next_purge = -math.inf
+        self._closed_alerts: deque[tuple[float, str]] = deque()
         from router._timers import Timers
 
         self._timers = Timers()
@@ -261,7 +270,11 @@ class Router:
         return self.now
 
     def _purge(self) -> None:
+        """Forget what is past every retention window; at most once a minute of event time."""
         now = self._t
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY_S
         horizon = now - self.config.dedup_window_s
         while self._seen_order and self._seen_order[0][0] < horizon:
             _, eid = self._seen_order.popleft()
@@ -272,10 +285,9 @@ class Router:
             c = self._contacts.get(cid)
             if c is not None and c.state is E:
                 del self._contacts[cid]
-        for aid in [a.id for a in self._alerts.values() if not a.open and a.acked_by]:
-            alert = self._alerts[aid]
-            if alert.closed_at is not None and alert.closed_at < horizon:
-                del self._alerts[aid]
+        while self._closed_alerts and self._closed_alerts[0][0] < horizon:
+            _, alert_id = self._closed_alerts.popleft()
+            self._alerts.pop(alert_id, None)
         self._absences = [a for a in self._absences if a.end > now - 86400.0]
 
     # ------------------------------------------------------------- commands
@@ -298,6 +310,7 @@ class Router:
             if alert.open:
                 alert.open = False
                 alert.closed_at = self._t
+                self._closed_alerts.append((self._t, alert_id))
 
     def _record(self, record: Record) -> None:
         self._records.append(record)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from router.config import CLOSED
+from router.core import RECENT_ALERT_S
 
 if TYPE_CHECKING:
     from router.core import Router
@@ -109,7 +110,10 @@ def build_snapshot(router: Router) -> dict[str, Any]:
             "details": al.details,
         }
         for al in router._alerts.values()
-        if al.open or al.acked_by is None
+        if al.open
+        or (
+            al.acked_by is None and al.closed_at is not None and now - al.closed_at < RECENT_ALERT_S
+        )
     ]
     in_waiting = [c for w in router._waiting.values() for c in w.values()]
     offered = sum(1 for c in in_waiting if c.ringing)
