@@ -208,7 +208,7 @@ class ImportSummary:
             f"lines about calls that began before the file: {self.before_log}",
             f"events refused by the router: {sum(self.refused.values())}{detail(self.refused)}",
             f"events already in the log (duplicates): {self.duplicates}",
-            f"calls still open at the end of the file: {self.still_open}",
+            f"calls without an end in the file: {self.still_open}",
         ]
 
 
@@ -317,7 +317,9 @@ class Feeder:
             line=line,
         )
 
-    def logout(self, agent: str, *, at: float, eid: str, line: int) -> None:
+    def logout(
+        self, agent: str, *, at: float, eid: str, line: int, added: str | None = None
+    ) -> None:
         if agent not in self.logged:
             return  # never logged in (or already out): nothing to undo
         if self.busy.get(agent):
@@ -325,7 +327,9 @@ class Feeder:
             self._pending_logout[agent] = eid
             return
         self.send(
-            AgentLoggedOut(event_id=eid, at=at, source=self.source, agent_id=agent), line=line
+            AgentLoggedOut(event_id=eid, at=at, source=self.source, agent_id=agent),
+            line=line,
+            added=added,
         )
 
     def ensure_ready(
