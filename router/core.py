@@ -787,12 +787,6 @@ class Router:
                 f"agent {a.id} is logged in for team {a.team}; log out before joining {ev.team}",
                 field="team",
             )
-        for ch, chs in a.channels.items():
-            if ch not in ev.channels and (chs.active or chs.offered):
-                raise AgentBusy(
-                    f"agent {a.id} has a contact on {ch}; it must end before leaving {ch}",
-                    field="channels",
-                )
 
     def _on_logged_in(self, ev: AgentLoggedIn) -> None:
         now = self._t
@@ -802,10 +796,9 @@ class Router:
             a = Agent(id=ev.agent_id, team=ev.team, seq=self._agent_seq)
             self._agents[a.id] = a
         a.team = ev.team
+        # Logging in on more channels adds them (the phone and the chat vendor
+        # each report their own channel); presence follows the agent's.
         presence = a.presence if a.presence is not Presence.LOGGED_OUT else Presence.READY
-        for ch in list(a.channels):
-            if ch not in ev.channels:
-                self._drop_channel(a, ch)
         for ch in ev.channels:
             if ch not in a.channels:
                 a.channels[ch] = AgentChannel(
@@ -825,7 +818,8 @@ class Router:
     def _check_logged_out(self, ev: AgentLoggedOut) -> None:
         a = self._agent(ev.agent_id)
         self._agent_next(a, "agent.logged_out")
-        busy = [ch for ch, chs in a.channels.items() if chs.active]
+        leaving = ev.channels or tuple(a.channels)
+        busy = [ch for ch in leaving if ch in a.channels and a.channels[ch].active]
         if busy:
             raise AgentBusy(
                 f"agent {a.id} is busy on {busy[0]}; end the contact before logging out",
@@ -834,11 +828,13 @@ class Router:
 
     def _on_logged_out(self, ev: AgentLoggedOut) -> None:
         a = self._agents[ev.agent_id]
-        for ch in list(a.channels):
-            self._drop_channel(a, ch)
-        a.away_reason = None
-        a.no_answer_streak = 0
-        self._close_alert(a.auto_away_alert)
+        for ch in ev.channels or tuple(a.channels):
+            if ch in a.channels:
+                self._drop_channel(a, ch)
+        if not a.channels:
+            a.away_reason = None
+            a.no_answer_streak = 0
+            self._close_alert(a.auto_away_alert)
 
     def _check_ready(self, ev: AgentReady) -> None:
         a = self._agent(ev.agent_id)

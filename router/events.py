@@ -157,7 +157,7 @@ class OfferDeclined(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentLoggedIn(Event):
-    """An agent logged in for a team on some channels (ready at once)."""
+    """An agent logged in for a team on some channels (added to any already logged in)."""
 
     type: ClassVar[str] = "agent.logged_in"
     _ids: ClassVar[tuple[str, ...]] = ("agent_id",)
@@ -173,9 +173,16 @@ class AgentLoggedIn(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentLoggedOut(Event):
+    """The agent left ``channels``, or (empty) every channel."""
+
     type: ClassVar[str] = "agent.logged_out"
     _ids: ClassVar[tuple[str, ...]] = ("agent_id",)
     agent_id: str
+    channels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        _check_channels("AgentLoggedOut", self.channels, empty_ok=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -126,8 +126,10 @@ class Script:
             AgentLoggedIn(**self._env(eid), agent_id=agent, team=team, channels=channels)
         )
 
-    def logout(self, agent: str, *, eid: str | None = None) -> list[Command]:
-        return self.send(AgentLoggedOut(**self._env(eid), agent_id=agent))
+    def logout(
+        self, agent: str, channels: tuple[str, ...] = (), *, eid: str | None = None
+    ) -> list[Command]:
+        return self.send(AgentLoggedOut(**self._env(eid), agent_id=agent, channels=channels))
 
     def ready(
         self, agent: str, channels: tuple[str, ...] = (), *, eid: str | None = None

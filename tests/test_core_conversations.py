@@ -479,3 +479,15 @@ def test_feedback_and_flag_after_the_chat_ended(script: Script) -> None:
     kinds = [(r.kind, getattr(r, "rating", None)) for r in s.records]
     assert ("feedback", 9) in kinds
     assert ("flag", None) in kinds
+
+
+def test_two_vendors_log_the_same_agent_in_on_their_own_channels(script: Script) -> None:
+    s = staffed(script)
+    s.at("2021-11-15 10:00")
+    s.login("kss-1", "kss", ("chat",))  # the chat vendor reports kss-1 online
+    assert set(agent(s, "kss-1")["channels"]) == {"phone", "chat"}
+    assert agent(s, "kss-1")["channels"]["phone"]["state"] == "ready"
+    s.logout("kss-1", ("phone",))  # the carrier reports kss-1 left the queue
+    assert agent(s, "kss-1")["channels"]["phone"] == {"state": "logged_out"}
+    assert agent(s, "kss-1")["channels"]["chat"]["state"] == "ready"
+    assert brief(s.arrive("c1")) == [("offer", "c1", ("kss-2",))]
