@@ -93,6 +93,8 @@ def write_snapshot(data_dir: Path, seq: int, router: Router, *, fsync: bool = Tr
     head = _HEAD.pack(MAGIC, FORMAT_VERSION, seq, len(body), zlib.crc32(body))
     final = sdir / f"{seq:020d}.snap"
     tmp = sdir / f".{final.name}.tmp"
+    for stale in sdir.glob(".*.snap.tmp"):
+        stale.unlink(missing_ok=True)  # left by a crash mid-write
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, head)
