@@ -1,0 +1,143 @@
+"""``linje serve``: the live service on the embedded store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from adapters.cli import command
+from router.errors import ConfigError
+
+__all__: list[str] = []
+
+LOOPBACK = {"localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@command
+def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the live routing service")
+    p.add_argument(
+        "--config",
+        action="append",
+        default=None,
+        help="helpline TOML (repeat for several helplines; the first is the default)",
+    )
+    p.add_argument("--data", default="data", help="data directory (one subfolder per helpline)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--auth",
+        default=os.environ.get("LINJE_AUTH"),
+        help="auth TOML with tokens and webhook keys (env LINJE_AUTH)",
+    )
+    p.add_argument("--snapshot-every", type=int, default=10_000)
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="also play simulated helpline traffic against this server",
+    )
+    p.add_argument(
+        "--demo-speed",
+        type=float,
+        default=10.0,
+        help="demo clock speed (virtual seconds per real second)",
+    )
+    p.add_argument("--log-level", default="info")
+
+    def run(args: argparse.Namespace) -> int:
+        return serve(args)
+
+    p.set_defaults(run=run)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from adapters.config_file import load_config
+    from adapters.http.app import build_app
+    from adapters.http.auth import load_auth
+    from adapters.http.clock import Clock
+    from adapters.logs import setup_logging
+
+    setup_logging(args.log_level)
+    configs = [load_config(path) for path in (args.config or ["config/vo-linjen.toml"])]
+    auth = load_auth(args.auth)
+    if auth.dev and not _is_loopback(args.host):
+        raise ConfigError(
+            "development credentials (dev = true) are only allowed on a loopback host",
+            file=args.auth,
+            key="dev",
+        )
+    data = Path(args.data)
+    clock = Clock()
+    if args.demo:
+        from adapters.demo import DEMO_MARKER, demo_clock
+
+        if data.exists() and not (data / DEMO_MARKER).exists() and any(data.iterdir()):
+            raise ConfigError(f"{data} holds a real log; give the demo its own --data folder")
+        shutil.rmtree(data, ignore_errors=True)
+        data.mkdir(parents=True)
+        (data / DEMO_MARKER).write_text("created by linje serve --demo; wiped on each demo run\n")
+        clock = demo_clock(configs[0], args.demo_speed)
+    exit_code = 0
+
+    def on_fatal(exc: BaseException) -> None:
+        nonlocal exit_code
+        exit_code = 1
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    app = build_app(
+        configs, data, auth, clock=clock, on_fatal=on_fatal, snapshot_every=args.snapshot_every
+    )
+    base = f"http://{args.host}:{args.port}"
+    if args.demo:
+        from adapters.demo import start_demo
+
+        start_demo(app, base, configs[0], clock)
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        pass
+    helplines = ", ".join(c.id for c in configs)
+    print(
+        f"Linje serving {helplines} on {base}\n"
+        f"  health:    {base}/healthz   ready: {base}/readyz\n"
+        f"  API:       {base}/v1/openapi.json\n"
+        f"  state:     {base}/v1/state  (Authorization: Bearer <supervisor token>"
+        + (f" from {args.auth})" if args.auth else ")")
+        + f"\n  data:      {data.resolve()}",
+        flush=True,
+    )
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+        shutdown_timeout=5,
+    )
+    return exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from adapters.cli import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))

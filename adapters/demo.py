@@ -1,0 +1,179 @@
+"""``linje serve --demo``: a synthetic adapter playing helpline traffic over HTTP.
+
+It is a real client of the live service: it logs agents in, posts calls and
+chats, listens to the command stream, answers rings after each team's reach
+time, lets some callers hang up, and ends conversations. The service runs on an
+accelerated clock that starts just before the 15:30 weekday handover, so a
+newcomer sees queues, rings, answers, abandons and a handover within a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import random
+import secrets
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+
+from adapters.http.app import AUTH
+from adapters.http.clock import Clock, ScaledClock
+from router.config import HelplineConfig
+from router.coverage import CoveragePlan
+
+__all__ = ["DEMO_MARKER", "demo_clock", "start_demo"]
+
+log = logging.getLogger("linje.demo")
+DEMO_MARKER = ".linje-demo"
+PHONE_AGENTS = {"kss-1": "kss", "kss-2": "kss", "ok-1": "ok", "ok-2": "ok"}
+CHAT_AGENTS = {"kss-c": "kss", "ok-c": "ok"}
+# Seconds to reach the phone: the office answers fast, the crisis centre's staff
+# have other duties (SEED-DIGEST.md "Why calls go unanswered").
+REACH_S = {"kss": (3.0, 9.0), "ok": (8.0, 30.0)}
+
+
+def demo_clock(config: HelplineConfig, speed: float) -> Clock:
+    """A clock starting at 15:27 local on the next working day (three minutes before handover)."""
+    plan = CoveragePlan(config)
+    tz = ZoneInfo(config.timezone)
+    day = dt.datetime.now(tz).date()
+    while day.weekday() >= 5 or plan.is_holiday(day):
+        day += dt.timedelta(days=1)
+    start = dt.datetime(day.year, day.month, day.day, 15, 27, tzinfo=tz).timestamp()
+    return ScaledClock(start, speed)
+
+
+def start_demo(app: web.Application, base: str, config: HelplineConfig, clock: Clock) -> None:
+    token = secrets.token_urlsafe(24)
+
+    async def on_startup(app: web.Application) -> None:
+        app[AUTH].add_token("adapter", "demo", token)
+        app[_TASK] = asyncio.create_task(Demo(base, token, clock).run())
+
+    async def on_cleanup(app: web.Application) -> None:
+        app[_TASK].cancel()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+
+
+_TASK = web.AppKey("demo_task", asyncio.Task[None])
+
+
+class Demo:
+    def __init__(self, base: str, token: str, clock: Clock, seed: int = 7) -> None:
+        self.base = base
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.n = 0
+        self.live: set[str] = set()  # contacts still waiting
+        self.busy: set[str] = set()
+        self.session: aiohttp.ClientSession | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)  # keep a reference until it is done
+        task.add_done_callback(self.tasks.discard)
+
+    async def sleep(self, virtual_s: float) -> None:
+        await asyncio.sleep(virtual_s / self.clock.speed)
+
+    async def post(self, type_: str, **fields: Any) -> dict[str, Any]:
+        assert self.session is not None
+        self.n += 1
+        event = {
+            "event_id": f"demo-{self.n}",
+            "type": type_,
+            "source": "demo",
+            "at": dt.datetime.fromtimestamp(self.clock.now(), dt.UTC).isoformat(),
+            **fields,
+        }
+        async with self.session.post(
+            f"{self.base}/v1/events", json=event, headers=self.headers
+        ) as r:
+            body: dict[str, Any] = await r.json()
+            return body
+
+    async def run(self) -> None:
+        try:
+            async with aiohttp.ClientSession() as session:
+                self.session = session
+                await self._wait_ready()
+                for agent, team in PHONE_AGENTS.items():
+                    await self.post(
+                        "agent.logged_in", agent_id=agent, team=team, channels=["phone"]
+                    )
+                for agent, team in CHAT_AGENTS.items():
+                    await self.post("agent.logged_in", agent_id=agent, team=team, channels=["chat"])
+                await asyncio.gather(
+                    self._commands(), self._arrivals("phone", 35.0), self._arrivals("chat", 150.0)
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("demo traffic stopped")
+
+    async def _wait_ready(self) -> None:
+        assert self.session is not None
+        while True:
+            try:
+                async with self.session.get(f"{self.base}/readyz") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+
+    async def _arrivals(self, channel: str, mean_gap_s: float) -> None:
+        while True:
+            await self.sleep(self.rng.expovariate(1 / mean_gap_s))
+            self.n += 1
+            cid = f"demo-{channel}-{self.n}"
+            self.live.add(cid)
+            await self.post("contact.arrived", contact_id=cid, channel=channel, queue=channel)
+            # A fifth hang up within seconds (SEED-DIGEST.md: ~20 % in a peer line's first year).
+            patience = (
+                self.rng.uniform(3, 9) if self.rng.random() < 0.2 else self.rng.expovariate(1 / 90)
+            )
+            self._spawn(self._leave(cid, patience))
+
+    async def _leave(self, cid: str, patience: float) -> None:
+        await self.sleep(patience)
+        if cid in self.live:
+            self.live.discard(cid)
+            await self.post("contact.abandoned", contact_id=cid)
+
+    async def _commands(self) -> None:
+        assert self.session is not None
+        url = self.base.replace("http", "ws", 1) + "/v1/commands"
+        async with self.session.ws_connect(url, headers=self.headers) as ws:
+            async for msg in ws:
+                command = json.loads(msg.data)
+                if command.get("type") == "offer":
+                    self._spawn(self._pick_up(command))
+
+    async def _pick_up(self, offer: dict[str, Any]) -> None:
+        free = [a for a in offer["agent_ids"] if a not in self.busy]
+        if not free:
+            return
+        agent = self.rng.choice(free)
+        team = PHONE_AGENTS.get(agent) or CHAT_AGENTS.get(agent, "ok")
+        await self.sleep(self.rng.uniform(*REACH_S[team]))
+        cid = offer["contact_id"]
+        if cid not in self.live or agent in self.busy:
+            return
+        answer = await self.post("contact.answered", contact_id=cid, agent_id=agent)
+        if answer.get("results", [{}])[0].get("status") != "accepted":
+            return
+        self.live.discard(cid)
+        self.busy.add(agent)
+        await self.sleep(self.rng.lognormvariate(4.6, 0.5))  # about 100 s conversations
+        await self.post("contact.ended", contact_id=cid)
+        self.busy.discard(agent)

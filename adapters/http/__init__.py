@@ -1,0 +1,1 @@
+"""The live service: aiohttp app around the embedded store and the routing core."""

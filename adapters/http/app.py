@@ -1,0 +1,397 @@
+"""The live service's aiohttp application: routes, auth, validation, lifecycle.
+
+Handlers are thin: authenticate, validate the body into core events (pydantic
+at the edge), hand them to the helpline's ``Engine`` and answer with what it
+made durable. Every error is RFC 9457 problem JSON (``problems.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from adapters.http.auth import Authenticator, Principal
+from adapters.http.clock import Clock
+from adapters.http.engine import Engine
+from adapters.http.openapi import build_openapi
+from adapters.http.problems import Problem, problem_middleware, problem_response
+from adapters.http.streams import StateHub, command_stream, state_stream
+from adapters.http.vendors import CarrierEvent, ChatVendorEvent, carrier_to_event, chat_to_event
+from adapters.http.wire import MAX_BATCH, EventBatch, event_adapter, to_event
+from adapters.store.embedded import IngestResult
+from router.commands import command_to_dict
+from router.config import HelplineConfig
+from router.errors import LinjeError
+from router.events import EVENT_TYPES, AlertAcknowledged, Event
+from router.stats import GROUP_KEYS
+
+__all__ = ["MAX_BODY", "MAX_FUTURE_S", "build_app"]
+
+log = logging.getLogger("linje.http")
+MAX_BODY = 64 * 1024
+# An event stamped further than this into the future has a broken clock.
+MAX_FUTURE_S = 300.0
+
+ENGINES = web.AppKey("engines", dict[str, Engine])
+HUBS = web.AppKey("hubs", dict[str, StateHub])
+DEFAULT = web.AppKey("default", str)
+AUTH = web.AppKey("auth", Authenticator)
+CLOCK = web.AppKey("clock", Clock)
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+OPENING = web.AppKey("opening", list[asyncio.Task[None]])
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_carrier_adapter: TypeAdapter[Any] = TypeAdapter(CarrierEvent | list[CarrierEvent])
+_chat_adapter: TypeAdapter[Any] = TypeAdapter(ChatVendorEvent | list[ChatVendorEvent])
+
+
+# --------------------------------------------------------------------- helpers
+def _engine(request: web.Request) -> Engine:
+    engines = request.app[ENGINES]
+    name = request.match_info.get("helpline", request.app[DEFAULT])
+    engine = engines.get(name)
+    if engine is None:
+        raise Problem(404, "unknown-helpline", f"no helpline {name!r} on this service")
+    return engine
+
+
+def _principal(request: web.Request, roles: Sequence[str], body: bytes | None = None) -> Principal:
+    auth = request.app[AUTH]
+    principal = auth.bearer(request.headers.get("Authorization"))
+    reason = "missing or unknown bearer token"
+    if principal is None and body is not None and "Linje-Signature" in request.headers:
+        principal, reason = auth.signature(request.headers.get("Linje-Signature"), body)
+    if principal is None:
+        raise Problem(401, "unauthorized", reason, headers={"WWW-Authenticate": "Bearer"})
+    if principal.role not in roles:
+        raise Problem(
+            403, "forbidden", f"role {principal.role} may not use {request.method} {request.path}"
+        )
+    return principal
+
+
+async def _body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    return await request.read()
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Problem(400, "malformed-json", f"body is not valid JSON: {exc}") from None
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in EVENT_TYPES or part.startswith(
+            ("function-", "list[", "CarrierEvent", "ChatVendorEvent")
+        ):
+            continue  # a discriminator tag or union branch, not a field
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _invalid(exc: ValidationError) -> Problem:
+    """422 naming the first bad field; input values are never echoed (caller data)."""
+    errors = exc.errors(include_input=False, include_url=False)
+    first = errors[0]
+    field = _field_path(first["loc"]) or None
+    msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+    problems = [
+        {
+            "field": _field_path(e["loc"]) or None,
+            "reason": "unknown field" if e["type"] == "extra_forbidden" else e["msg"],
+        }
+        for e in errors[:20]
+    ]
+    return Problem(422, "invalid-event", f"{field or 'body'}: {msg}", field=field, errors=problems)
+
+
+def _validate(adapter: TypeAdapter[Any] | type[BaseModel], data: Any) -> Any:
+    try:
+        if isinstance(adapter, TypeAdapter):
+            return adapter.validate_python(data)
+        return adapter.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _check_events(request: web.Request, events: list[Event], principal: Principal) -> None:
+    horizon = request.app[CLOCK].now() + MAX_FUTURE_S
+    for i, ev in enumerate(events):
+        if ev.source != principal.name:
+            raise Problem(
+                403,
+                "wrong-source",
+                f"events[{i}].source is {ev.source!r}; adapter {principal.name!r} may only post "
+                f"its own events",
+                field="source",
+            )
+        if ev.at > horizon:
+            raise Problem(
+                422,
+                "time-in-future",
+                f"events[{i}].at is more than {MAX_FUTURE_S:.0f} s ahead of the server's clock",
+                field="at",
+            )
+
+
+def _result(r: IngestResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "event_id": r.event_id,
+        "status": r.status,
+        "commands": [command_to_dict(c) for c in r.commands],
+    }
+    if r.seq is not None:
+        out["log_seq"] = r.seq
+    if r.error is not None:
+        err = r.error
+        out["problem"] = {
+            "type": f"urn:linje:problem:{err.code}",
+            "status": err.status,
+            "detail": err.detail,
+            "field": err.field,
+        }
+    return out
+
+
+async def _ingest(request: web.Request, events: list[Event], single: bool) -> web.Response:
+    engine = _engine(request)
+    if not events:
+        return web.json_response({"results": []})
+    results = await engine.submit(events)
+    if single and results[0].status == "rejected":
+        err = results[0].error
+        assert err is not None
+        return problem_response(
+            err.status, err.code, err.detail, field=err.field, instance=request.path
+        )
+    return web.json_response({"results": [_result(r) for r in results]})
+
+
+# -------------------------------------------------------------------- handlers
+async def post_events(request: web.Request) -> web.Response:
+    body = await _body(request)
+    principal = _principal(request, ("adapter",), body)
+    data = _json(body)
+    single = not (isinstance(data, dict) and "events" in data)
+    if single:
+        models = [_validate(event_adapter, data)]
+    else:
+        if isinstance(data.get("events"), list) and len(data["events"]) > MAX_BATCH:
+            raise Problem(
+                413, "batch-too-large", f"a batch holds at most {MAX_BATCH} events", field="events"
+            )
+        models = _validate(EventBatch, data).events
+    try:
+        events = [to_event(m) for m in models]
+    except LinjeError as err:
+        raise Problem(err.status, err.code, err.detail, field=err.field) from None
+    _check_events(request, events, principal)
+    return await _ingest(request, events, single)
+
+
+def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | None]) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        body = await _body(request)
+        principal = _principal(request, ("adapter",), body)
+        parsed = _validate(adapter, _json(body))
+        payloads = parsed if isinstance(parsed, list) else [parsed]
+        if len(payloads) > MAX_BATCH:
+            raise Problem(413, "batch-too-large", f"a batch holds at most {MAX_BATCH} payloads")
+        events = []
+        for p in payloads:
+            ev = convert(p, principal.name)
+            if ev is not None:
+                events.append(ev)
+        _check_events(request, events, principal)
+        return await _ingest(request, events, single=not isinstance(parsed, list))
+
+    return handler
+
+
+async def get_commands(request: web.Request) -> web.StreamResponse:
+    _principal(request, ("adapter",))
+    engine = _engine(request)
+    raw = request.query.get("cursor")
+    cursor: int | None = None
+    if raw is not None:
+        if not raw.isdigit():
+            raise Problem(
+                400, "bad-parameter", "cursor must be a non-negative integer", field="cursor"
+            )
+        cursor = int(raw)
+    if not engine.ready:
+        engine.commands_since(0)  # raises NotReady with the reason
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        # Plain GET: the logged commands after the cursor, for polling adapters.
+        return web.json_response({"commands": engine.commands_since(cursor or 0)})
+    return await command_stream(request, engine, cursor)
+
+
+async def get_state(request: web.Request) -> web.Response:
+    _principal(request, ("supervisor",))
+    return web.json_response(_engine(request).snapshot())
+
+
+async def get_state_stream(request: web.Request) -> web.StreamResponse:
+    _principal(request, ("supervisor",))
+    engine = _engine(request)
+    if not engine.ready:
+        engine.snapshot()  # raises NotReady
+    return await state_stream(request, request.app[HUBS][engine.id])
+
+
+def _time_param(request: web.Request, name: str, tz: dt.tzinfo) -> float | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+        when = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise Problem(
+            400, "bad-parameter", f"{name} must be YYYY-MM-DD or an ISO 8601 time", field=name
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    return when.timestamp()
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    _principal(request, ("supervisor", "planner"))
+    engine = _engine(request)
+    tz = ZoneInfo(engine.config.timezone)
+    start, end = _time_param(request, "from", tz), _time_param(request, "to", tz)
+    if start is not None and end is not None and end <= start:
+        raise Problem(400, "bad-parameter", "to must be later than from", field="to")
+    group_by = tuple(g for g in request.query.get("group_by", "").split(",") if g)
+    bad = [g for g in group_by if g not in GROUP_KEYS]
+    if bad or len(set(group_by)) != len(group_by):
+        raise Problem(
+            400,
+            "bad-parameter",
+            f"group_by takes distinct keys among {', '.join(GROUP_KEYS)}",
+            field="group_by",
+        )
+    return web.json_response(engine.stats(group_by=group_by, start=start, end=end))
+
+
+async def post_ack(request: web.Request) -> web.Response:
+    principal = _principal(request, ("supervisor",))
+    alert_id = request.match_info["alert_id"]
+    event = AlertAcknowledged(
+        event_id=f"ack-{alert_id}-{principal.name}"[:80],
+        at=request.app[CLOCK].now(),
+        source="supervisor",
+        alert_id=alert_id,
+        by=principal.name,
+    )
+    return await _ingest(request, [event], single=True)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    engines = request.app[ENGINES]
+    waiting = [e.id for e in engines.values() if not e.ready]
+    if waiting:
+        return problem_response(503, "not-ready", f"recovering: {', '.join(waiting)}")
+    return web.json_response({"status": "ready", "helplines": sorted(engines)})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
+# ------------------------------------------------------------------ lifecycle
+def build_app(
+    configs: Sequence[HelplineConfig],
+    data_dir: Path,
+    auth: Authenticator,
+    *,
+    clock: Clock | None = None,
+    on_fatal: Callable[[BaseException], None] | None = None,
+    snapshot_every: int = 10_000,
+) -> web.Application:
+    """The service for one or more helplines; the first config is the default helpline."""
+    if not configs:
+        raise ValueError("at least one helpline configuration is needed")
+    ids = [c.id for c in configs]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"helpline ids must be distinct (got {ids})")
+    clock = clock or Clock()
+    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY)
+    app[AUTH] = auth
+    app[CLOCK] = clock
+    app[DEFAULT] = configs[0].id
+    app[ENGINES] = {
+        c.id: Engine(c, data_dir / c.id, clock, on_fatal=on_fatal, snapshot_every=snapshot_every)
+        for c in configs
+    }
+    app[HUBS] = {}
+    app[OPENING] = []
+    app[OPENAPI] = build_openapi()
+
+    async def start(app: web.Application) -> None:
+        for engine in app[ENGINES].values():
+            hub = app[HUBS][engine.id] = StateHub(engine)
+            hub.start()
+            app[OPENING].append(asyncio.create_task(_open(engine, on_fatal)))
+
+    async def stop(app: web.Application) -> None:
+        for task in app[OPENING]:
+            task.cancel()
+        for hub in app[HUBS].values():
+            await hub.stop()
+        for engine in app[ENGINES].values():
+            await engine.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    for prefix in ("/v1", "/v1/helplines/{helpline}"):
+        app.router.add_post(f"{prefix}/events", post_events)
+        app.router.add_post(
+            f"{prefix}/adapters/carrier", _vendor(_carrier_adapter, carrier_to_event)
+        )
+        app.router.add_post(f"{prefix}/adapters/chat", _vendor(_chat_adapter, chat_to_event))
+        app.router.add_get(f"{prefix}/commands", get_commands)
+        app.router.add_get(f"{prefix}/state", get_state)
+        app.router.add_get(f"{prefix}/state/stream", get_state_stream)
+        app.router.add_get(f"{prefix}/stats", get_stats)
+        app.router.add_post(f"{prefix}/alerts/{{alert_id}}/acknowledge", post_ack)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/v1/openapi.json", openapi)
+    return app
+
+
+async def _open(engine: Engine, on_fatal: Callable[[BaseException], None] | None) -> None:
+    try:
+        await engine.open()
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        log.critical("helpline %s cannot start: %s", engine.id, exc)
+        engine.failed = exc
+        if on_fatal is not None:
+            on_fatal(exc)

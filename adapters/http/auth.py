@@ -1,0 +1,163 @@
+"""Who may do what: bearer tokens per role, and signed webhooks for adapters.
+
+Roles: ``adapter`` (post events, only as its own ``source``; read its command
+stream), ``supervisor`` (live state, stats, acknowledge alerts), ``planner``
+(stats). Tokens come from an auth file (TOML) or from the environment
+(``token_env``); only their SHA-256 digests are kept in memory and they are
+compared in constant time. Secrets never reach a log: nothing here logs, and
+the models keep them out of ``repr``.
+
+Signed webhooks (Stripe-style): ``Linje-Signature: t=<unix>,kid=<key id>,
+v1=<hex HMAC-SHA256 of "<t>.<body>">``; ``kid`` may be left out, then every
+key of every adapter is tried (so a rotation can run two keys side by side).
+A timestamp more than 300 s from the server's clock is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from adapters.config_file import load_model
+from router.errors import ConfigError
+
+__all__ = ["AuthConfig", "Authenticator", "Principal", "load_auth"]
+
+Role = Literal["adapter", "supervisor", "planner"]
+SIGNATURE_TOLERANCE_S = 300
+
+
+class TokenEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: Role
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$")
+    token: SecretStr | None = None
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TokenEntry:
+        if (self.token is None) == (self.token_env is None):
+            raise ValueError("give exactly one of token or token_env")
+        return self
+
+
+class WebhookKey(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    adapter: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$")
+    key_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    secret: SecretStr | None = None
+    secret_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WebhookKey:
+        if (self.secret is None) == (self.secret_env is None):
+            raise ValueError("give exactly one of secret or secret_env")
+        return self
+
+
+class AuthConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Development tokens: the service refuses them unless it binds to loopback.
+    dev: bool = False
+    tokens: tuple[TokenEntry, ...] = ()
+    webhook_keys: tuple[WebhookKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    name: str
+
+
+def _secret(value: SecretStr | None, env: str | None, *, what: str, file: str) -> str:
+    if value is not None:
+        secret = value.get_secret_value()
+    else:
+        assert env is not None
+        secret = os.environ.get(env, "")
+        if not secret:
+            raise ConfigError(f"environment variable {env} is empty or unset", file=file, key=what)
+    if len(secret) < 16:
+        raise ConfigError("must be at least 16 characters", file=file, key=what)
+    return secret
+
+
+class Authenticator:
+    def __init__(self, config: AuthConfig, *, source: str = "(auth)") -> None:
+        self.dev = config.dev
+        self._tokens: dict[bytes, Principal] = {}
+        for i, t in enumerate(config.tokens):
+            secret = _secret(t.token, t.token_env, what=f"tokens[{i}].token", file=source)
+            self._tokens[hashlib.sha256(secret.encode()).digest()] = Principal(t.role, t.name)
+        self._keys: list[tuple[str, str, bytes]] = [
+            (
+                k.key_id,
+                k.adapter,
+                _secret(
+                    k.secret, k.secret_env, what=f"webhook_keys[{i}].secret", file=source
+                ).encode(),
+            )
+            for i, k in enumerate(config.webhook_keys)
+        ]
+
+    def add_token(self, role: Role, name: str, token: str) -> None:
+        """Add a token at run time (the demo's in-process adapter)."""
+        self._tokens[hashlib.sha256(token.encode()).digest()] = Principal(role, name)
+
+    def bearer(self, header: str | None) -> Principal | None:
+        """The principal for an ``Authorization: Bearer`` header, or None."""
+        if not header or not header.startswith("Bearer "):
+            return None
+        digest = hashlib.sha256(header[7:].strip().encode()).digest()
+        found: Principal | None = None
+        # Compare against every digest so the time taken does not depend on which matched.
+        for known, principal in self._tokens.items():
+            if hmac.compare_digest(known, digest):
+                found = principal
+        return found
+
+    def signature(
+        self, header: str | None, body: bytes, *, now: float | None = None
+    ) -> tuple[Principal | None, str]:
+        """(principal, "") for a valid ``Linje-Signature``, else (None, reason)."""
+        if not header:
+            return None, "no Linje-Signature header"
+        parts: dict[str, str] = {}
+        for item in header.split(","):
+            key, _, value = item.strip().partition("=")
+            parts[key] = value
+        t, sig, kid = parts.get("t", ""), parts.get("v1", ""), parts.get("kid")
+        if not t.isdigit() or not sig:
+            return None, "Linje-Signature must be t=<unix>,v1=<hex> (optionally kid=<key id>)"
+        now = time.time() if now is None else now
+        if abs(now - int(t)) > SIGNATURE_TOLERANCE_S:
+            return None, f"signature timestamp is more than {SIGNATURE_TOLERANCE_S} s from now"
+        keys = [k for k in self._keys if kid is None or k[0] == kid]
+        if not keys:
+            return None, "unknown signing key id"
+        message = t.encode() + b"." + body
+        found: Principal | None = None
+        for _, adapter, secret in keys:
+            expected = hmac.new(secret, message, hashlib.sha256).hexdigest()
+            if hmac.compare_digest(expected, sig):
+                found = Principal("adapter", adapter)
+        return (found, "") if found else (None, "signature does not match")
+
+    @staticmethod
+    def sign(secret: str, body: bytes, t: int, kid: str | None = None) -> str:
+        """The ``Linje-Signature`` value an adapter sends (used by tests and the demo)."""
+        mac = hmac.new(secret.encode(), str(t).encode() + b"." + body, hashlib.sha256).hexdigest()
+        return f"t={t}," + (f"kid={kid}," if kid else "") + f"v1={mac}"
+
+
+def load_auth(path: str | Path | None) -> Authenticator:
+    if path is None:
+        return Authenticator(AuthConfig())
+    return Authenticator(load_model(AuthConfig, path), source=str(path))

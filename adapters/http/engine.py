@@ -1,0 +1,228 @@
+"""One helpline in the live service: its store, group commit, timers and listeners.
+
+Everything that touches the router or the store runs on the event loop's
+thread and never awaits in between, so no lock is needed. Events posted by
+concurrent requests are gathered and applied with one ``store.ingest`` (one
+fsync: group commit). One task sleeps until the core's next deadline (no
+polling) and logs what the timers cause. Listeners (command streams, the
+supervisor state hub) are told after each change; they never slow routing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from adapters.http.clock import Clock
+from adapters.store.embedded import EmbeddedStore, IngestResult
+from adapters.store.entries import read_entries
+from router.commands import Command, command_to_dict
+from router.config import HelplineConfig
+from router.errors import LinjeError
+from router.events import Event
+from router.records import Record
+from router.stats import fold_for_config, stats_to_json
+
+__all__ = ["Engine", "NotReady"]
+
+log = logging.getLogger("linje.engine")
+
+
+class NotReady(LinjeError):
+    status = 503
+    code = "not-ready"
+
+
+class Engine:
+    def __init__(
+        self,
+        config: HelplineConfig,
+        data_dir: Path,
+        clock: Clock,
+        *,
+        on_fatal: Callable[[BaseException], None] | None = None,
+        snapshot_every: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.id = config.id
+        self.data_dir = data_dir
+        self.clock = clock
+        self.store: EmbeddedStore | None = None
+        self.failed: BaseException | None = None
+        self._on_fatal = on_fatal
+        self._snapshot_every = snapshot_every
+        self._pending: list[tuple[list[Event], asyncio.Future[list[IngestResult]]]] = []
+        self._flush_scheduled = False
+        self._wake = asyncio.Event()
+        self._timer_task: asyncio.Task[None] | None = None
+        self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
+        self.change_listeners: set[Callable[[], None]] = set()
+        self._records: list[Record] = []
+        self._records_seq = 0
+        self.version = 0
+
+    # ----------------------------------------------------------- lifecycle
+    async def open(self) -> None:
+        """Recover from the log (in a thread, so /healthz answers meanwhile)."""
+        self.store = await asyncio.to_thread(
+            EmbeddedStore.open, self.data_dir, self.config, snapshot_every=self._snapshot_every
+        )
+        log.info("helpline %s recovered: %s", self.id, _public_report(self.store.recovery_report))
+        self._timer_task = asyncio.create_task(self._timers(), name=f"timers-{self.id}")
+        self._changed()
+
+    async def close(self) -> None:
+        if self._timer_task is not None:
+            self._timer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer_task
+        if self._pending:
+            self._flush()
+        if self.store is not None:
+            self.store.close()
+
+    @property
+    def ready(self) -> bool:
+        return self.store is not None and self.failed is None
+
+    def _store(self) -> EmbeddedStore:
+        if self.failed is not None:
+            raise NotReady("the event log failed; the service is stopping")
+        if self.store is None:
+            raise NotReady("recovering from the event log; retry shortly")
+        return self.store
+
+    # ----------------------------------------------------------- ingestion
+    async def submit(self, events: list[Event]) -> list[IngestResult]:
+        """Apply events in order; returns once they are durable (group commit)."""
+        self._store()
+        fut: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, fut))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        events = [e for batch, _ in pending for e in batch]
+        try:
+            results = self._store().ingest(events)
+        except BaseException as exc:
+            self._fail(exc)
+            for _, fut in pending:
+                if not fut.done():
+                    fut.set_exception(NotReady("the event log failed; nothing was acknowledged"))
+            return
+        i = 0
+        produced: list[Command] = []
+        for batch, fut in pending:
+            part = results[i : i + len(batch)]
+            i += len(batch)
+            for r in part:
+                produced += r.commands
+            if not fut.done():
+                fut.set_result(part)
+        self._publish(produced)
+        self._wake.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failed = exc
+        log.critical("helpline %s: event log failure, stopping: %s", self.id, exc)
+        if self._on_fatal is not None:
+            self._on_fatal(exc)
+
+    # -------------------------------------------------------------- timers
+    def poke(self) -> None:
+        """Look at the next deadline again (the clock was moved, e.g. in tests)."""
+        self._wake.set()
+
+    async def _timers(self) -> None:
+        while True:
+            store = self._store()
+            deadline = store.router.next_deadline()
+            self._wake.clear()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = self.clock.real_seconds_until(deadline)
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                    continue  # something changed: look at the deadline again
+                except TimeoutError:
+                    pass
+            self.tick(deadline)
+
+    def tick(self, until: float) -> list[Command]:
+        """Fire timers due by ``until`` (never past the wall clock) and publish."""
+        store = self._store()
+        until = min(until, self.clock.now())
+        try:
+            commands = store.tick(until)
+        except LinjeError:
+            raise
+        except BaseException as exc:
+            self._fail(exc)
+            raise NotReady("the event log failed") from exc
+        self._publish(commands)
+        return commands
+
+    # ------------------------------------------------------------ listeners
+    def _publish(self, commands: list[Command]) -> None:
+        if commands:
+            dicts = [command_to_dict(c) for c in commands]
+            for listener in list(self.command_listeners):
+                listener(dicts)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        for listener in list(self.change_listeners):
+            listener()
+
+    def commands_since(self, cursor: int) -> list[dict[str, Any]]:
+        return self._store().commands_since(cursor)
+
+    @property
+    def last_command_seq(self) -> int:
+        return self._store().router._cmd_seq
+
+    # --------------------------------------------------------------- views
+    def snapshot(self) -> dict[str, Any]:
+        store = self._store()
+        snap = store.router.snapshot()
+        snap["server_time"] = round(self.clock.now(), 3)
+        snap["clock_speed"] = self.clock.speed
+        snap["last_command_seq"] = store.router._cmd_seq
+        return snap
+
+    def records(self) -> list[Record]:
+        """Every record in the log (read incrementally from the log, kept in memory)."""
+        store = self._store()
+        if self._records_seq < store.last_seq:
+            for entry in read_entries(self.data_dir, from_seq=self._records_seq + 1):
+                self._records.extend(entry.records)
+                self._records_seq = entry.seq
+                if entry.seq >= store.last_seq:
+                    break
+        return self._records
+
+    def stats(
+        self, *, group_by: tuple[str, ...], start: float | None, end: float | None
+    ) -> dict[str, Any]:
+        stats = fold_for_config(
+            self.records(), self.config, group_by=group_by, start=start, end=end
+        )
+        return stats_to_json(stats)
+
+
+def _public_report(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if isinstance(v, int | float | str | bool)}

@@ -1,0 +1,270 @@
+"""The OpenAPI 3.1 document, generated from the same pydantic models that validate requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from adapters.http.vendors import CarrierEvent, ChatVendorEvent
+from adapters.http.wire import EventBatch, EventIn, EventModels
+
+__all__ = ["build_openapi"]
+
+REF = "#/components/schemas/{model}"
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details; ``field`` names the offending field when there is one."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(examples=["urn:linje:problem:invalid-event"])
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    instance: str | None = None
+
+
+class CommandOut(BaseModel):
+    """A routing command: offer, cancel_offer, reject or alert. ``seq`` is the resume cursor."""
+
+    model_config = ConfigDict(extra="allow")
+    seq: int
+    type: str = Field(examples=["offer", "cancel_offer", "reject", "alert"])
+    at: float
+    contact_id: str | None = None
+    agent_ids: list[str] | None = None
+    ring_timeout_s: float | None = None
+    reason: str | None = None
+    alert_id: str | None = None
+    kind: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class EventResult(BaseModel):
+    event_id: str
+    status: str = Field(examples=["accepted", "duplicate", "rejected"])
+    commands: list[CommandOut]
+    log_seq: int | None = None
+    problem: ProblemDetails | None = None
+
+
+class IngestResponse(BaseModel):
+    """Per event: accepted (durable in the log) or duplicate, and the commands it caused."""
+
+    results: list[EventResult]
+
+
+def _schemas() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    models: list[type[BaseModel]] = [
+        *EventModels.values(),
+        EventBatch,
+        CarrierEvent,
+        ChatVendorEvent,
+        ProblemDetails,
+        CommandOut,
+        EventResult,
+        IngestResponse,
+    ]
+    for model in models:
+        schema = model.model_json_schema(ref_template=REF)
+        for name, sub in schema.pop("$defs", {}).items():
+            out.setdefault(name, sub)
+        out[model.__name__] = schema
+    event_in = TypeAdapter(EventIn).json_schema(ref_template=REF)
+    event_in.pop("$defs", None)
+    out["EventIn"] = event_in
+    return out
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": REF.format(model="ProblemDetails")}}
+        },
+    }
+
+
+ERRORS = {
+    "400": _problem("Malformed JSON or bad parameter"),
+    "401": _problem("Missing or unknown credentials"),
+    "403": _problem("Role not allowed, or an adapter posting another source's events"),
+    "404": _problem("Unknown helpline"),
+    "409": _problem("The event conflicts with the current state (nothing was changed)"),
+    "413": _problem("Body over 64 KiB or batch over 500 events"),
+    "422": _problem("Invalid event: names the field and the reason"),
+    "503": _problem("Recovering from the log, or the log failed"),
+}
+
+
+def _op(
+    summary: str,
+    *,
+    roles: list[str],
+    body: str | None = None,
+    ok: dict[str, Any],
+    params: list[dict[str, Any]] | None = None,
+    codes: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "description": f"Roles: {', '.join(roles) if roles else 'none (public)'}.",
+        "responses": {"200": ok, **{c: ERRORS[c] for c in codes}},
+    }
+    if roles:
+        op["security"] = [{"bearer": []}] + ([{"signature": []}] if "adapter" in roles else [])
+    if body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=body)}}},
+        }
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _json_ok(description: str, model: str | None = None) -> dict[str, Any]:
+    schema = {"$ref": REF.format(model=model)} if model else {"type": "object"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def build_openapi() -> dict[str, Any]:
+    """Every endpoint, its roles, request and response schemas, and its errors."""
+    write = ("400", "401", "403", "404", "409", "413", "422", "503")
+    read = ("401", "403", "404", "503")
+    helpline = {"name": "helpline", "in": "path", "required": True, "schema": {"type": "string"}}
+    ops: dict[str, dict[str, Any]] = {
+        "/events": {
+            "post": _op(
+                'Post one event, or {"events": [...]} (applied in order, one fsync)',
+                roles=["adapter"],
+                body="EventIn",
+                ok=_json_ok("Durable", "IngestResponse"),
+                codes=write,
+            )
+        },
+        "/adapters/carrier": {
+            "post": _op(
+                "Carrier queue webhook (one payload or a list); caller identity fields are dropped",
+                roles=["adapter"],
+                body="CarrierEvent",
+                ok=_json_ok("Durable", "IngestResponse"),
+                codes=write,
+            )
+        },
+        "/adapters/chat": {
+            "post": _op(
+                "Chat vendor webhook (one payload or a list); visitor identity fields are dropped",
+                roles=["adapter"],
+                body="ChatVendorEvent",
+                ok=_json_ok("Durable", "IngestResponse"),
+                codes=write,
+            )
+        },
+        "/commands": {
+            "get": _op(
+                "Command stream: WebSocket (upgrade) pushing commands with seq > cursor, "
+                "then live ones; "
+                "plain GET returns them as JSON",
+                roles=["adapter"],
+                ok=_json_ok("Commands after the cursor"),
+                params=[
+                    {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0}}
+                ],
+                codes=("400", *read),
+            )
+        },
+        "/state": {
+            "get": _op(
+                "Live state (supervisor snapshot)",
+                roles=["supervisor"],
+                ok=_json_ok("Snapshot"),
+                codes=read,
+            )
+        },
+        "/state/stream": {
+            "get": _op(
+                "Live state pushed on change (at most 10/s): Server-Sent Events, "
+                "or WebSocket on upgrade",
+                roles=["supervisor"],
+                ok={
+                    "description": "Event stream",
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                },
+                codes=read,
+            )
+        },
+        "/stats": {
+            "get": _op(
+                "Statistics folded from the log (DESIGN.md 'Outcomes')",
+                roles=["supervisor", "planner"],
+                ok=_json_ok("Groups of figures"),
+                params=[
+                    {"name": "from", "in": "query", "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "group_by",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "comma-separated: "
+                        "month, day, hour, weekday, channel, queue, team",
+                    },
+                ],
+                codes=("400", *read),
+            )
+        },
+        "/alerts/{alert_id}/acknowledge": {
+            "post": _op(
+                "Acknowledge an alert (an event in the log, with who acknowledged)",
+                roles=["supervisor"],
+                ok=_json_ok("Durable", "IngestResponse"),
+                params=[
+                    {
+                        "name": "alert_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                codes=("409", "422", *read),
+            )
+        },
+    }
+    paths: dict[str, Any] = {}
+    for suffix, item in ops.items():
+        paths[f"/v1{suffix}"] = item
+        with_helpline = {}
+        for method, op in item.items():
+            op2 = dict(op)
+            op2["parameters"] = [helpline, *op.get("parameters", [])]
+            with_helpline[method] = op2
+        paths[f"/v1/helplines/{{helpline}}{suffix}"] = with_helpline
+    paths["/healthz"] = {"get": _op("Liveness", roles=[], ok=_json_ok("Alive"))}
+    paths["/readyz"] = {
+        "get": _op("Readiness (after recovery)", roles=[], ok=_json_ok("Ready"), codes=("503",))
+    }
+    paths["/v1/openapi.json"] = {"get": _op("This document", roles=[], ok=_json_ok("OpenAPI 3.1"))}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Linje",
+            "version": "0.1.0",
+            "description": "Real-time contact-centre routing for helplines.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "signature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Linje-Signature",
+                    "description": "t=<unix>,kid=<key id>,v1=<hex HMAC-SHA256 of 't.body'>",
+                },
+            },
+        },
+    }

@@ -1,0 +1,78 @@
+"""Wire models of the event API, generated from the core's event dataclasses.
+
+One source of truth: each pydantic model is built from the fields of the
+frozen dataclass in ``router.events`` (names, types, defaults), with ``at``
+and other times as ISO 8601 timestamps with an offset, and unknown fields
+forbidden. The models validate request bodies and feed the OpenAPI document;
+``to_event`` turns a validated model into the core's event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import typing
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
+
+from router.events import EVENT_TYPES, Event, event_from_dict
+
+__all__ = [
+    "MAX_BATCH",
+    "EventBatch",
+    "EventIn",
+    "EventModels",
+    "event_adapter",
+    "to_event",
+]
+
+# A batch is one group commit; bigger ones should be split by the adapter.
+MAX_BATCH = 500
+_TIME_FIELDS = {"at", "start", "end"}
+
+
+def _model_for(cls: type[Event]) -> type[BaseModel]:
+    hints = typing.get_type_hints(cls)
+    tag: Any = Literal[cls.type]
+    fields: dict[str, Any] = {"type": (tag, Field(description="event type"))}
+    for f in dataclasses.fields(cls):
+        wire = f.metadata.get("wire", f.name)
+        ann: Any = hints[f.name]
+        if f.name in _TIME_FIELDS:
+            ann = AwareDatetime
+        elif ann == tuple[str, ...]:
+            ann = list[str]
+        default: Any = ... if f.default is dataclasses.MISSING else f.default
+        if isinstance(default, tuple):
+            default = list(default)
+        fields[f.name] = (ann, Field(default, alias=wire) if wire != f.name else default)
+    name = "".join(p.capitalize() for p in cls.type.replace(".", "_").split("_")) + "Event"
+    model = create_model(
+        name,
+        __config__=ConfigDict(extra="forbid", populate_by_name=True, strict=False),
+        __doc__=(cls.__doc__ or cls.type).strip(),
+        **fields,
+    )
+    return typing.cast(type[BaseModel], model)
+
+
+EventModels: dict[str, type[BaseModel]] = {t: _model_for(c) for t, c in EVENT_TYPES.items()}
+EventIn: Any = Annotated[Union[tuple(EventModels.values())], Field(discriminator="type")]  # noqa: UP007
+event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
+
+
+class EventBatch(BaseModel):
+    """Several events, applied in order and made durable with one fsync."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def to_event(model: BaseModel) -> Event:
+    """The core event for a validated wire model (times become POSIX seconds)."""
+    data = model.model_dump(by_alias=True)
+    for key, value in data.items():
+        if isinstance(value, dt.datetime):
+            data[key] = value.timestamp()
+    return event_from_dict(data)

@@ -1,0 +1,81 @@
+"""Shared pieces for the service tests: tokens, a hand-moved clock, event builders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from adapters.http.auth import AuthConfig, Authenticator
+from adapters.http.clock import Clock
+
+TZ = ZoneInfo("Europe/Oslo")
+TOKENS = {
+    "carrier": "carrier-token-0000000001",
+    "chat": "chat-token-0000000000001",
+    "supervisor": "supervisor-token-000001",
+    "planner": "planner-token-000000001",
+}
+WEBHOOK_SECRET = "carrier-webhook-secret-1"
+
+
+def auth() -> Authenticator:
+    return Authenticator(
+        AuthConfig.model_validate(
+            {
+                "tokens": [
+                    {"role": "adapter", "name": "carrier", "token": TOKENS["carrier"]},
+                    {"role": "adapter", "name": "chat", "token": TOKENS["chat"]},
+                    {"role": "supervisor", "name": "supervisor", "token": TOKENS["supervisor"]},
+                    {"role": "planner", "name": "planner", "token": TOKENS["planner"]},
+                ],
+                "webhook_keys": [
+                    {"adapter": "carrier", "key_id": "car-1", "secret": WEBHOOK_SECRET},
+                ],
+            }
+        )
+    )
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[name]}"}
+
+
+class ManualClock(Clock):
+    """Time that moves only when the test says so."""
+
+    def __init__(self, local: str) -> None:
+        self.t = local_ts(local)
+
+    def now(self) -> float:
+        return self.t
+
+    def real_seconds_until(self, t: float) -> float:
+        return t - self.t
+
+
+def local_ts(local: str) -> float:
+    return dt.datetime.fromisoformat(local).replace(tzinfo=TZ).timestamp()
+
+
+def iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, TZ).isoformat()
+
+
+class Events:
+    """Builds wire events (JSON dicts) with fresh ids at the clock's time."""
+
+    def __init__(self, clock: ManualClock, source: str = "carrier") -> None:
+        self.clock = clock
+        self.source = source
+        self.n = 0
+
+    def __call__(self, type_: str, **fields: Any) -> dict[str, Any]:
+        self.n += 1
+        return {
+            "event_id": f"{self.source}-{self.n}",
+            "type": type_,
+            "at": iso(self.clock.now()),
+            "source": self.source,
+            **fields,
+        }
