@@ -65,6 +65,8 @@ class Sink(Protocol):
 
     def ingest(self, events: list[Event]) -> list[Any]: ...
 
+    def tick(self, now: float) -> list[Command]: ...
+
 
 @dataclass(slots=True)
 class _Result:
@@ -91,6 +93,11 @@ class DryRunSink:
             except LinjeError as exc:
                 out.append(_Result("rejected", [], exc))
             self.records += self.router.take_records()
+        return out
+
+    def tick(self, now: float) -> list[Command]:
+        out = self.router.advance(now)
+        self.records += self.router.take_records()
         return out
 
 
@@ -127,7 +134,10 @@ def parse_queue_map(specs: Sequence[str], config: HelplineConfig) -> dict[str, s
 
 @dataclass(frozen=True, slots=True)
 class TeamMap:
-    """Agent name pattern (shell-style, e.g. ``SIP/1*``) -> team; first match wins."""
+    """Agent name pattern (shell-style, e.g. ``SIP/1*``) -> team; first match wins.
+
+    Without patterns or a default, ``TEAM-*`` maps to each configured team.
+    """
 
     rules: tuple[tuple[str, str], ...]
     default: str | None
@@ -153,7 +163,8 @@ def parse_team_map(specs: Sequence[str], default: str | None, config: HelplineCo
                 f"unknown team {team!r} for helpline {config.id} (teams: {', '.join(config.teams)})"
             )
     if not rules and default is None:
-        raise BadInput("say which team each agent belongs to: --agent-team or --default-team")
+        # Without a mapping, agents named after their team (``kss-anne``) are understood.
+        rules = [(f"{team}-*", team) for team in config.teams]
     return TeamMap(rules=tuple(rules), default=default)
 
 
@@ -238,6 +249,11 @@ class Feeder:
     # -------------------------------------------------------------- sending
     def send(self, event: Event, *, line: int, added: str | None = None) -> bool:
         """Ingest one event; True if accepted. Refusals are counted, never raised."""
+        # Fire the timers due by the event's time first, as a live service's
+        # timer loop would have: the core checks an event before it fires
+        # timers, so an answer to a re-offer due a moment earlier (retry after
+        # a lapsed ring) would otherwise be refused as not offered.
+        self._observe_commands(self.sink.tick(event.at))
         result = self.sink.ingest([event])[0]
         status = getattr(result, "status", "rejected")
         if status == "duplicate":

@@ -1,0 +1,242 @@
+"""Subcommands that work on a data directory's event log: report, replay, import.
+
+``linje report`` prints the statistics pages (or CSV/JSON, and PNG charts);
+``linje replay`` runs the logged events through another configuration and
+compares; ``linje import`` converts an Asterisk queue_log or a carrier's call
+log (docs/IMPORT.md) into events in the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from adapters.cli import command
+from router.errors import BadInput
+
+__all__: list[str] = []
+
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+DEFAULT_CONFIG = "config/vo-linjen.toml"
+
+
+@contextmanager
+def _open_text(path: str, *, newline: str | None = None) -> Iterator[IO[str]]:
+    try:
+        fh = open(path, encoding="utf-8", errors="replace", newline=newline)  # noqa: SIM115
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        yield fh
+
+
+# -------------------------------------------------------------------- report
+@command
+def _report(sub: SubParsers) -> None:
+    p = sub.add_parser("report", help="statistics from the event log (tables, CSV, JSON, charts)")
+    p.add_argument("--data", required=True, metavar="DIR", help="the data directory")
+    p.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+    p.add_argument("--from", dest="start", metavar="DATE", help="first local date, YYYY-MM-DD")
+    p.add_argument("--to", dest="end", metavar="DATE", help="last local date (included)")
+    p.add_argument("--month", metavar="YYYY-MM", help="one calendar month")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--group-by",
+        default="month,channel",
+        metavar="KEYS",
+        help="csv/json groups: any of month, day, hour, weekday, channel, queue, team "
+        "(default month,channel; empty for totals)",
+    )
+    p.add_argument("--plots", metavar="DIR", help="also write PNG charts into DIR")
+
+    def run(args: argparse.Namespace) -> int:
+        from zoneinfo import ZoneInfo
+
+        from adapters.config_file import load_config
+        from adapters.report import (
+            Report,
+            load_records,
+            parse_group_by,
+            parse_window,
+            render_tables,
+            to_csv,
+            to_json,
+        )
+
+        cfg = load_config(args.config)
+        group_by = parse_group_by(args.group_by)
+        start, end, label = parse_window(
+            ZoneInfo(cfg.timezone), start=args.start, end=args.end, month=args.month
+        )
+        report = Report(cfg, load_records(args.data), start, end, label)
+        if args.format == "json":
+            print(json.dumps(to_json(report, group_by), indent=2, ensure_ascii=False))
+        elif args.format == "csv":
+            sys.stdout.write(to_csv(report, group_by))
+        else:
+            from rich.console import Console
+
+            render_tables(report, Console())
+        if args.plots:
+            from adapters.report_plots import write_plots
+
+            for path in write_plots(report, args.plots):
+                print(f"wrote {path}", file=sys.stderr)
+        return 0
+
+    p.set_defaults(run=run)
+
+
+# -------------------------------------------------------------------- replay
+@command
+def _replay(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "replay", help="run the logged events through another configuration and compare"
+    )
+    p.add_argument("--data", required=True, metavar="DIR", help="the data directory")
+    p.add_argument("--config", required=True, metavar="FILE", help="the configuration to try")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+
+    def run(args: argparse.Namespace) -> int:
+        from adapters.config_file import load_config
+        from adapters.replay import replay, replay_to_json
+
+        result = replay(args.data, load_config(args.config))
+        if args.format == "json":
+            print(json.dumps(replay_to_json(result), indent=2, ensure_ascii=False))
+        else:
+            from rich.console import Console
+
+            _print_replay(result, args.config, Console())
+        return 0
+
+    p.set_defaults(run=run)
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "r":
+        return f"{value * 100:.1f} %"
+    if kind == "s":
+        return f"{value:g} s"
+    return str(value)
+
+
+def _change(old: Any, new: Any, kind: str) -> str:
+    if old is None or new is None or old == new:
+        return "" if old == new else "n/a"
+    delta = new - old
+    if kind == "r":
+        return f"{delta * 100:+.1f} pt"
+    if kind == "s":
+        return f"{delta:+.1f} s"
+    return f"{delta:+d}"
+
+
+def _print_replay(result: Any, config_path: str, console: Any) -> None:
+    from rich.table import Table
+
+    from adapters.replay import comparison_rows
+
+    console.print(
+        f"Replayed {result.events} logged events through [bold]{config_path}[/bold] "
+        f"(helpline {result.config.id})"
+    )
+    for name, rows in comparison_rows(result):
+        t = Table(title=f"Recorded and replayed: {name}")
+        t.add_column("")
+        t.add_column("Recorded", justify="right")
+        t.add_column("Replayed", justify="right")
+        t.add_column("Change", justify="right")
+        for label, old, new, kind in rows:
+            t.add_row(label, _fmt(old, kind), _fmt(new, kind), _change(old, new, kind))
+        console.print(t)
+    refused = sum(result.refused.values())
+    console.print(f"Events the new configuration refused: {refused}")
+    for reason, n in sorted(result.refused.items()):
+        console.print(f"  {reason}: {n}")
+    for seq, why in result.refusals[:10]:
+        console.print(f"  log record {seq}: {why}")
+    console.print(f"Contacts still open at the end of the replay: {result.still_open}")
+
+
+# -------------------------------------------------------------------- import
+@command
+def _import(sub: SubParsers) -> None:
+    p = sub.add_parser("import", help="import a PBX or carrier log into the event log")
+    kinds = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    for name, helptext in (
+        ("asterisk-queue-log", "an Asterisk queue_log file (docs/IMPORT.md)"),
+        ("carrier-csv", "a carrier's call log as CSV (docs/IMPORT.md)"),
+    ):
+        k = kinds.add_parser(name, help=helptext)
+        k.add_argument("file", help="the file to import")
+        k.add_argument("--data", required=True, metavar="DIR", help="the data directory")
+        k.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+        k.add_argument(
+            "--queue-map",
+            action="append",
+            default=[],
+            required=name == "asterisk-queue-log",
+            metavar="QUEUE=linjequeue[,...]",
+            help="which of the file's queues feed which Linje queue",
+        )
+        k.add_argument(
+            "--agent-team",
+            action="append",
+            default=[],
+            metavar="PATTERN=team[,...]",
+            help="team of the agents whose name matches a shell pattern (first match wins); "
+            "without it and --default-team, TEAM-* names belong to TEAM",
+        )
+        k.add_argument("--default-team", metavar="TEAM", help="team of agents matching no pattern")
+        k.add_argument(
+            "--dry-run", action="store_true", help="convert and check, write nothing to the log"
+        )
+        k.set_defaults(run=_run_import)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from adapters.config_file import load_config
+    from adapters.importers.common import DryRunSink, parse_queue_map, parse_team_map
+
+    cfg = load_config(args.config)
+    queue_map = parse_queue_map(args.queue_map, cfg)
+    teams = parse_team_map(args.agent_team, args.default_team, cfg)
+    if not Path(args.file).is_file():
+        raise BadInput(f"cannot read {args.file}: no such file")
+
+    def convert(sink: Any) -> Any:
+        if args.source == "asterisk-queue-log":
+            from adapters.importers.asterisk import import_queue_log
+
+            with _open_text(args.file) as fh:
+                return import_queue_log(fh, sink=sink, config=cfg, queue_map=queue_map, teams=teams)
+        from adapters.importers.carrier_csv import import_carrier_csv
+
+        with _open_text(args.file, newline="") as fh:
+            return import_carrier_csv(fh, sink=sink, config=cfg, teams=teams, queue_map=queue_map)
+
+    if args.dry_run:
+        summary = convert(DryRunSink(cfg))
+        where = "checked (dry run, nothing written)"
+    else:
+        from adapters.store import EmbeddedStore
+
+        with EmbeddedStore.open(args.data, cfg) as store:
+            summary = convert(store)
+        where = f"imported into {args.data}"
+    for problem in summary.problems():
+        print(problem, file=sys.stderr)
+    print(f"{args.file}: {summary.source} {where}")
+    for line in summary.lines():
+        print(f"  {line}")
+    return 0
