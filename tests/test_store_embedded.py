@@ -11,6 +11,7 @@ import msgpack
 import pytest
 
 from adapters.store import (
+    CorruptLog,
     EmbeddedStore,
     FsyncFailed,
     ReplayDiverged,
@@ -21,6 +22,8 @@ from adapters.store import (
 from adapters.store.segments import encode_record, list_segments, segment_name
 from router import (
     Command,
+    ContactAlreadyEnded,
+    ContactAnswered,
     ContactArrived,
     Event,
     HelplineConfig,
@@ -416,5 +419,35 @@ def test_a_flipped_bit_in_a_middle_record_stops_the_store_from_opening(
     assert err.value.detail.startswith(f"{seg} at byte {off}: checksum mismatch in record 6")
     # Nothing was cut and the directory is not left locked.
     assert seg.read_bytes() == bytes(raw)
-    with pytest.raises(LinjeError):
+    with pytest.raises(CorruptLog):
         EmbeddedStore.open(tmp_path, vo_config)
+
+
+def test_timers_fired_by_a_refused_event_are_logged_as_a_tick(
+    tmp_path: Path, vo_config: HelplineConfig
+) -> None:
+    # The answer is checked before the clock moves (c1 rings kss-1: fine), then
+    # an hour of timers fires (re-rings, auto-away, reconcile) and the second
+    # check refuses it: c1 has ended. What those timers caused must be durable.
+    s = StoreScript(EmbeddedStore.open(tmp_path, vo_config))
+    s.at("2021-11-15 10:00")
+    s.login("kss-1", "kss")
+    s.arrive("c1")
+    seq = s.store.last_seq
+    late = s.t + vo_config.reconcile_wait_s + 1
+    (result,) = s.store.ingest(
+        [ContactAnswered(event_id="late", at=late, source="c", contact_id="c1", agent_id="kss-1")]
+    )
+    assert result.status == "rejected"
+    assert isinstance(result.error, ContactAlreadyEnded)
+    assert ("alert", "agent_auto_away") in brief(result.commands)
+    (tick,) = list(read_entries(tmp_path, from_seq=seq + 1))
+    assert (tick.kind, tick.at, tick.commands) == ("tick", late, tuple(result.commands))
+    assert [(r.kind, getattr(r, "unanswered", None)) for r in tick.records][-1] == (
+        "contact",
+        "missing_data",
+    )
+    live = s.store.router.snapshot()
+    s.store.close()
+    with EmbeddedStore.open(tmp_path, vo_config) as again:
+        assert again.router.snapshot() == live

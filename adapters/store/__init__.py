@@ -5,7 +5,7 @@ disk first; ``read_entries`` reads the log for replay, the report and the
 command-stream resume. See ``adapters.store.segments`` for the file format.
 """
 
-from adapters.store.embedded import EmbeddedStore, IngestResult, command_dicts
+from adapters.store.embedded import EmbeddedStore, IngestResult
 from adapters.store.entries import LogEntry, log_dir, read_entries
 from adapters.store.errors import (
     CorruptLog,
@@ -30,7 +30,6 @@ __all__ = [
     "StoreClosed",
     "StoreLocked",
     "TornTail",
-    "command_dicts",
     "log_dir",
     "read_entries",
 ]

@@ -41,7 +41,7 @@ from adapters.store.segments import (
     make_dir,
 )
 from adapters.store.snapshots import write_snapshot
-from router.commands import Command, command_to_dict
+from router.commands import Command
 from router.config import HelplineConfig
 from router.core import Router
 from router.errors import InvalidEvent, LinjeError
@@ -314,8 +314,3 @@ def _lock(path: Path) -> int:
         os.close(fd)
         raise StoreLocked(f"{path} is in use by another process") from None
     return fd
-
-
-def command_dicts(commands: Sequence[Command]) -> list[dict[str, Any]]:
-    """Commands as the dicts ``commands_since`` returns."""
-    return [command_to_dict(c) for c in commands]
