@@ -214,16 +214,23 @@ def _run_import(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         raise BadInput(f"cannot read {args.file}: no such file")
 
+    # Read the whole file first (a month of calls is small) so that a file
+    # refused as a whole leaves the data directory untouched.
+    with _open_text(args.file, newline="") as fh:
+        lines = fh.readlines()
+    if args.source == "carrier-csv":
+        from adapters.importers.carrier_csv import check_header
+
+        check_header(lines)
+
     def convert(sink: Any) -> Any:
         if args.source == "asterisk-queue-log":
             from adapters.importers.asterisk import import_queue_log
 
-            with _open_text(args.file) as fh:
-                return import_queue_log(fh, sink=sink, config=cfg, queue_map=queue_map, teams=teams)
+            return import_queue_log(lines, sink=sink, config=cfg, queue_map=queue_map, teams=teams)
         from adapters.importers.carrier_csv import import_carrier_csv
 
-        with _open_text(args.file, newline="") as fh:
-            return import_carrier_csv(fh, sink=sink, config=cfg, teams=teams, queue_map=queue_map)
+        return import_carrier_csv(lines, sink=sink, config=cfg, teams=teams, queue_map=queue_map)
 
     if args.dry_run:
         summary = convert(DryRunSink(cfg))

@@ -263,8 +263,12 @@ def test_mappings_name_unknown_queues_and_teams(vo_config: HelplineConfig) -> No
         parse_queue_map(["vo"], vo_config)
     with pytest.raises(BadInput, match="unknown team 'sales'"):
         parse_team_map(["SIP/*=sales"], None, vo_config)
-    with pytest.raises(BadInput, match="--agent-team or --default-team"):
-        parse_team_map([], None, vo_config)
+    by_prefix = parse_team_map([], None, vo_config)
+    assert (by_prefix.team("kss-anne"), by_prefix.team("ok-7"), by_prefix.team("SIP/1")) == (
+        "kss",
+        "ok",
+        None,
+    )
     teams = parse_team_map(["SIP/ok*=ok"], "kss", vo_config)
     assert (teams.team("SIP/ok7"), teams.team("PJSIP/anne")) == ("ok", "kss")
 

@@ -34,7 +34,7 @@ from router.config import HelplineConfig
 from router.errors import BadInput
 from router.events import ContactAbandoned, ContactAnswered, ContactArrived, ContactEnded
 
-__all__ = ["COLUMNS", "CarrierCall", "import_carrier_csv"]
+__all__ = ["COLUMNS", "CarrierCall", "check_header", "import_carrier_csv"]
 
 SOURCE = "carrier"
 COLUMNS = ("call_id", "queue", "arrived", "answered", "ended", "agent")
@@ -73,6 +73,15 @@ def _header(row: list[str]) -> dict[str, int]:
             f"(needs {', '.join(COLUMNS)}; got {', '.join(names) or 'nothing'})"
         )
     return {c: names.index(c) for c in COLUMNS}
+
+
+def check_header(lines: Iterable[str]) -> None:
+    """Refuse (``BadInput``) a file without a header naming the required columns."""
+    for row in csv.reader(lines):
+        if any(cell.strip() for cell in row):
+            _header(row)
+            return
+    raise BadInput("carrier CSV: the file is empty (no header row)")
 
 
 def _parse(
