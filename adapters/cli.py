@@ -81,4 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the registry of the importable module, not this __main__ copy.
+    from adapters import cli as _cli
+
+    sys.exit(_cli.main())

@@ -52,10 +52,15 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also play simulated helpline traffic against this server",
     )
     p.add_argument(
-        "--demo-speed",
+        "--clock-start",
+        default=None,
+        help="run on a virtual clock starting at this ISO 8601 time (rehearsals, demos, tests)",
+    )
+    p.add_argument(
+        "--clock-speed",
         type=float,
-        default=10.0,
-        help="demo clock speed (virtual seconds per real second)",
+        default=None,
+        help="virtual seconds per real second (default 1; 10 with --demo)",
     )
     p.add_argument("--log-level", default="info")
 
@@ -65,13 +70,25 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run)
 
 
+def _parse_start(raw: str) -> float:
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"--clock-start must be an ISO 8601 time, got {raw!r}") from None
+    if when.tzinfo is None:
+        raise ConfigError("--clock-start needs a UTC offset, e.g. 2021-11-15T15:29:00+01:00")
+    return when.timestamp()
+
+
 def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from adapters.config_file import load_config
     from adapters.http.app import build_app
     from adapters.http.auth import load_auth
-    from adapters.http.clock import Clock
+    from adapters.http.clock import Clock, ScaledClock
     from adapters.logs import setup_logging
 
     setup_logging(args.log_level)
@@ -84,7 +101,14 @@ def serve(args: argparse.Namespace) -> int:
             key="dev",
         )
     data = Path(args.data)
-    clock = Clock()
+    clock: Clock = Clock()
+    speed = args.clock_speed or (10.0 if args.demo else 1.0)
+    if speed <= 0:
+        raise ConfigError("--clock-speed must be positive")
+    if args.clock_start is not None:
+        clock = ScaledClock(_parse_start(args.clock_start), speed)
+    elif speed != 1.0 and not args.demo:
+        clock = ScaledClock(Clock().now(), speed)
     if args.demo:
         from adapters.demo import DEMO_MARKER, demo_clock
 
@@ -93,7 +117,8 @@ def serve(args: argparse.Namespace) -> int:
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)
         (data / DEMO_MARKER).write_text("created by linje serve --demo; wiped on each demo run\n")
-        clock = demo_clock(configs[0], args.demo_speed)
+        if args.clock_start is None:
+            clock = demo_clock(configs[0], speed)
     exit_code = 0
 
     def on_fatal(exc: BaseException) -> None:
