@@ -82,6 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     # Run the registry of the importable module, not this __main__ copy.
-    from adapters import cli as _cli
+    from adapters import cli as _cli  # noqa: PLW0406
 
     sys.exit(_cli.main())
