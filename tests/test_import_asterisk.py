@@ -281,3 +281,30 @@ def test_the_file_on_disk_reads_the_same(
     with path.open() as fh:
         s = import_queue_log(fh, sink=DryRunSink(vo_config), config=vo_config, **mapping)  # type: ignore[arg-type]
     assert s.lines_read == 38
+
+
+def test_leaving_the_only_queue_of_a_channel_logs_out_of_that_channel(
+    vo_config: HelplineConfig,
+) -> None:
+    mapping = {
+        "queue_map": parse_queue_map(["vo=phone,vochat=chat"], vo_config),
+        "teams": parse_team_map(["SIP/kss*=kss"], None, vo_config),
+    }
+    text = f"""\
+{T("11:00:00")}|NONE|vo|SIP/kss1|ADDMEMBER|
+{T("11:00:00")}|NONE|vochat|SIP/kss1|ADDMEMBER|
+{T("11:01:00")}|NONE|vochat|SIP/kss1|REMOVEMEMBER|
+{T("11:02:00")}|1.1|vochat|NONE|ENTERQUEUE||x|1
+{T("11:03:00")}|1.1|vochat|NONE|ABANDON|1|1|60
+{T("11:04:00")}|2.1|vo|NONE|ENTERQUEUE||x|1
+{T("11:04:30")}|2.1|vo|NONE|ABANDON|1|1|30
+"""
+    sink, s = _import(vo_config, mapping, text)
+    assert dict(s.converted)["agent.logged_out"] == 1
+    assert dict(s.refused) == {}
+    outcomes = [
+        (r.channel, r.unanswered, r.other_reason)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    ]
+    assert outcomes == [("chat", "no_agent", None), ("phone", "other", "rang_unanswered")]

@@ -157,6 +157,11 @@ class _QueueLogImport:
     def channel_of(self, queue: str) -> str:
         return self.config.queues[queue].channel
 
+    def channels_of(self, queues: set[str]) -> list[str]:
+        """Channels of Linje queues ("*": every mapped queue)."""
+        names = set(self.queue_map.values()) if "*" in queues else queues
+        return sorted({self.channel_of(x) for x in names})
+
     def agent(self, q: QueueLogLine) -> tuple[str, str] | None:
         """(agent id, team) of the line's agent, or None (counted) when it has no team."""
         team = self.teams.team(q.agent)
@@ -263,10 +268,7 @@ class _QueueLogImport:
         if who is None:
             return
         agent_id, team = who
-        if "*" in queues:
-            channels = sorted({self.channel_of(x) for x in self.queue_map.values()})
-        else:
-            channels = sorted({self.channel_of(x) for x in queues})
+        channels = self.channels_of(queues)
         if not channels:
             self.s.unmapped["no --queue-map given"] += 1
             return
@@ -276,12 +278,18 @@ class _QueueLogImport:
             self.f.login(agent_id, team, channels, at=q.at, eid=eid, line=q.line)
         elif ev in LOGOFF:
             left = set() if "*" in queues else self.members.get(agent_id, set()) - queues
-            if left:
-                self.members[agent_id] = left
-                self.s.ignored[f"{ev} (still a member of another queue)"] += 1
-            else:
+            if not left:
                 self.members.pop(agent_id, None)
                 self.f.logout(agent_id, at=q.at, eid=eid, line=q.line)
+                return
+            self.members[agent_id] = left
+            still = self.channels_of(left)
+            gone = sorted(set(self.f.logged.get(agent_id, ("", frozenset()))[1]) - set(still))
+            if gone:
+                # Removed from the only queue of a channel: leave just that channel.
+                self.f.logout(agent_id, at=q.at, eid=eid, line=q.line, channels=gone)
+            else:
+                self.s.ignored[f"{ev} (still a member of another queue)"] += 1
         elif ev in PAUSE:
             if agent_id in self.f.away:
                 self.s.ignored[f"{ev} (already paused)"] += 1

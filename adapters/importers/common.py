@@ -277,10 +277,18 @@ class Feeder:
 
     def _observe(self, ev: Event, commands: list[Command], line: int) -> None:
         if isinstance(ev, AgentLoggedIn):
-            self.logged[ev.agent_id] = (ev.team, frozenset(ev.channels))
+            # A login adds channels to those the agent is already logged in on.
+            current = self.logged.get(ev.agent_id)
+            before = current[1] if current else frozenset()
+            self.logged[ev.agent_id] = (ev.team, before | frozenset(ev.channels))
         elif isinstance(ev, AgentLoggedOut):
-            self.logged.pop(ev.agent_id, None)
-            self.away.discard(ev.agent_id)
+            current = self.logged.get(ev.agent_id)
+            left = current[1] - frozenset(ev.channels) if current and ev.channels else frozenset()
+            if current and left:
+                self.logged[ev.agent_id] = (current[0], left)
+            else:
+                self.logged.pop(ev.agent_id, None)
+                self.away.discard(ev.agent_id)
         elif isinstance(ev, AgentAway):
             self.away.add(ev.agent_id)
         elif isinstance(ev, AgentReady):
@@ -334,16 +342,26 @@ class Feeder:
         )
 
     def logout(
-        self, agent: str, *, at: float, eid: str, line: int, added: str | None = None
+        self,
+        agent: str,
+        *,
+        at: float,
+        eid: str,
+        line: int,
+        channels: Sequence[str] = (),
+        added: str | None = None,
     ) -> None:
+        """Log ``agent`` out of ``channels`` (empty: all); held while the agent is on a call."""
         if agent not in self.logged:
             return  # never logged in (or already out): nothing to undo
-        if self.busy.get(agent):
+        if self.busy.get(agent) and not channels:
             # The router refuses to log out an agent mid-call; the PBX does not.
             self._pending_logout[agent] = eid
             return
         self.send(
-            AgentLoggedOut(event_id=eid, at=at, source=self.source, agent_id=agent),
+            AgentLoggedOut(
+                event_id=eid, at=at, source=self.source, agent_id=agent, channels=tuple(channels)
+            ),
             line=line,
             added=added,
         )
