@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from adapters.http.clock import Clock
-from adapters.store.embedded import EmbeddedStore, IngestResult
+from adapters.store.embedded import EmbeddedStore, IngestResult, Staged
 from adapters.store.entries import read_entries
 from router.commands import Command, command_to_dict
 from router.config import HelplineConfig
@@ -59,6 +60,9 @@ class Engine:
         self._flush_scheduled = False
         self._wake = asyncio.Event()
         self._timer_task: asyncio.Task[None] | None = None
+        # One writer thread: fsyncs happen in staging order, off the event loop.
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix=f"log-{config.id}")
+        self._in_flight = 0
         self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
         self.change_listeners: set[Callable[[], None]] = set()
         self._records: list[Record] = []
@@ -82,6 +86,13 @@ class Engine:
                 await self._timer_task
         if self._pending:
             self._flush()
+        # Let every staged batch reach the disk before the log is closed.
+        await asyncio.get_running_loop().run_in_executor(self._writer_thread, lambda: None)
+        for _ in range(100):
+            if self._in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
+        self._writer_thread.shutdown(wait=True)
         if self.store is not None:
             self.store.close()
 
@@ -108,30 +119,65 @@ class Engine:
         return await fut
 
     def _flush(self) -> None:
+        """Stage everything pending as one batch; its fsync runs in the writer thread.
+
+        While one batch is being fsynced the next is staged: the event loop never
+        blocks on the disk, and each fsync covers every request that arrived
+        during the previous one (group commit).
+        """
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
         if not pending:
             return
         events = [e for batch, _ in pending for e in batch]
         try:
-            results = self._store().ingest(events)
+            staged = self._store().stage(events)
         except BaseException as exc:
-            self._fail(exc)
-            for _, fut in pending:
-                if not fut.done():
-                    fut.set_exception(NotReady("the event log failed; nothing was acknowledged"))
+            self._fail_all(exc, [fut for _, fut in pending])
             return
-        i = 0
-        produced: list[Command] = []
-        for batch, fut in pending:
-            part = results[i : i + len(batch)]
-            i += len(batch)
-            for r in part:
-                produced += r.commands
+        futures = [fut for _, fut in pending]
+        sizes = [len(batch) for batch, _ in pending]
+
+        def done(results: list[IngestResult]) -> None:
+            i = 0
+            for fut, n in zip(futures, sizes, strict=True):
+                if not fut.done():
+                    fut.set_result(results[i : i + n])
+                i += n
+            self._publish([c for r in results for c in r.commands])
+            self._wake.set()
+
+        self._commit(staged, lambda: done(staged.results), futures)
+
+    def _commit(
+        self,
+        staged: Staged,
+        on_durable: Callable[[], None],
+        futures: list[asyncio.Future[list[IngestResult]]],
+    ) -> None:
+        store = self._store()
+        loop = asyncio.get_running_loop()
+        self._in_flight += 1
+        write = loop.run_in_executor(self._writer_thread, store.write, staged)
+
+        def written(f: asyncio.Future[None]) -> None:
+            self._in_flight -= 1
+            exc = f.exception()
+            if exc is not None:
+                self._fail_all(exc, futures)
+                return
+            store.finish(staged, snapshot=self._in_flight == 0)
+            on_durable()
+
+        write.add_done_callback(written)
+
+    def _fail_all(
+        self, exc: BaseException, futures: list[asyncio.Future[list[IngestResult]]]
+    ) -> None:
+        self._fail(exc)
+        for fut in futures:
             if not fut.done():
-                fut.set_result(part)
-        self._publish(produced)
-        self._wake.set()
+                fut.set_exception(NotReady("the event log failed; nothing was acknowledged"))
 
     def _fail(self, exc: BaseException) -> None:
         self.failed = exc
@@ -161,19 +207,18 @@ class Engine:
                     pass
             self.tick(deadline)
 
-    def tick(self, until: float) -> list[Command]:
-        """Fire timers due by ``until`` (never past the wall clock) and publish."""
+    def tick(self, until: float) -> None:
+        """Fire timers due by ``until`` (never past the wall clock); publish once durable."""
         store = self._store()
         until = min(until, self.clock.now())
         try:
-            commands = store.tick(until)
+            staged = store.stage_tick(until)
         except LinjeError:
             raise
         except BaseException as exc:
             self._fail(exc)
             raise NotReady("the event log failed") from exc
-        self._publish(commands)
-        return commands
+        self._commit(staged, lambda: self._publish(staged.tick_commands), [])
 
     # ------------------------------------------------------------ listeners
     def _publish(self, commands: list[Command]) -> None:

@@ -47,7 +47,7 @@ from router.core import Router
 from router.errors import InvalidEvent, LinjeError
 from router.events import Event
 
-__all__ = ["EmbeddedStore", "IngestResult"]
+__all__ = ["EmbeddedStore", "IngestResult", "Staged"]
 
 log = logging.getLogger("linje.store")
 
@@ -67,6 +67,17 @@ class IngestResult:
     commands: list[Command] = field(default_factory=list)
     error: LinjeError | None = None
     seq: int | None = None
+
+
+@dataclass(slots=True)
+class Staged:
+    """Records applied to the router but not yet durable (see ``EmbeddedStore.stage``)."""
+
+    payloads: list[bytes] = field(default_factory=list)
+    owners: list[IngestResult | None] = field(default_factory=list)
+    results: list[IngestResult] = field(default_factory=list)
+    tick_commands: list[Command] = field(default_factory=list)
+    first_seq: int = 0
 
 
 class EmbeddedStore:
@@ -97,6 +108,7 @@ class EmbeddedStore:
         self._recent = recent
         self._recent_complete = recent_complete
         self._stopped: str | None = None
+        self._staged_seq = writer.last_seq
 
     # ------------------------------------------------------------- opening
     @classmethod
@@ -164,14 +176,28 @@ class EmbeddedStore:
         made durable: then nothing in it is acknowledged and the store refuses
         everything after (the service exits and recovers from the log).
         """
+        staged = self.stage(events)
+        self.write(staged)
+        self.finish(staged)
+        return staged.results
+
+    def stage(self, events: Sequence[Event]) -> Staged:
+        """Apply ``events`` to the router and encode their log records, writing nothing.
+
+        The three steps of a group commit: ``stage`` (event-loop thread),
+        ``write`` (may run in a writer thread while the next batch is staged;
+        writes must be called in staging order), then ``finish`` (event-loop
+        thread) before any result is acknowledged. The router runs ahead of the
+        log only between ``stage`` and ``finish``; a failed ``write`` stops the
+        store for good, so nothing staged after it is ever acknowledged.
+        """
         self._check()
         for event in events:
             if not isinstance(event, Event):
                 raise InvalidEvent(f"ingest takes router events, not {type(event).__name__}")
         router = self.router
-        payloads: list[bytes] = []
-        owners: list[IngestResult | None] = []  # the result each payload belongs to
-        results: list[IngestResult] = []
+        staged = Staged()
+        payloads, owners, results = staged.payloads, staged.owners, staged.results
         try:
             for event in events:
                 if router.is_duplicate(event.event_id):
@@ -193,11 +219,59 @@ class EmbeddedStore:
         except BaseException:
             # A bug in the core left the router in an unknown state: make what
             # was accepted before it durable, then stop; a restart recovers.
-            self._append(payloads, owners)
+            self.write(staged)
+            self.finish(staged)
             self._stopped = "an internal error stopped the store; restart to recover from the log"
             raise
-        self._append(payloads, owners)
-        return results
+        self._reserve(staged)
+        return staged
+
+    def stage_tick(self, now: float) -> Staged:
+        """Fire the timers due by ``now`` and encode what they caused (see ``stage``)."""
+        self._check()
+        started = self.router.now is not None
+        commands = self.router.advance(now)
+        records = self.router.take_records()
+        staged = Staged(tick_commands=commands)
+        # The first tick also starts the router's clock: log it, or replay
+        # would start the clock at the first event instead.
+        if commands or records or not started:
+            staged.payloads.append(encode_entry("tick", now, None, commands, records))
+            staged.owners.append(None)
+        self._reserve(staged)
+        return staged
+
+    def _reserve(self, staged: Staged) -> None:
+        staged.first_seq = self._staged_seq + 1
+        self._staged_seq += len(staged.payloads)
+        for i, owner in enumerate(staged.owners):
+            if owner is not None:
+                owner.seq = staged.first_seq + i
+
+    def write(self, staged: Staged) -> None:
+        """Append and fsync the staged records (blocking; the only step that does I/O)."""
+        if not staged.payloads:
+            return
+        if self._writer.next_seq != staged.first_seq:
+            self._stopped = "log records were written out of order"
+            raise StoreClosed(self._stopped)
+        self._writer.append_many(staged.payloads)
+
+    def finish(self, staged: Staged, *, snapshot: bool = True) -> None:
+        """Book-keeping once ``write`` succeeded: the command history, snapshots."""
+        if not staged.payloads:
+            return
+        for payload in staged.payloads:
+            self._recent.extend(decode_payload(0, payload)["commands"])
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_complete = False
+        # A snapshot must equal the log it covers: only when nothing is staged beyond it.
+        if (
+            snapshot
+            and self._staged_seq == self.last_seq
+            and self.last_seq - self._snapshot_seq >= self.snapshot_every
+        ):
+            self._snapshot()
 
     def _flush_after_refusal(
         self, payloads: list[bytes], owners: list[IngestResult | None]
@@ -216,30 +290,10 @@ class EmbeddedStore:
 
     def tick(self, now: float) -> list[Command]:
         """Fire the timers due by ``now``; log (durably) what they caused."""
-        self._check()
-        started = self.router.now is not None
-        commands = self.router.advance(now)
-        records = self.router.take_records()
-        # The first tick also starts the router's clock: log it, or replay
-        # would start the clock at the first event instead.
-        if commands or records or not started:
-            self._append([encode_entry("tick", now, None, commands, records)], [None])
-        return commands
-
-    def _append(self, payloads: list[bytes], owners: list[IngestResult | None]) -> None:
-        if not payloads:
-            return
-        first = self._writer.next_seq
-        self._writer.append_many(payloads)
-        for i, owner in enumerate(owners):
-            if owner is not None:
-                owner.seq = first + i
-        for payload in payloads:
-            self._recent.extend(decode_payload(0, payload)["commands"])
-        if len(self._recent) == self._recent.maxlen:
-            self._recent_complete = False
-        if self.last_seq - self._snapshot_seq >= self.snapshot_every:
-            self._snapshot()
+        staged = self.stage_tick(now)
+        self.write(staged)
+        self.finish(staged)
+        return staged.tick_commands
 
     def _snapshot(self) -> None:
         try:
