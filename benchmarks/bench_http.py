@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.loadgen import run_load  # noqa: E402
-from tests.http_helpers import bearer  # noqa: E402
-from tests.serve_process import Server, free_port, write_auth  # noqa: E402
+from benchmarks.loadgen import run_load
+from tests.http_helpers import bearer
+from tests.serve_process import Server, free_port, write_auth
 
 TOTAL = int(os.environ.get("LINJE_BENCH_REQUESTS", "20000"))
 CONNECTIONS = int(os.environ.get("LINJE_BENCH_CONNECTIONS", "64"))
