@@ -201,6 +201,12 @@ def _import(sub: SubParsers) -> None:
         k.add_argument(
             "--dry-run", action="store_true", help="convert and check, write nothing to the log"
         )
+        k.add_argument(
+            "--no-fsync",
+            action="store_true",
+            help="do not fsync each event (much faster for big files; after an OS crash "
+            "during the import, re-run it)",
+        )
         k.set_defaults(run=_run_import)
 
 
@@ -238,7 +244,7 @@ def _run_import(args: argparse.Namespace) -> int:
     else:
         from adapters.store import EmbeddedStore
 
-        with EmbeddedStore.open(args.data, cfg) as store:
+        with EmbeddedStore.open(args.data, cfg, fsync=not args.no_fsync) as store:
             summary = convert(store)
         where = f"imported into {args.data}"
     for problem in summary.problems():

@@ -140,3 +140,18 @@ def test_a_missing_file_or_header_is_named(
     assert main([*cmd, str(bad)]) == 2
     assert "the header lacks column 'call_id'" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()  # a file refused as a whole changes nothing
+
+
+def test_no_fsync_writes_the_same_events(
+    tmp_path: Path, queue_log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast, safe = tmp_path / "fast", tmp_path / "safe"
+    assert main([*ASTERISK, str(queue_log), "--data", str(fast), "--no-fsync"]) == 0
+    assert main([*ASTERISK, str(queue_log), "--data", str(safe)]) == 0
+    capsys.readouterr()
+
+    def events(data: Path) -> list[object]:
+        return [e.event for e in read_entries(data) if e.kind == "event"]
+
+    assert events(fast) == events(safe)
+    assert len(events(fast)) == 29
