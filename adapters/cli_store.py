@@ -114,58 +114,12 @@ def _replay(sub: SubParsers) -> None:
         else:
             from rich.console import Console
 
-            _print_replay(result, args.config, Console())
+            from adapters.replay import render_replay
+
+            render_replay(result, args.config, Console())
         return 0
 
     p.set_defaults(run=run)
-
-
-def _fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "-"
-    if kind == "r":
-        return f"{value * 100:.1f} %"
-    if kind == "s":
-        return f"{value:g} s"
-    return str(value)
-
-
-def _change(old: Any, new: Any, kind: str) -> str:
-    if old is None or new is None or old == new:
-        return "" if old == new else "n/a"
-    delta = new - old
-    if kind == "r":
-        return f"{delta * 100:+.1f} pt"
-    if kind == "s":
-        return f"{delta:+.1f} s"
-    return f"{delta:+d}"
-
-
-def _print_replay(result: Any, config_path: str, console: Any) -> None:
-    from rich.table import Table
-
-    from adapters.replay import comparison_rows
-
-    console.print(
-        f"Replayed {result.events} logged events through [bold]{config_path}[/bold] "
-        f"(helpline {result.config.id})"
-    )
-    for name, rows in comparison_rows(result):
-        t = Table(title=f"Recorded and replayed: {name}")
-        t.add_column("")
-        t.add_column("Recorded", justify="right")
-        t.add_column("Replayed", justify="right")
-        t.add_column("Change", justify="right")
-        for label, old, new, kind in rows:
-            t.add_row(label, _fmt(old, kind), _fmt(new, kind), _change(old, new, kind))
-        console.print(t)
-    refused = sum(result.refused.values())
-    console.print(f"Events the new configuration refused: {refused}")
-    for reason, n in sorted(result.refused.items()):
-        console.print(f"  {reason}: {n}")
-    for seq, why in result.refusals[:10]:
-        console.print(f"  log record {seq}: {why}")
-    console.print(f"Contacts still open at the end of the replay: {result.still_open}")
 
 
 # -------------------------------------------------------------------- import

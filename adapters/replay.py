@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from adapters.store.entries import log_dir, read_entries
 from router.config import HelplineConfig
 from router.core import Router
@@ -27,7 +30,7 @@ from router.errors import BadInput, LinjeError
 from router.records import OTHER_REASONS, UNANSWERED_CLASSES, Record
 from router.stats import Group, Stats, fold_for_config, stats_to_json
 
-__all__ = ["ReplayResult", "comparison_rows", "replay", "replay_to_json"]
+__all__ = ["ReplayResult", "comparison_rows", "render_replay", "replay", "replay_to_json"]
 
 MAX_REFUSALS_KEPT = 50
 
@@ -145,3 +148,48 @@ def replay_to_json(result: ReplayResult) -> dict[str, Any]:
         "recorded": side("recorded"),
         "replayed": side("replayed"),
     }
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "r":
+        return f"{value * 100:.1f} %"
+    if kind == "s":
+        return f"{value:g} s"
+    return str(value)
+
+
+def _change(old: Any, new: Any, kind: str) -> str:
+    if old is None or new is None or old == new:
+        return "" if old == new else "n/a"
+    delta = new - old
+    if kind == "r":
+        return f"{delta * 100:+.1f} pt"
+    if kind == "s":
+        return f"{delta:+.1f} s"
+    return f"{delta:+d}"
+
+
+def render_replay(result: ReplayResult, config_path: str, console: Console) -> None:
+    """Recorded and replayed figures side by side (total, then per channel), and refusals."""
+    console.print(
+        f"Replayed {result.events} logged events through [bold]{config_path}[/bold] "
+        f"(helpline {result.config.id})"
+    )
+    for name, rows in comparison_rows(result):
+        t = Table(title=f"Recorded and replayed: {name}")
+        t.add_column("")
+        t.add_column("Recorded", justify="right")
+        t.add_column("Replayed", justify="right")
+        t.add_column("Change", justify="right")
+        for label, old, new, kind in rows:
+            t.add_row(label, _fmt(old, kind), _fmt(new, kind), _change(old, new, kind))
+        console.print(t)
+    refused = sum(result.refused.values())
+    console.print(f"Events the new configuration refused: {refused}")
+    for reason, n in sorted(result.refused.items()):
+        console.print(f"  {reason}: {n}")
+    for seq, why in result.refusals[:10]:
+        console.print(f"  log record {seq}: {why}")
+    console.print(f"Contacts still open at the end of the replay: {result.still_open}")

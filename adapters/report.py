@@ -151,7 +151,8 @@ def render_tables(report: Report, console: Console) -> None:
     by_month = report.fold(("month", "channel"))
     channels = report.channels(by_month)
     by_channel = {str(g.key[0][1]): g for g in report.fold(("channel",)).groups}
-    total = report.fold().groups[0]
+    totals = report.fold()
+    total = totals.groups[0]
     short = f"{cfg.short_abandon_s:g}"
 
     t = Table(title="Contacts per month by channel")
@@ -196,7 +197,7 @@ def render_tables(report: Report, console: Console) -> None:
     t.add_row("Unanswered", *(str(g.unanswered_total) for g in groups), style="bold")
     console.print(t)
 
-    sls = report.fold().service_levels
+    sls = totals.service_levels
     t = Table(title="Answer rate and service level")
     t.add_column("")
     for ch in channels:

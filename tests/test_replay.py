@@ -14,9 +14,8 @@ import pytest
 from rich.console import Console
 
 from adapters.cli import main
-from adapters.cli_store import _print_replay
 from adapters.config_file import load_config
-from adapters.replay import replay, replay_to_json
+from adapters.replay import render_replay, replay, replay_to_json
 from router.stats import stats_to_json
 from tests.conftest import VO_LINJEN
 from tests.golden_events import build_log
@@ -81,7 +80,7 @@ def test_chat_open_around_the_clock_turns_closed_chats_into_unanswered_ones(
     assert phone[0]["unanswered"] == phone[1]["unanswered"]  # the phone did not change
 
     out = io.StringIO()
-    _print_replay(result, "chat-24-7.toml", Console(file=out, width=100, color_system=None))
+    render_replay(result, "chat-24-7.toml", Console(file=out, width=100, color_system=None))
     check_golden("replay-chat-24-7.txt", out.getvalue())
 
 
