@@ -37,7 +37,7 @@ demo: $(STAMP)
 	$(BIN)/linje serve --config $(CONFIG) --data $(DATA)/demo --host $(HOST) --port $(PORT) --demo
 
 bench: $(STAMP)
-	$(BIN)/pytest benchmarks --benchmark-only -p no:cacheprovider
+	$(BIN)/pytest benchmarks -o python_files='bench_*.py' -o testpaths=benchmarks --benchmark-only
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
