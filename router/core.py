@@ -157,7 +157,10 @@ class Router:
     def handle(self, event: Event) -> list[Command]:
         """Apply one event; return the commands it (and timers due before it) caused.
 
-        A duplicate ``event_id`` is an accepted no-op and returns ``[]``.
+        A duplicate ``event_id`` is an accepted no-op and returns ``[]``. A
+        refused event raises and changes nothing, except that timers due by its
+        time have fired (they are due whatever the event says); what they caused
+        is returned by the next ``handle`` or ``advance`` call.
         """
         if event.event_id in self._seen:
             return []
@@ -172,14 +175,18 @@ class Router:
                 f"before the latest time seen; at most {tolerance} s is tolerated",
                 field="at",
             )
-        check(event)  # refuse before anything moves, not even the clock
-        out: list[Command] = []
         if self.now is None:
+            check(event)
             self._start(event.at)
         else:
+            due = self._timers.next_deadline()
+            if due is None or due > event.at:
+                check(event)  # nothing is due first: refuse before anything moves
+            # Timers due by the event's time fire first, whatever the event is:
+            # they would have fired had the driver called advance() just before.
             self._fire_until(event.at)
             self._set_now(event.at)
-            check(event)  # a timer that fired may have changed the picture
+            check(event)
         apply(event)
         self._seen[event.event_id] = self.now  # type: ignore[assignment]
         self._seen_order.append((self.now, event.event_id))  # type: ignore[arg-type]

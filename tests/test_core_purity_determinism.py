@@ -122,3 +122,20 @@ def test_the_checked_in_config_is_valid() -> None:
     cfg = load_config(Path(VO_LINJEN))
     assert cfg.queues["phone"].effective_strategy == "ring_all"
     assert cfg.queues["chat"].effective_strategy == "least_busy"
+
+
+def test_an_answer_after_a_due_re_offer_is_accepted_without_an_advance_call(
+    vo_config,  # type: ignore[no-untyped-def]
+) -> None:
+    from router.testing import Script, brief
+
+    s = Script(Router(vo_config))
+    s.at("2021-11-06 10:00")  # Saturday: OK owns every queue
+    s.login("ok-2", "ok")
+    s.login("ok-c", "ok", ("chat",))
+    s.at("2021-11-06 13:00:00")
+    s.arrive("p13")
+    s.after(5)
+    s.decline("p13", "ok-2")  # re-offered to ok-2 after retry_s = 5, at 13:00:10
+    s.after(7)
+    assert brief(s.answer("p13", "ok-2")) == [("offer", "p13", ("ok-2",))]

@@ -78,6 +78,9 @@ class RouterMachine(RuleBasedStateMachine):
             self.login(chat, ("chat",))
 
     def _send(self, event_: Event) -> None:
+        due = self.router.next_deadline()
+        if due is not None and due <= event_.at:
+            self._took(self.router.advance(event_.at))  # what the driver would have done
         before = self.router.snapshot()
         try:
             commands = self.router.handle(event_)
