@@ -7,6 +7,8 @@ CONFIG ?= config/vo-linjen.toml
 DATA   ?= data
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
+# Development tokens, accepted on loopback only; set AUTH to your own file in production.
+AUTH   ?= config/auth.dev.toml
 
 .PHONY: venv test lint types unit serve demo bench clean
 
@@ -31,10 +33,10 @@ unit: $(STAMP)
 test: lint types unit
 
 serve: $(STAMP)
-	$(BIN)/linje serve --config $(CONFIG) --data $(DATA) --host $(HOST) --port $(PORT)
+	$(BIN)/linje serve --config $(CONFIG) --data $(DATA) --auth $(AUTH) --host $(HOST) --port $(PORT)
 
 demo: $(STAMP)
-	$(BIN)/linje serve --config $(CONFIG) --data $(DATA)/demo --host $(HOST) --port $(PORT) --demo
+	$(BIN)/linje serve --config $(CONFIG) --data $(DATA)/demo --auth $(AUTH) --host $(HOST) --port $(PORT) --demo
 
 bench: $(STAMP)
 	$(BIN)/pytest benchmarks -o python_files='bench_*.py' -o testpaths=benchmarks --benchmark-only
