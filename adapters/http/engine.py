@@ -76,6 +76,9 @@ class Engine:
             EmbeddedStore.open, self.data_dir, self.config, snapshot_every=self._snapshot_every
         )
         log.info("helpline %s recovered: %s", self.id, _public_report(self.store.recovery_report))
+        if self.store.router.now is None:
+            # Start the core's clock now, so the live state shows who owns each queue.
+            self.tick(self.clock.now())
         self._timer_task = asyncio.create_task(self._timers(), name=f"timers-{self.id}")
         self._changed()
 
