@@ -4,6 +4,10 @@ Counted when things happen: arrivals at arrival, answers at answer, unanswered
 classes and closed rejections when the contact ends. The official figures come
 from the statistics fold over the log (``router.stats``); these are the
 dashboard's running tally.
+
+``by_hour`` buckets each contact by the local hour it arrived in (a contact
+that arrived before midnight and ends after it counts in hour 0): contacts,
+answered and unanswered, 24 slots each, for the dashboard's hourly chart.
 """
 
 from __future__ import annotations
@@ -14,25 +18,34 @@ from router.config import HelplineConfig
 from router.coverage import CoveragePlan
 from router.records import UNANSWERED_CLASSES, ContactRecord, Record
 
-__all__ = ["Today"]
+__all__ = ["HOURLY", "Today"]
+
+HOURLY = ("contacts", "answered", "unanswered")
 
 
 class Today:
-    __slots__ = ("_end", "_plan", "_sl", "counts", "date")
+    __slots__ = ("_end", "_plan", "_sl", "_start", "_t", "counts", "date", "hours")
 
     def __init__(self, plan: CoveragePlan, config: HelplineConfig) -> None:
         self._plan = plan
         self._sl = config.service_level_s[0] if config.service_level_s else 20.0
         self._end = -float("inf")
+        self._start = -float("inf")
+        self._t = 0.0  # the router's clock: roll() is called whenever it moves
         self.date = ""
         self.counts: dict[str, dict[str, float]] = {}
+        self.hours: dict[str, dict[str, list[int]]] = {}
 
     def roll(self, t: float) -> None:
+        self._t = t
         if t < self._end:
             return
-        self.date = self._plan.local(t).date().isoformat()
+        day = self._plan.local(t).date()
+        self.date = day.isoformat()
+        self._start = self._plan.instant(day, 0)
         self._end = self._plan.next_midnight(t)
         self.counts = {}
+        self.hours = {}
 
     def _ch(self, channel: str) -> dict[str, float]:
         c = self.counts.get(channel)
@@ -47,8 +60,17 @@ class Today:
             }
         return c
 
+    def _hour(self, channel: str, what: str, arrived_at: float) -> None:
+        h = self.hours.get(channel)
+        if h is None:
+            h = self.hours[channel] = {k: [0] * 24 for k in HOURLY}
+        # Yesterday's arrivals that end today count in the first hour.
+        hour = self._plan.local(arrived_at).hour if arrived_at >= self._start else 0
+        h[what][hour] += 1
+
     def arrived(self, channel: str) -> None:
         self._ch(channel)["contacts"] += 1
+        self._hour(channel, "contacts", self._t)
 
     def answered(self, channel: str, wait: float) -> None:
         c = self._ch(channel)
@@ -56,6 +78,7 @@ class Today:
         c["wait_sum_answered"] += wait
         if wait <= self._sl:
             c["answered_within_sl"] += 1
+        self._hour(channel, "answered", self._t - wait)
 
     def add(self, record: Record) -> None:
         if not isinstance(record, ContactRecord):
@@ -65,11 +88,13 @@ class Today:
             c["rejected_closed"] += 1
         elif record.outcome == "unanswered" and record.unanswered is not None:
             c[record.unanswered] += 1
+            self._hour(record.channel, "unanswered", record.arrived_at)
 
     def as_dict(self) -> dict[str, Any]:
         channels: dict[str, Any] = {}
         for ch in sorted(self.counts):
             c = self.counts[ch]
+            hours = self.hours.get(ch)
             unanswered = {k: int(c[k]) for k in UNANSWERED_CLASSES}
             total_unanswered = sum(unanswered.values())
             decided = c["answered"] + total_unanswered
@@ -88,5 +113,6 @@ class Today:
                 "avg_wait_answered_s": (
                     round(c["wait_sum_answered"] / c["answered"], 1) if c["answered"] else None
                 ),
+                "by_hour": {k: list(hours[k]) if hours else [0] * 24 for k in HOURLY},
             }
         return {"date": self.date, "channels": channels}
