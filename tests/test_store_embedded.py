@@ -451,3 +451,38 @@ def test_timers_fired_by_a_refused_event_are_logged_as_a_tick(
     s.store.close()
     with EmbeddedStore.open(tmp_path, vo_config) as again:
         assert again.router.snapshot() == live
+
+
+def test_a_bug_in_the_core_stops_the_store_and_a_restart_recovers(
+    tmp_path: Path, vo_config: HelplineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EmbeddedStore.open(tmp_path, vo_config)
+    t = Script(store.router).ts("2021-11-15 10:00")
+
+    def arrival(n: int) -> ContactArrived:
+        return ContactArrived(
+            event_id=f"e{n}", at=t + n, source="c", contact_id=f"c{n}", channel="phone",
+            queue="phone",
+        )  # fmt: skip
+
+    store.ingest([arrival(1)])
+    real = store.router.handle
+
+    def buggy(event: Event) -> list[Command]:
+        if event.event_id == "e3":
+            raise KeyError("a bug")
+        return real(event)
+
+    monkeypatch.setattr(store.router, "handle", buggy)
+    with pytest.raises(KeyError):
+        store.ingest([arrival(2), arrival(3)])
+    with pytest.raises(StoreClosed, match="internal error"):
+        store.ingest([arrival(4)])
+    store.close()
+    with EmbeddedStore.open(tmp_path, vo_config) as again:
+        # Nothing of the failed batch was acknowledged, so nothing of it is kept.
+        assert again.last_seq == 1
+        assert [r.status for r in again.ingest([arrival(2), arrival(3)])] == [
+            "accepted",
+            "accepted",
+        ]

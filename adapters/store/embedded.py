@@ -217,10 +217,10 @@ class EmbeddedStore:
                 owners.append(result)
                 results.append(result)
         except BaseException:
-            # A bug in the core left the router in an unknown state: make what
-            # was accepted before it durable, then stop; a restart recovers.
-            self.write(staged)
-            self.finish(staged)
+            # A bug in the core left the router in an unknown state, ahead of
+            # the log: stop, acknowledging nothing of this batch (writing it
+            # here could race a batch still in the writer thread); a restart
+            # recovers from the log.
             self._stopped = "an internal error stopped the store; restart to recover from the log"
             raise
         self._reserve(staged)
