@@ -252,6 +252,8 @@ class EmbeddedStore:
         """Append and fsync the staged records (blocking; the only step that does I/O)."""
         if not staged.payloads:
             return
+        if self._stopped is not None:
+            raise StoreClosed(self._stopped)  # nothing is appended once stopped
         if self._writer.next_seq != staged.first_seq:
             self._stopped = "log records were written out of order"
             raise StoreClosed(self._stopped)
