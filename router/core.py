@@ -205,6 +205,11 @@ class Router:
         out, self._out = self._out, []
         return out
 
+    @property
+    def last_command_seq(self) -> int:
+        """The ``seq`` of the last command issued (0 before the first)."""
+        return self._cmd_seq
+
     def next_deadline(self) -> float | None:
         """When ``advance`` next has something to do, or None."""
         return self._timers.next_deadline()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.http.clock import Clock
+from adapters.http.telemetry import EngineProbe
 from adapters.store.embedded import EmbeddedStore, IngestResult, Staged
 from adapters.store.entries import read_entries
 from router.commands import Command, command_to_dict
@@ -68,6 +69,7 @@ class Engine:
         self._records: list[Record] = []
         self._records_seq = 0
         self.version = 0
+        self.probe = EngineProbe()  # telemetry (adapters.http.telemetry) replaces it
 
     # ----------------------------------------------------------- lifecycle
     async def open(self) -> None:
@@ -116,6 +118,7 @@ class Engine:
         self._store()
         fut: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
         self._pending.append((events, fut))
+        self.probe.submitted(fut)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -139,6 +142,7 @@ class Engine:
             self._fail_all(exc, [fut for _, fut in pending])
             return
         futures = [fut for _, fut in pending]
+        self.probe.decided(staged, events, futures)
         sizes = [len(batch) for batch, _ in pending]
 
         def done(results: list[IngestResult]) -> None:
@@ -161,7 +165,7 @@ class Engine:
         store = self._store()
         loop = asyncio.get_running_loop()
         self._in_flight += 1
-        write = loop.run_in_executor(self._writer_thread, store.write, staged)
+        write = loop.run_in_executor(self._writer_thread, self.probe.write, store.write, staged)
 
         def written(f: asyncio.Future[None]) -> None:
             self._in_flight -= 1
@@ -170,6 +174,7 @@ class Engine:
                 self._fail_all(exc, futures)
                 return
             store.finish(staged, snapshot=self._in_flight == 0)
+            self.probe.committed(staged)
             on_durable()
 
         write.add_done_callback(written)
@@ -221,6 +226,7 @@ class Engine:
         except BaseException as exc:
             self._fail(exc)
             raise NotReady("the event log failed") from exc
+        self.probe.decided(staged, (), [])
         self._commit(staged, lambda: self._publish(staged.tick_commands), [])
 
     # ------------------------------------------------------------ listeners
@@ -241,7 +247,7 @@ class Engine:
 
     @property
     def last_command_seq(self) -> int:
-        return self._store().router._cmd_seq
+        return self._store().router.last_command_seq
 
     # --------------------------------------------------------------- views
     def snapshot(self) -> dict[str, Any]:
@@ -249,7 +255,7 @@ class Engine:
         snap = store.router.snapshot()
         snap["server_time"] = round(self.clock.now(), 3)
         snap["clock_speed"] = self.clock.speed
-        snap["last_command_seq"] = store.router._cmd_seq
+        snap["last_command_seq"] = store.router.last_command_seq
         return snap
 
     def records(self) -> list[Record]:
