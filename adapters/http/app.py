@@ -22,9 +22,11 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from adapters.http.auth import Authenticator, Principal
 from adapters.http.clock import Clock
 from adapters.http.engine import Engine
+from adapters.http.limits import Limiter, Limits
 from adapters.http.openapi import build_openapi
 from adapters.http.problems import Problem, problem_middleware, problem_response
 from adapters.http.streams import StateHub, command_stream, state_stream
+from adapters.http.telemetry import Telemetry
 from adapters.http.vendors import CarrierEvent, ChatVendorEvent, carrier_to_event, chat_to_event
 from adapters.http.wire import MAX_BATCH, EventBatch, event_adapter, to_event
 from adapters.store.embedded import IngestResult
@@ -48,6 +50,9 @@ AUTH = web.AppKey("auth", Authenticator)
 CLOCK = web.AppKey("clock", Clock)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 OPENING = web.AppKey("opening", list[asyncio.Task[None]])
+LIMITER = web.AppKey("limiter", Limiter)
+TELEMETRY = web.AppKey("telemetry", Telemetry)
+METRICS_OPEN = web.AppKey("metrics_open", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _carrier_adapter: TypeAdapter[Any] = TypeAdapter(CarrierEvent | list[CarrierEvent])
@@ -149,6 +154,8 @@ def _check_events(request: web.Request, events: list[Event], principal: Principa
                 f"events[{i}].at is more than {MAX_FUTURE_S:.0f} s ahead of the server's clock",
                 field="at",
             )
+    # Last: a request refused for what it holds costs the adapter no tokens.
+    request.app[LIMITER].charge(principal.name, len(events))
 
 
 def _result(r: IngestResult) -> dict[str, Any]:
@@ -226,7 +233,7 @@ def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | Non
 
 
 async def get_commands(request: web.Request) -> web.StreamResponse:
-    _principal(request, ("adapter",))
+    principal = _principal(request, ("adapter",))
     engine = _engine(request)
     raw = request.query.get("cursor")
     cursor: int | None = None
@@ -241,7 +248,8 @@ async def get_commands(request: web.Request) -> web.StreamResponse:
     if request.headers.get("Upgrade", "").lower() != "websocket":
         # Plain GET: the logged commands after the cursor, for polling adapters.
         return web.json_response({"commands": engine.commands_since(cursor or 0)})
-    return await command_stream(request, engine, cursor)
+    with request.app[LIMITER].command_stream(principal.name):
+        return await command_stream(request, engine, cursor)
 
 
 async def get_state(request: web.Request) -> web.Response:
@@ -323,6 +331,14 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(request.app[OPENAPI])
 
 
+async def metrics(request: web.Request) -> web.Response:
+    # Open to a scraper on the same machine only; otherwise a supervisor's token.
+    if not request.app[METRICS_OPEN]:
+        _principal(request, ("supervisor",))
+    body, content_type = request.app[TELEMETRY].exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
 # ------------------------------------------------------------------ lifecycle
 def build_app(
     configs: Sequence[HelplineConfig],
@@ -332,22 +348,36 @@ def build_app(
     clock: Clock | None = None,
     on_fatal: Callable[[BaseException], None] | None = None,
     snapshot_every: int = 10_000,
+    limits: Limits | None = None,
+    telemetry: Telemetry | None = None,
+    metrics_open: bool = False,
 ) -> web.Application:
-    """The service for one or more helplines; the first config is the default helpline."""
+    """The service for one or more helplines; the first config is the default helpline.
+
+    ``metrics_open``: ``/metrics`` needs no token (only for a loopback bind).
+    """
     if not configs:
         raise ValueError("at least one helpline configuration is needed")
     ids = [c.id for c in configs]
     if len(set(ids)) != len(ids):
         raise ValueError(f"helpline ids must be distinct (got {ids})")
     clock = clock or Clock()
-    app = web.Application(middlewares=[problem_middleware], client_max_size=MAX_BODY)
+    telemetry = telemetry or Telemetry()
+    app = web.Application(
+        middlewares=[problem_middleware, telemetry.middleware], client_max_size=MAX_BODY
+    )
+    app[TELEMETRY] = telemetry
+    app[METRICS_OPEN] = metrics_open
     app[AUTH] = auth
+    app[LIMITER] = Limiter(limits)
     app[CLOCK] = clock
     app[DEFAULT] = configs[0].id
     app[ENGINES] = {
         c.id: Engine(c, data_dir / c.id, clock, on_fatal=on_fatal, snapshot_every=snapshot_every)
         for c in configs
     }
+    for engine in app[ENGINES].values():
+        telemetry.watch(engine)
     app[HUBS] = {}
     app[OPENING] = []
     app[OPENAPI] = build_openapi()
@@ -365,6 +395,7 @@ def build_app(
             await hub.stop()
         for engine in app[ENGINES].values():
             await engine.close()
+        app[TELEMETRY].shutdown()
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
@@ -382,6 +413,7 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/openapi.json", openapi)
+    app.router.add_get("/metrics", metrics)
     return app
 
 

@@ -96,6 +96,7 @@ ERRORS = {
     "409": _problem("The event conflicts with the current state (nothing was changed)"),
     "413": _problem("Body over 64 KiB or batch over 500 events"),
     "422": _problem("Invalid event: names the field and the reason"),
+    "429": _problem("The adapter is over its rate limit; retry after Retry-After seconds"),
     "503": _problem("Recovering from the log, or the log failed"),
 }
 
@@ -133,7 +134,7 @@ def _json_ok(description: str, model: str | None = None) -> dict[str, Any]:
 
 def build_openapi() -> dict[str, Any]:
     """Every endpoint, its roles, request and response schemas, and its errors."""
-    write = ("400", "401", "403", "404", "409", "413", "422", "503")
+    write = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
     read = ("401", "403", "404", "503")
     helpline = {"name": "helpline", "in": "path", "required": True, "schema": {"type": "string"}}
     ops: dict[str, dict[str, Any]] = {
@@ -247,6 +248,39 @@ def build_openapi() -> dict[str, Any]:
         "get": _op("Readiness (after recovery)", roles=[], ok=_json_ok("Ready"), codes=("503",))
     }
     paths["/v1/openapi.json"] = {"get": _op("This document", roles=[], ok=_json_ok("OpenAPI 3.1"))}
+    paths["/metrics"] = {
+        "get": _op(
+            "Prometheus metrics (OpenTelemetry): queues, agents, outcomes, decision and fsync "
+            "latency, events ingested and rejected. No token when the service binds to "
+            "loopback; otherwise a supervisor token",
+            roles=["supervisor"],
+            ok={
+                "description": "Prometheus text exposition format 0.0.4",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            codes=("401", "403"),
+        )
+    }
+    page = {
+        "description": "The dashboard",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+    paths["/"] = {
+        "get": _op(
+            "Supervisor dashboard (signs in with a supervisor token in the page)",
+            roles=[],
+            ok=page,
+        )
+    }
+    paths["/ui/{file}"] = {
+        "get": _op(
+            "The dashboard's static files (HTML, CSS, JavaScript modules)",
+            roles=[],
+            ok={"description": "The file"},
+            params=[{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
+            codes=("404",),
+        )
+    }
     return {
         "openapi": "3.1.0",
         "info": {
