@@ -255,6 +255,7 @@ class Engine:
         snap = store.router.snapshot()
         snap["server_time"] = round(self.clock.now(), 3)
         snap["clock_speed"] = self.clock.speed
+        snap["timezone"] = self.config.timezone  # the dashboard shows local times
         snap["last_command_seq"] = store.router.last_command_seq
         return snap
 
