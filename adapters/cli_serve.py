@@ -47,6 +47,13 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--snapshot-every", type=int, default=10_000)
     p.add_argument(
+        "--adapter-rate",
+        type=float,
+        default=200.0,
+        help="events per second each adapter may post, beyond its burst (0: no limit)",
+    )
+    p.add_argument("--adapter-burst", type=int, default=2_000, help="each adapter's burst")
+    p.add_argument(
         "--demo",
         action="store_true",
         help="also play simulated helpline traffic against this server",
@@ -89,6 +96,7 @@ def serve(args: argparse.Namespace) -> int:
     from adapters.http.app import build_app
     from adapters.http.auth import load_auth
     from adapters.http.clock import Clock, ScaledClock
+    from adapters.http.limits import Limits
     from adapters.logs import setup_logging
 
     setup_logging(args.log_level)
@@ -119,6 +127,10 @@ def serve(args: argparse.Namespace) -> int:
         (data / DEMO_MARKER).write_text("created by linje serve --demo; wiped on each demo run\n")
         if args.clock_start is None:
             clock = demo_clock(configs[0], speed)
+    try:
+        limits = Limits(events_per_s=args.adapter_rate, burst=args.adapter_burst)
+    except ValueError as exc:
+        raise ConfigError(f"--adapter-rate/--adapter-burst: {exc}") from None
     exit_code = 0
 
     def on_fatal(exc: BaseException) -> None:
@@ -127,7 +139,13 @@ def serve(args: argparse.Namespace) -> int:
         os.kill(os.getpid(), signal.SIGTERM)
 
     app = build_app(
-        configs, data, auth, clock=clock, on_fatal=on_fatal, snapshot_every=args.snapshot_every
+        configs,
+        data,
+        auth,
+        clock=clock,
+        on_fatal=on_fatal,
+        snapshot_every=args.snapshot_every,
+        limits=limits,
     )
     base = f"http://{args.host}:{args.port}"
     if args.demo:

@@ -121,6 +121,11 @@ class Router:
         self._ended: deque[tuple[float, str]] = deque()
         self._next_purge = -math.inf
         self._closed_alerts: deque[tuple[float, str]] = deque()
+        # Bumped on every change to an agent or a queue's owner; views computed
+        # from agents (census, "nobody free") are cached against it.
+        self._gen = 0
+        self._census_cache: dict[str, tuple[int, tuple[int, int, int]]] = {}
+        self._no_free: dict[str, int] = {}
         from router._timers import Timers
 
         self._timers = Timers()
@@ -241,7 +246,8 @@ class Router:
         if t > self.now:
             self.now = t
             self.today.roll(t)
-            self._purge()
+            if t >= self._next_purge:
+                self._purge()
 
     def _fire_until(self, t: float) -> None:
         while True:
@@ -821,6 +827,7 @@ class Router:
                 self._touch(a.channels[ch])
 
     def _drop_channel(self, a: Agent, ch: str) -> None:
+        self._gen += 1
         self._withdraw_offers(a, [ch])
         del a.channels[ch]
         del self._on[ch][a.id]
@@ -884,6 +891,7 @@ class Router:
         a.away_reason = reason
 
     def _touch(self, chs: AgentChannel) -> None:
+        self._gen += 1  # something about an agent changed: cached views are stale
         if chs.active:
             state = "busy"
         elif chs.offered:
@@ -924,6 +932,7 @@ class Router:
         seg = self.plan.segment(q.name, now, self._absences)
         old = q.segment.owner
         q.segment = seg
+        self._gen += 1
         self._timers.set(seg.end, "handover", q.name)
         if seg.owner == old:
             return
@@ -952,6 +961,9 @@ class Router:
 
     def _census(self, q: QueueState) -> tuple[int, int, int]:
         """(eligible agents logged in, of them occupied, of them free) on the queue's channel."""
+        cached = self._census_cache.get(q.name)
+        if cached is not None and cached[0] == self._gen:
+            return cached[1]
         teams, _, _ = self._eligible(q)
         logged = busy = 0
         ch = q.channel
@@ -960,7 +972,9 @@ class Router:
                 logged += 1
                 if self._occupied(a, a.channels[ch], ch):
                     busy += 1
-        return logged, busy, logged - busy
+        result = (logged, busy, logged - busy)
+        self._census_cache[q.name] = (self._gen, result)
+        return result
 
     def _logged_names(self, team: str, ch: str) -> list[str]:
         return sorted(a.id for a in self._on[ch].values() if a.team == team)
@@ -1021,9 +1035,12 @@ class Router:
         self._observe()
 
     def _dispatch(self, ch: str) -> None:
+        if self._no_free.get(ch) == self._gen:
+            return  # nobody was free and no agent has changed since
         now = self._t
         free = [a for a in self._on[ch].values() if self._can_take(a, ch)]
         if not free:
+            self._no_free[ch] = self._gen
             return
         eligible: dict[str, tuple[frozenset[str], str, bool]] = {}
         for c in list(self._waiting[ch].values()):
@@ -1081,6 +1098,8 @@ class Router:
                 continue
             seen: dict[str, tuple[bool, bool]] = {}
             for c in waiting.values():
+                if c.saw_logged_in and c.saw_free:
+                    continue  # nothing more to learn for this contact
                 if c.queue not in seen:
                     logged, _, free = self._census(self._queues[c.queue])
                     seen[c.queue] = (logged > 0, free > 0)

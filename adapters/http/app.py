@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from adapters.http.auth import Authenticator, Principal
 from adapters.http.clock import Clock
 from adapters.http.engine import Engine
+from adapters.http.limits import Limiter, Limits
 from adapters.http.openapi import build_openapi
 from adapters.http.problems import Problem, problem_middleware, problem_response
 from adapters.http.streams import StateHub, command_stream, state_stream
@@ -49,6 +50,7 @@ AUTH = web.AppKey("auth", Authenticator)
 CLOCK = web.AppKey("clock", Clock)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 OPENING = web.AppKey("opening", list[asyncio.Task[None]])
+LIMITER = web.AppKey("limiter", Limiter)
 TELEMETRY = web.AppKey("telemetry", Telemetry)
 METRICS_OPEN = web.AppKey("metrics_open", bool)
 
@@ -152,6 +154,8 @@ def _check_events(request: web.Request, events: list[Event], principal: Principa
                 f"events[{i}].at is more than {MAX_FUTURE_S:.0f} s ahead of the server's clock",
                 field="at",
             )
+    # Last: a request refused for what it holds costs the adapter no tokens.
+    request.app[LIMITER].charge(principal.name, len(events))
 
 
 def _result(r: IngestResult) -> dict[str, Any]:
@@ -229,7 +233,7 @@ def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | Non
 
 
 async def get_commands(request: web.Request) -> web.StreamResponse:
-    _principal(request, ("adapter",))
+    principal = _principal(request, ("adapter",))
     engine = _engine(request)
     raw = request.query.get("cursor")
     cursor: int | None = None
@@ -244,7 +248,8 @@ async def get_commands(request: web.Request) -> web.StreamResponse:
     if request.headers.get("Upgrade", "").lower() != "websocket":
         # Plain GET: the logged commands after the cursor, for polling adapters.
         return web.json_response({"commands": engine.commands_since(cursor or 0)})
-    return await command_stream(request, engine, cursor)
+    with request.app[LIMITER].command_stream(principal.name):
+        return await command_stream(request, engine, cursor)
 
 
 async def get_state(request: web.Request) -> web.Response:
@@ -343,6 +348,7 @@ def build_app(
     clock: Clock | None = None,
     on_fatal: Callable[[BaseException], None] | None = None,
     snapshot_every: int = 10_000,
+    limits: Limits | None = None,
     telemetry: Telemetry | None = None,
     metrics_open: bool = False,
 ) -> web.Application:
@@ -363,6 +369,7 @@ def build_app(
     app[TELEMETRY] = telemetry
     app[METRICS_OPEN] = metrics_open
     app[AUTH] = auth
+    app[LIMITER] = Limiter(limits)
     app[CLOCK] = clock
     app[DEFAULT] = configs[0].id
     app[ENGINES] = {
