@@ -64,7 +64,8 @@ def main() -> dict[str, object]:
         bare = subprocess.Popen(
             [sys.executable, str(ROOT / "benchmarks" / "bare_server.py"), str(port)]
         )
-        linje = Server(tmpdir / "data", auth, "--log-level", "warning")
+        # No adapter rate limit: this measures how fast one node acknowledges.
+        linje = Server(tmpdir / "data", auth, "--log-level", "warning", "--adapter-rate", "0")
         try:
             wait_http(f"http://127.0.0.1:{port}/readyz")
             linje.wait_ready()
