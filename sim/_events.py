@@ -1,0 +1,104 @@
+"""Cheap construction of core events for the simulator's inner loop.
+
+Events validate themselves on construction (identifier patterns, channel
+names), which is right at the edge but costs more than the routing decision
+itself in a simulation of millions of events. The simulator mints every
+identifier itself (``c123``, ``s456``; agent ids such as ``kss.phone.1`` pass the full
+checks once, when the agent logs in), so contact events are built as the same
+frozen objects without re-running the checks: equal, field for field, to what
+the validated constructor makes (tested in ``tests/test_sim_driver.py``).
+"""
+
+from __future__ import annotations
+
+from router.events import (
+    AgentAway,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentReady,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactArrived,
+    ContactEnded,
+    TeamAbsent,
+)
+
+__all__ = [
+    "SOURCE",
+    "abandoned",
+    "answered",
+    "arrived",
+    "away",
+    "ended",
+    "logged_in",
+    "logged_out",
+    "ready",
+    "team_absent",
+]
+
+SOURCE = "sim"
+_new = object.__new__
+_set = object.__setattr__
+
+
+def arrived(eid: str, at: float, cid: str, channel: str, queue: str) -> ContactArrived:
+    e = _new(ContactArrived)
+    _set(e, "event_id", eid)
+    _set(e, "at", at)
+    _set(e, "source", SOURCE)
+    _set(e, "contact_id", cid)
+    _set(e, "channel", channel)
+    _set(e, "queue", queue)
+    return e
+
+
+def answered(eid: str, at: float, cid: str, aid: str) -> ContactAnswered:
+    e = _new(ContactAnswered)
+    _set(e, "event_id", eid)
+    _set(e, "at", at)
+    _set(e, "source", SOURCE)
+    _set(e, "contact_id", cid)
+    _set(e, "agent_id", aid)
+    return e
+
+
+def abandoned(eid: str, at: float, cid: str) -> ContactAbandoned:
+    e = _new(ContactAbandoned)
+    _set(e, "event_id", eid)
+    _set(e, "at", at)
+    _set(e, "source", SOURCE)
+    _set(e, "contact_id", cid)
+    return e
+
+
+def ended(eid: str, at: float, cid: str) -> ContactEnded:
+    e = _new(ContactEnded)
+    _set(e, "event_id", eid)
+    _set(e, "at", at)
+    _set(e, "source", SOURCE)
+    _set(e, "contact_id", cid)
+    return e
+
+
+# Agent and team events are rare (shift changes, breaks): the validated
+# constructors are cheap enough and keep the checks.
+def logged_in(eid: str, at: float, aid: str, team: str, channels: tuple[str, ...]) -> AgentLoggedIn:
+    return AgentLoggedIn(
+        event_id=eid, at=at, source=SOURCE, agent_id=aid, team=team, channels=channels
+    )
+
+
+def logged_out(eid: str, at: float, aid: str) -> AgentLoggedOut:
+    return AgentLoggedOut(event_id=eid, at=at, source=SOURCE, agent_id=aid)
+
+
+def away(eid: str, at: float, aid: str, reason: str) -> AgentAway:
+    return AgentAway(event_id=eid, at=at, source=SOURCE, agent_id=aid, reason=reason)
+
+
+def ready(eid: str, at: float, aid: str) -> AgentReady:
+    return AgentReady(event_id=eid, at=at, source=SOURCE, agent_id=aid)
+
+
+def team_absent(eid: str, at: float, team: str, start: float, end: float) -> TeamAbsent:
+    return TeamAbsent(event_id=eid, at=at, source=SOURCE, team=team, start=start, end=end)
