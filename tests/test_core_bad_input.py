@@ -216,3 +216,14 @@ def test_rating_must_be_one_to_ten() -> None:
     with pytest.raises(InvalidEvent) as caught:
         ChatFeedback(event_id="e", at=1.0, source="chat", contact_id="c", rating=11)
     assert caught.value.field == "rating"
+
+
+def test_trusted_construction_equals_the_validated_one_and_still_needs_every_field() -> None:
+    from router.events import ContactArrived
+
+    fields = {"event_id": "e1", "at": 1.0, "source": "sim", "contact_id": "c1"}
+    full = {**fields, "channel": "phone", "queue": "phone"}
+    assert ContactArrived.trusted(**full) == ContactArrived(**full)
+    with pytest.raises(InvalidEvent) as caught:
+        ContactArrived.trusted(**fields, channel="phone")
+    assert caught.value.field == "queue"
