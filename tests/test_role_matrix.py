@@ -1,0 +1,183 @@
+"""The full role matrix: every role against every route the service registers.
+
+Roles: no credentials, an unknown token, the ``carrier`` adapter, the same
+adapter signing its webhook (``Linje-Signature``), a wrong adapter (``chat``
+acting for ``carrier``), ``supervisor`` and ``planner``. The routes are read
+from the running application, not from a list kept here, so a route added
+later without a policy in ``POLICY`` fails ``test_every_route_has_a_policy``.
+Streams are tried both as plain GETs and as WebSocket upgrades. A refused
+cell answers 401 (no or unknown credentials) or 403 (known, not allowed),
+with a problem body, and writes nothing to the log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from adapters.http.auth import Authenticator
+from router import HelplineConfig
+from tests.http_helpers import TOKENS, WEBHOOK_SECRET, ManualClock, bearer
+from tests.service_client import engine, last_seq, start
+
+MONDAY = "2021-11-15 10:00"
+ROLES = ["none", "unknown-token", "carrier", "carrier-signed", "wrong-adapter",
+         "supervisor", "planner"]  # fmt: skip
+PUBLIC = set(ROLES)
+ADAPTER = {"carrier", "wrong-adapter"}  # any adapter may read the helpline's commands
+SUPERVISOR = {"supervisor"}
+
+# (method, route as registered) -> roles allowed. "wrong-adapter" on the event
+# endpoint posts events whose source is another adapter's: refused (403).
+_V1 = {
+    ("POST", "/events"): {"carrier", "carrier-signed"},
+    # A vendor webhook takes no source from the body: the poster's own name is the
+    # source, so a wrong adapter is accepted *as itself* (checked below).
+    ("POST", "/adapters/carrier"): {"carrier", "carrier-signed", "wrong-adapter"},
+    ("POST", "/adapters/chat"): {"carrier", "carrier-signed", "wrong-adapter"},
+    ("GET", "/commands"): ADAPTER,
+    ("GET", "/state"): SUPERVISOR,
+    ("GET", "/state/stream"): SUPERVISOR,
+    ("GET", "/stats"): {"supervisor", "planner"},
+    ("POST", "/alerts/{alert_id}/acknowledge"): SUPERVISOR,
+}
+POLICY: dict[tuple[str, str], set[str]] = {
+    **{(m, f"/v1{p}"): roles for (m, p), roles in _V1.items()},
+    **{(m, f"/v1/helplines/{{helpline}}{p}"): roles for (m, p), roles in _V1.items()},
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/v1/openapi.json"): PUBLIC,
+    # /metrics needs a supervisor token unless the service opened it for a loopback bind.
+    ("GET", "/metrics"): SUPERVISOR,
+    # The dashboard's page and files are public; the data behind them is not.
+    ("GET", "/"): PUBLIC,
+    ("GET", "/ui/{file}"): PUBLIC,
+}
+STREAMS = {"/commands", "/state/stream"}
+
+
+def routes(client: TestClient) -> list[tuple[str, str]]:
+    out = set()
+    for r in client.app.router.routes():
+        if r.method in ("HEAD", "*"):
+            continue
+        info = r.resource.get_info() if r.resource is not None else {}
+        path = info.get("formatter") or info.get("path") or info.get("prefix")
+        out.add((r.method, str(path)))
+    return sorted(out)
+
+
+def concrete(client: TestClient, path: str) -> str:
+    files = [k for k in client.app if getattr(k, "name", "") == "files"]
+    some_file = next(iter(client.app[files[0]])) if files else "index.html"
+    return (
+        path.replace("{helpline}", "vo_linjen")
+        .replace("{alert_id}", "no-such-alert")
+        .replace("{file}", some_file)
+    )
+
+
+def body_for(path: str, role: str, n: int) -> bytes:
+    at = "2021-11-15T10:00:00+01:00"
+    if path.endswith("/events"):
+        return json.dumps({"event_id": f"rm-{n}", "type": "agent.logged_in", "at": at,
+                           "source": "carrier", "agent_id": f"a-{n}", "team": "kss",
+                           "channels": ["phone"]}).encode()  # fmt: skip
+    if path.endswith("/adapters/carrier"):
+        return json.dumps({"event": "member_login", "timestamp": at, "delivery_id": f"rm-{n}",
+                           "extension": f"a-{n}", "team": "kss"}).encode()  # fmt: skip
+    if path.endswith("/adapters/chat"):
+        return json.dumps({"event": "operator_online", "timestamp": at, "delivery_id": f"rm-{n}",
+                           "operator": f"a-{n}", "team": "kss"}).encode()  # fmt: skip
+    return b""
+
+
+def headers_for(role: str, body: bytes) -> dict[str, str]:
+    if role == "none":
+        return {}
+    if role == "unknown-token":
+        return {"Authorization": "Bearer not-a-token-of-this-service"}
+    if role == "carrier-signed":
+        return {"Linje-Signature": Authenticator.sign(WEBHOOK_SECRET, body, int(time.time()))}
+    if role == "wrong-adapter":
+        return bearer("chat")
+    return bearer(role)
+
+
+async def probe(client: TestClient, method: str, path: str, role: str, n: int) -> list[str]:
+    """Mismatches between what the role got on this route and the policy."""
+    allowed = role in POLICY[(method, path)]
+    url = concrete(client, path)
+    body = body_for(url, role, n)
+    headers = {**headers_for(role, body), "Content-Type": "application/json"}
+    before = last_seq(client)
+    out: list[str] = []
+    r = await client.request(method, url, data=body or None, headers=headers)
+    status = r.status
+    problem = r.content_type == "application/problem+json"
+    r.close()
+    where = f"{role:>14} {method} {url}"
+    if allowed and status in (401, 403):
+        out.append(f"{where}: refused ({status}) but allowed")
+    if not allowed:
+        expected = 401 if role in ("none", "unknown-token", "carrier-signed") else 403
+        if status != expected or not problem:
+            out.append(f"{where}: got {status}, expected a {expected} problem")
+        if last_seq(client) != before:
+            out.append(f"{where}: a refused request wrote to the log")
+    if allowed and method == "POST" and "/adapters/" in url and status == 200:
+        # Whoever posts a webhook, the events carry the poster's own name.
+        store = engine(client).store
+        assert store is not None
+        from adapters.store.entries import read_entries
+
+        (entry,) = list(read_entries(engine(client).data_dir, from_seq=before + 1))
+        source = "chat" if role == "wrong-adapter" else "carrier"
+        if entry.event is None or entry.event.source != source:
+            out.append(f"{where}: logged as {entry.event and entry.event.source}, not {source}")
+    if method == "GET" and any(url.endswith(s) for s in STREAMS):
+        try:
+            ws = await client.ws_connect(url, headers=headers_for(role, b""))
+            await ws.close()
+            if not allowed:
+                out.append(f"{where} (WebSocket): upgraded but not allowed")
+        except aiohttp.WSServerHandshakeError as exc:
+            if allowed:
+                out.append(f"{where} (WebSocket): refused ({exc.status}) but allowed")
+            elif exc.status not in (401, 403):
+                out.append(f"{where} (WebSocket): got {exc.status}")
+    return out
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, vo_config: HelplineConfig, tmp_path: Path) -> TestClient:
+    return await start(aiohttp_client, vo_config, tmp_path, ManualClock(MONDAY))
+
+
+async def test_every_route_has_a_policy(client: TestClient) -> None:
+    missing = [r for r in routes(client) if r not in POLICY]
+    assert missing == [], f"classify these routes in POLICY: {missing}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_role_matrix(client: TestClient, role: str) -> None:
+    mismatches: list[str] = []
+    for n, (method, path) in enumerate(routes(client)):
+        if (method, path) in POLICY:
+            mismatches += await probe(client, method, path, role, n)
+    assert mismatches == []
+
+
+async def test_the_matrix_is_not_vacuous(client: TestClient) -> None:
+    """Each role is allowed somewhere and refused somewhere (public routes aside)."""
+    for role in ROLES:
+        cells = [role in POLICY[r] for r in routes(client) if r in POLICY and POLICY[r] != PUBLIC]
+        assert any(cells) == (role not in ("none", "unknown-token")), role
+        assert not all(cells), role
+    assert TOKENS["chat"] != TOKENS["carrier"]
