@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from adapters.http.auth import Authenticator, Principal
 from adapters.http.clock import Clock
 from adapters.http.engine import Engine
+from adapters.http.engine_api import HelplineEngine
 from adapters.http.limits import Limiter, Limits
 from adapters.http.openapi import build_openapi
 from adapters.http.problems import Problem, problem_middleware, problem_response
@@ -43,7 +44,7 @@ MAX_BODY = 64 * 1024
 # An event stamped further than this into the future has a broken clock.
 MAX_FUTURE_S = 300.0
 
-ENGINES = web.AppKey("engines", dict[str, Engine])
+ENGINES = web.AppKey("engines", dict[str, HelplineEngine])
 HUBS = web.AppKey("hubs", dict[str, StateHub])
 DEFAULT = web.AppKey("default", str)
 AUTH = web.AppKey("auth", Authenticator)
@@ -60,7 +61,7 @@ _chat_adapter: TypeAdapter[Any] = TypeAdapter(ChatVendorEvent | list[ChatVendorE
 
 
 # --------------------------------------------------------------------- helpers
-def _engine(request: web.Request) -> Engine:
+def _engine(request: web.Request) -> HelplineEngine:
     engines = request.app[ENGINES]
     name = request.match_info.get("helpline", request.app[DEFAULT])
     engine = engines.get(name)
@@ -351,8 +352,12 @@ def build_app(
     limits: Limits | None = None,
     telemetry: Telemetry | None = None,
     metrics_open: bool = False,
+    engine_factory: Callable[[HelplineConfig, Clock], HelplineEngine] | None = None,
 ) -> web.Application:
     """The service for one or more helplines; the first config is the default helpline.
+
+    ``engine_factory(config, clock)``: the helplines' engines when they do not use
+    the embedded store in ``data_dir`` (``adapters.cluster``: a Redis deployment).
 
     ``metrics_open``: ``/metrics`` needs no token (only for a loopback bind).
     """
@@ -373,7 +378,11 @@ def build_app(
     app[CLOCK] = clock
     app[DEFAULT] = configs[0].id
     app[ENGINES] = {
-        c.id: Engine(c, data_dir / c.id, clock, on_fatal=on_fatal, snapshot_every=snapshot_every)
+        c.id: (
+            engine_factory(c, clock)
+            if engine_factory is not None
+            else Engine(c, data_dir / c.id, clock, on_fatal=on_fatal, snapshot_every=snapshot_every)
+        )
         for c in configs
     }
     for engine in app[ENGINES].values():
@@ -417,7 +426,7 @@ def build_app(
     return app
 
 
-async def _open(engine: Engine, on_fatal: Callable[[BaseException], None] | None) -> None:
+async def _open(engine: HelplineEngine, on_fatal: Callable[[BaseException], None] | None) -> None:
     try:
         await engine.open()
     except asyncio.CancelledError:

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from adapters.http.engine import Engine
+from adapters.http.engine_api import HelplineEngine
 
 __all__ = ["MAX_RATE", "SLOW_READER_S", "StateHub", "command_stream", "state_stream"]
 
@@ -57,7 +57,7 @@ class _Reader:
 class StateHub:
     """Builds one snapshot per change (at most MAX_RATE a second) for all readers."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: HelplineEngine) -> None:
         self.engine = engine
         self.readers: set[_Reader] = set()
         self._dirty = asyncio.Event()
@@ -156,7 +156,7 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 
 async def command_stream(
-    request: web.Request, engine: Engine, cursor: int | None
+    request: web.Request, engine: HelplineEngine, cursor: int | None
 ) -> web.StreamResponse:
     """Commands with seq > cursor (all logged ones first), then live ones, as JSON texts."""
     ws = web.WebSocketResponse(heartbeat=KEEPALIVE_S)

@@ -58,7 +58,7 @@ from adapters.store.entries import decode_payload
 from router.errors import ConfigError, LinjeError
 
 if TYPE_CHECKING:
-    from adapters.http.engine import Engine
+    from adapters.http.engine_api import HelplineEngine
     from adapters.store.embedded import Staged
     from router.events import Event
 
@@ -97,7 +97,7 @@ class EngineProbe:
 class _EngineTelemetry(EngineProbe):
     """The probe of one helpline's engine: spans and synchronous instruments."""
 
-    def __init__(self, telemetry: Telemetry, engine: Engine) -> None:
+    def __init__(self, telemetry: Telemetry, engine: HelplineEngine) -> None:
         self.t = telemetry
         self.attrs = {"helpline": engine.id}
         self._starts: dict[asyncio.Future[Any], tuple[float, trace.SpanContext]] = {}
@@ -248,7 +248,7 @@ class Telemetry:
             processor = (BatchSpanProcessor if batch else SimpleSpanProcessor)(span_exporter)
             self.tracer_provider.add_span_processor(processor)
         self.tracer = self.tracer_provider.get_tracer("linje")
-        self.engines: list[Engine] = []
+        self.engines: list[HelplineEngine] = []
         m = self.meter_provider.get_meter("linje")
         self.contacts = m.create_counter(
             "linje.contacts", unit="{contact}", description="Contacts ended, by outcome and class"
@@ -293,7 +293,7 @@ class Telemetry:
         )
 
     # ------------------------------------------------------------- wiring
-    def watch(self, engine: Engine) -> None:
+    def watch(self, engine: HelplineEngine) -> None:
         """Report this engine's work and state."""
         engine.probe = _EngineTelemetry(self, engine)
         self.engines.append(engine)
@@ -307,7 +307,7 @@ class Telemetry:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     # ------------------------------------------------------ observed state
-    def _snapshots(self) -> Iterable[tuple[Engine, dict[str, Any]]]:
+    def _snapshots(self) -> Iterable[tuple[HelplineEngine, dict[str, Any]]]:
         for engine in self.engines:
             if engine.ready:
                 yield engine, engine.snapshot()

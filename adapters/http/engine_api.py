@@ -1,0 +1,64 @@
+"""What the HTTP layer needs from one helpline's engine, whatever store is behind it.
+
+Two implementations: ``adapters.http.engine.Engine`` (the embedded log on this
+machine) and ``adapters.cluster.engine.RedisEngine`` (a node of a Redis
+deployment). Handlers, streams and telemetry are typed against this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from adapters.http.clock import Clock
+    from adapters.http.telemetry import EngineProbe
+    from adapters.store.embedded import IngestResult
+    from router.config import HelplineConfig
+    from router.events import Event
+    from router.records import Record
+
+__all__ = ["HelplineEngine"]
+
+
+class HelplineEngine(Protocol):
+    """One helpline in the live service."""
+
+    config: HelplineConfig
+    id: str
+    clock: Clock
+    failed: BaseException | None
+    version: int
+    probe: EngineProbe
+    command_listeners: set[Callable[[list[dict[str, Any]]], None]]
+    change_listeners: set[Callable[[], None]]
+
+    @property
+    def ready(self) -> bool:
+        """Serving: recovered or folded, and its store reachable."""
+
+    async def open(self) -> None:
+        """Recover (embedded) or fold the log (Redis); the service is not ready before."""
+
+    async def close(self) -> None: ...
+
+    async def submit(self, events: list[Event]) -> list[IngestResult]:
+        """Apply events in order; returns once they are durable (never a false ack)."""
+
+    def poke(self) -> None:
+        """Look at the next timer deadline again."""
+
+    def commands_since(self, cursor: int) -> list[dict[str, Any]]:
+        """Commands with ``seq`` > ``cursor`` in order (stream resume)."""
+
+    @property
+    def last_command_seq(self) -> int: ...
+
+    def snapshot(self) -> dict[str, Any]:
+        """Live state for supervisors."""
+
+    def records(self) -> list[Record]: ...
+
+    def stats(
+        self, *, group_by: tuple[str, ...], start: float | None, end: float | None
+    ) -> dict[str, Any]: ...
