@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.http.auth import Authenticator, Principal
 from adapters.http.clock import Clock
+from adapters.http.dashboard import add_dashboard_routes
 from adapters.http.engine import Engine
 from adapters.http.engine_api import HelplineEngine
 from adapters.http.limits import Limiter, Limits
@@ -423,6 +424,7 @@ def build_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
+    add_dashboard_routes(app)
     return app
 
 
