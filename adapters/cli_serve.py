@@ -131,6 +131,10 @@ def serve(args: argparse.Namespace) -> int:
         limits = Limits(events_per_s=args.adapter_rate, burst=args.adapter_burst)
     except ValueError as exc:
         raise ConfigError(f"--adapter-rate/--adapter-burst: {exc}") from None
+    from adapters.http.telemetry import Telemetry, traces_from_env
+
+    telemetry = Telemetry(traces_from_env(), batch=True)
+    metrics_open = _is_loopback(args.host)  # a scraper on this machine needs no token
     exit_code = 0
 
     def on_fatal(exc: BaseException) -> None:
@@ -146,6 +150,8 @@ def serve(args: argparse.Namespace) -> int:
         on_fatal=on_fatal,
         snapshot_every=args.snapshot_every,
         limits=limits,
+        telemetry=telemetry,
+        metrics_open=metrics_open,
     )
     base = f"http://{args.host}:{args.port}"
     if args.demo:
@@ -163,6 +169,9 @@ def serve(args: argparse.Namespace) -> int:
         f"Linje serving {helplines} on {base}\n"
         f"  health:    {base}/healthz   ready: {base}/readyz\n"
         f"  API:       {base}/v1/openapi.json\n"
+        f"  dashboard: {base}/  (sign in with a supervisor token)\n"
+        f"  metrics:   {base}/metrics"
+        f"{'' if metrics_open else '  (Authorization: Bearer <supervisor token>)'}\n"
         f"  state:     {base}/v1/state  (Authorization: Bearer <supervisor token>"
         + (f" from {args.auth})" if args.auth else ")")
         + f"\n  data:      {data.resolve()}",
