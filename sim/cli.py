@@ -211,7 +211,8 @@ def _plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
     def run(args: argparse.Namespace) -> int:
-        from sim.plan import parse_target, plan_staffing, render_plan, write_plan
+        from sim.plan import parse_target, plan_staffing
+        from sim.plan_output import render_plan, write_plan
 
         target = parse_target(args.target)
         loaded = _load(args)
