@@ -51,7 +51,7 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from adapters.http.problems import Problem
 from adapters.store.entries import decode_payload
@@ -69,6 +69,8 @@ AGENT_STATES = ("ready", "offered", "busy", "wrap_up", "away", "logged_out")
 # Decisions take tens of microseconds; fsyncs a fraction of a millisecond to tens of ms.
 DECISION_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.05, 0.25)
 FSYNC_BUCKETS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+# What ``generate_latest`` writes: the classic text format every Prometheus reads.
+EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Routes that take events: a refusal there counts as rejected events.
 INGEST_SUFFIXES = ("/events", "/adapters/carrier", "/adapters/chat")
 # Polled or static: not worth a span each.
@@ -304,7 +306,7 @@ class Telemetry:
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), EXPOSITION_TYPE
 
     # ------------------------------------------------------ observed state
     def _snapshots(self) -> Iterable[tuple[HelplineEngine, dict[str, Any]]]:
