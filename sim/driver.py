@@ -202,6 +202,8 @@ class Simulation:
     absences: Sequence[Absent] = ()
     progress: Callable[[float], None] | None = None
     progress_every_s: float = 86400.0
+    # When a list, every event sent to the router is appended (tests, debugging).
+    trace: list[Event] | None = None
     records: list[Record] = field(default_factory=list)
     stats: RunStats = field(default_factory=RunStats)
 
@@ -237,6 +239,8 @@ class Simulation:
 
     def _send(self, event: Event) -> None:
         self.stats.events += 1
+        if self.trace is not None:
+            self.trace.append(event)
         commands = self.router.handle(event)
         records = self.router.take_records()
         # Commands first: a record may log an agent out, which cancels offers
