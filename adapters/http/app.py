@@ -236,6 +236,7 @@ def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | Non
 
 async def get_commands(request: web.Request) -> web.StreamResponse:
     principal = _principal(request, ("adapter",))
+    _known_params(request, ("cursor",))
     engine = _engine(request)
     raw = request.query.get("cursor")
     cursor: int | None = None
@@ -267,6 +268,15 @@ async def get_state_stream(request: web.Request) -> web.StreamResponse:
     return await state_stream(request, request.app[HUBS][engine.id])
 
 
+def _known_params(request: web.Request, known: tuple[str, ...]) -> None:
+    # As with unknown event fields: a misspelt parameter must not silently mean "none".
+    for name in request.query:
+        if name not in known:
+            raise Problem(
+                400, "bad-parameter", f"unknown query parameter {name!r}", field=name or None
+            )
+
+
 def _time_param(request: web.Request, name: str, tz: dt.tzinfo) -> float | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -287,6 +297,7 @@ def _time_param(request: web.Request, name: str, tz: dt.tzinfo) -> float | None:
 
 async def get_stats(request: web.Request) -> web.Response:
     _principal(request, ("supervisor", "planner"))
+    _known_params(request, ("from", "to", "group_by"))
     engine = _engine(request)
     tz = ZoneInfo(engine.config.timezone)
     start, end = _time_param(request, "from", tz), _time_param(request, "to", tz)

@@ -12,6 +12,10 @@ from adapters.http.wire import EventBatch, EventIn, EventModels
 __all__ = ["build_openapi"]
 
 REF = "#/components/schemas/{model}"
+# Query parameters the service parses itself: a date or an ISO 8601 time, and group keys.
+DAY = r"^(\d{4}-\d{2}-\d{2}([T ][0-9:.]+([+-]\d{2}:?\d{2}|Z)?)?)?$"
+_KEY = "(month|day|hour|weekday|channel|queue|team)"
+GROUP_BY = f"^({_KEY}(,{_KEY})*)?$"
 
 
 class ProblemDetails(BaseModel):
@@ -204,12 +208,12 @@ def build_openapi() -> dict[str, Any]:
                 roles=["supervisor", "planner"],
                 ok=_json_ok("Groups of figures"),
                 params=[
-                    {"name": "from", "in": "query", "schema": {"type": "string"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string"}},
+                    {"name": "from", "in": "query", "schema": {"type": "string", "pattern": DAY}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "pattern": DAY}},
                     {
                         "name": "group_by",
                         "in": "query",
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": GROUP_BY},
                         "description": "comma-separated: "
                         "month, day, hour, weekday, channel, queue, team",
                     },
