@@ -149,10 +149,11 @@ def report_json(report: Report) -> dict[str, Any]:
                 {
                     "weekday": WEEKDAY_NAMES[wd],
                     "hour": h,
-                    "contacts_per_week": round(c, 3),
-                    "answer_rate": _r4(rate),
+                    "contacts_per_week": round(cells.get((wd, h), (0.0, None))[0], 3),
+                    "answer_rate": _r4(cells.get((wd, h), (0.0, None))[1]),
                 }
-                for (wd, h), (c, rate) in sorted(cells.items())
+                for wd in range(7)
+                for h in range(24)
             ]
             for ch, cells in report.heat.items()
         },
