@@ -42,8 +42,12 @@ _IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 _IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b")
 
 
-def scrub(text: str) -> str:
-    """Remove phone numbers, e-mail and IP addresses from free text."""
+def scrub(text: str, known: tuple[str | None, ...] = ()) -> str:
+    """Remove phone numbers, e-mail and IP addresses from free text, and the ``known``
+    identity values the same payload carried (a visitor signing with their nickname)."""
+    for value in known:
+        if value and value.strip():
+            text = re.sub(re.escape(value.strip()), "[removed]", text, flags=re.IGNORECASE)
     for pattern in (_EMAIL, _IPV6, _IPV4, _PHONE):
         text = pattern.sub("[removed]", text)
     return text
@@ -167,7 +171,8 @@ def chat_to_event(p: ChatVendorEvent, source: str) -> Event | None:
     if p.event == "feedback":
         if p.rating is None:
             raise InvalidEvent("feedback needs rating (1-10)", field="rating")
-        comment = scrub(p.comment) if p.comment else None
+        known = (p.visitor_nickname, p.visitor_email, p.visitor_ip)
+        comment = scrub(p.comment, known) if p.comment else None
         return ChatFeedback(
             **env, contact_id=_need(p.chat_id, "chat_id", p.event), rating=p.rating, comment=comment
         )
