@@ -212,6 +212,7 @@ class Simulation:
         self._heap: list[tuple[float, int, int, Any]] = []
         self._seq = 0
         self._eid = 0
+        self._due: float | None = None
         self._calls: dict[str, _Call] = {}
         self._live = 0
         self._ringing: dict[tuple[str, str], int] = {}
@@ -243,6 +244,8 @@ class Simulation:
             self.trace.append(event)
         commands = self.router.handle(event)
         records = self.router.take_records()
+        # The router's next deadline only moves when it is called: ask once here.
+        self._due = self.router.next_deadline()
         # Commands first: a record may log an agent out, which cancels offers
         # made in this same batch, and the cancel must come after the offer.
         if commands:
@@ -272,11 +275,12 @@ class Simulation:
             t = next_arrival if next_arrival < top else top
             if i >= n_arr and self._live == 0:
                 break
-            due = router.next_deadline()
+            due = self._due
             if due is not None and due <= t:
                 stats.ticks += 1
                 commands = router.advance(due)
                 records = router.take_records()
+                self._due = router.next_deadline()
                 if commands:
                     self._on_commands(commands)
                 if records:
@@ -328,6 +332,7 @@ class Simulation:
     def _begin(self) -> None:
         """Start the router's clock at the horizon and schedule the rota and absences."""
         self._on_commands(self.router.advance(self.start))
+        self._due = self.router.next_deadline()
         for t, k, want in self.timeline.changes:
             self._push(t, ROTA, (k, want))
         for a in self.absences:
