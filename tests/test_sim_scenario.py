@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from router.config import CLOSED
+from router.config import CLOSED, HelplineConfig
 from router.coverage import CoveragePlan
 from router.errors import ConfigError
 from sim.arrivals import month_pieces, profile_arrivals, read_replay
@@ -385,3 +385,33 @@ def test_patience_mixes_early_leavers_with_the_rest() -> None:
 def test_a_uniform_needs_high_at_least_low() -> None:
     with pytest.raises(ValueError, match="high must be >= low"):
         Uniform(dist="uniform", low=5, high=1)
+
+
+def test_a_linje_data_directory_is_replayed_from_its_event_log(
+    tmp_path: Path, vo_config: HelplineConfig
+) -> None:
+    from adapters.store import EmbeddedStore
+    from router import ContactArrived, ContactEnded
+
+    plan = CoveragePlan(vo_config)
+    t = plan.instant(dt.date(2021, 11, 15), 10 * 60)
+    events = [
+        ContactArrived(
+            event_id="e1", at=t, source="carrier", contact_id="a", channel="phone", queue="phone"
+        ),
+        ContactEnded(event_id="e2", at=t + 5, source="carrier", contact_id="a"),
+        ContactArrived(
+            event_id="e3", at=t + 60, source="web", contact_id="b", channel="chat", queue="chat"
+        ),
+    ]
+    with EmbeddedStore.open(tmp_path / "data", vo_config, fsync=False) as store:
+        store.ingest(events)
+    arrivals = read_replay(
+        tmp_path / "data",
+        None,
+        plan,
+        vo_config,
+        first=dt.date(2021, 11, 15),
+        last=dt.date(2021, 11, 15),
+    )
+    assert [(a.channel, a.at) for a in arrivals] == [("phone", t), ("chat", t + 60)]
