@@ -66,7 +66,7 @@ def progress_bar(
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, force_terminal=mode == "always"),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)

@@ -174,3 +174,13 @@ def test_plan_prints_a_staffing_table_and_what_the_current_rota_achieves(
     assert cells[("phone", "kss", 10)]["current_agents"] == 2
     assert cells[("phone", "ok", 3)]["current_agents"] == 1
     assert (tmp_path / "plan.png").exists()
+
+
+def test_long_runs_show_a_progress_bar_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["simulate", str(SMALL), "--no-plots", "--out", str(tmp_path), "--progress", "always"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "simulating golden-small" in captured.err
+    assert "simulating" not in captured.out
