@@ -31,6 +31,10 @@ CLASS_LABELS = {
     "no_agent": "nobody logged in",
     "missing_data": "missing data",
 }
+REASON_LABELS = {
+    "rang_unanswered": "rang, nobody picked up",
+    "agents_away": "agents logged in but away",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +220,8 @@ def render_markdown(report: Report, plots: Sequence[str] = ()) -> str:
         ("answer rate excluding short abandons", "answer_rate_excl_short", "pct"),
     ]
     if sl_name:
-        rows.append((f"answered within {sl_name.split('_')[-1]}", sl_name, "pct"))
+        seconds = sl_name.removeprefix("service_level_").removesuffix("s")
+        rows.append((f"answered within {seconds} s", sl_name, "pct"))
     rows.append(("mean wait of answered (s)", "wait_answered_avg_s", "num1"))
     for label, key, kind in rows:
         cells = []
@@ -230,6 +235,12 @@ def render_markdown(report: Report, plots: Sequence[str] = ()) -> str:
     for klass in UNANSWERED_CLASSES:
         cells = [_pct(report.summary[g].get(f"unanswered_share.{klass}")) for g in groups]
         lines.append(f"| {CLASS_LABELS[klass]} | " + " | ".join(cells) + " |")
+        if klass == "other":
+            for reason, label in REASON_LABELS.items():
+                cells = [
+                    _pct(report.summary[g].get(f"other_reason_share.{reason}")) for g in groups
+                ]
+                lines.append(f"| - of which {label} | " + " | ".join(cells) + " |")
     obs = s.observed
     if obs is not None:
         group = obs.channel

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from router.records import UNANSWERED_CLASSES
+from router.records import OTHER_REASONS, UNANSWERED_CLASSES
 from router.stats import Stats, fold_for_config
 from sim.run import RunResult
 
@@ -95,6 +95,9 @@ def figures(result: RunResult) -> dict[str, dict[str, float | None]]:
             n = g["unanswered"][klass]
             row[f"unanswered.{klass}"] = n
             row[f"unanswered_share.{klass}"] = round(n / unanswered, 4) if unanswered else None
+        for reason in OTHER_REASONS:
+            n = g["other_reasons"][reason]
+            row[f"other_reason_share.{reason}"] = round(n / unanswered, 4) if unanswered else None
         out[name] = row
     return out
 
