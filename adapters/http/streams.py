@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -27,10 +28,14 @@ __all__ = ["MAX_RATE", "SLOW_READER_S", "StateHub", "command_stream", "state_str
 
 log = logging.getLogger("linje.streams")
 MAX_RATE = 10.0
-SLOW_READER_S = 5.0
+# A write blocked this long drops the reader. With STREAM_SNDBUF the first write
+# blocks within a few tenths of a second of the reader's last read, so a reader
+# that stops reading is gone within 5 s (docs/RELIABILITY.md, bench_slow_reader).
+SLOW_READER_S = 4.5
 MAX_BACKLOG = 10_000
 MAX_STATE_READERS = 200
 KEEPALIVE_S = 15.0
+STREAM_SNDBUF = 128 * 1024
 
 
 class _Reader:
@@ -97,12 +102,24 @@ class StateHub:
 async def state_stream(request: web.Request, hub: StateHub) -> web.StreamResponse:
     """Server-Sent Events, or a WebSocket when the client asks to upgrade."""
     reader = hub.join()
+    _small_send_buffer(request)
     try:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await _state_ws(request, reader)
         return await _state_sse(request, reader)
     finally:
         hub.readers.discard(reader)
+
+
+def _small_send_buffer(request: web.Request) -> None:
+    # The kernel grows a socket's send buffer to megabytes (loopback, fast links): a
+    # reader that stopped reading would absorb seconds of pushes before a write
+    # even blocks and SLOW_READER_S starts. A fixed buffer of a few states makes
+    # the first write after the stall block, and the drop follows SLOW_READER_S later.
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
 
 
 async def _state_sse(request: web.Request, reader: _Reader) -> web.StreamResponse:
