@@ -120,6 +120,7 @@ class Router:
         self._seen_order: deque[tuple[float, str]] = deque()
         self._ended: deque[tuple[float, str]] = deque()
         self._next_purge = -math.inf
+        self._ev_at: float | None = None  # the applied event's own time (see _fact)
         self._closed_alerts: deque[tuple[float, str]] = deque()
         # Bumped on every change to an agent or a queue's owner; views computed
         # from agents (census, "nobody free") are cached against it.
@@ -192,7 +193,11 @@ class Router:
             self._fire_until(event.at)
             self._set_now(event.at)
             check(event)
-        apply(event)
+        self._ev_at = event.at
+        try:
+            apply(event)
+        finally:
+            self._ev_at = None
         self._seen[event.event_id] = self.now  # type: ignore[assignment]
         self._seen_order.append((self.now, event.event_id))  # type: ignore[arg-type]
         self._settle()
@@ -286,6 +291,17 @@ class Router:
     def _t(self) -> float:
         assert self.now is not None
         return self.now
+
+    @property
+    def _fact(self) -> float:
+        """The time to record as when something happened: the event's own time.
+
+        The clock only moves forward, but an event up to ``clock_tolerance_s``
+        late (another adapter's clock, a redelivery) still happened at its own
+        time; waits and handle times use it, so figures do not depend on which
+        adapter's event reached the core first.
+        """
+        return self._ev_at if self._ev_at is not None else self._t
 
     def _purge(self) -> None:
         """Forget what is past every retention window; at most once a minute of event time."""
@@ -381,7 +397,7 @@ class Router:
             )
 
     def _on_arrived(self, ev: ContactArrived) -> None:
-        now = self._t
+        now = self._fact
         q = self._queues[ev.queue]
         self._contact_seq += 1
         self.arrived_total += 1
@@ -461,7 +477,7 @@ class Router:
             return
         a = self._agents[ev.agent_id]
         chs = a.channels[c.channel]
-        now = self._t
+        now = max(self._fact, c.arrived_at)
         others = sorted(x for x in c.ringing if x != a.id)
         for x in list(c.ringing):
             self._unring(c, x)
@@ -543,7 +559,7 @@ class Router:
         team = self._agents[c.agent_id].team if c.agent_id else c.team
         self._record(
             FeedbackRecord(
-                contact_id=c.id, channel=c.channel, team=team, at=self._t, rating=ev.rating
+                contact_id=c.id, channel=c.channel, team=team, at=self._fact, rating=ev.rating
             )
         )
 
@@ -551,7 +567,7 @@ class Router:
         c = self._contacts[ev.contact_id]
         if ev.flag not in c.flags:
             c.flags.append(ev.flag)
-        self._record(FlagRecord(contact_id=c.id, at=self._t, flag=ev.flag))
+        self._record(FlagRecord(contact_id=c.id, at=self._fact, flag=ev.flag))
 
     # ------------------------------------------------------ contact ends
     def _leave_queue(self, c: Contact) -> None:
@@ -560,16 +576,16 @@ class Router:
         for kind in ("ring", "retry", "long_wait"):
             self._timers.cancel(kind, c.id)
 
-    def _finish(self, c: Contact) -> None:
+    def _finish(self, c: Contact, ended_at: float) -> None:
         c.state = E
-        c.ended_at = self._t
+        c.ended_at = ended_at
         self.ended_total += 1
         self._ended.append((self._t, c.id))
         self._timers.cancel("reconcile", c.id)
         self._close_alert(c.long_wait_alert)
 
     def _end_unanswered(self, c: Contact, *, missing: bool = False) -> None:
-        now = self._t
+        now = max(self._fact, c.arrived_at)
         if c.ringing:
             ids = tuple(sorted(c.ringing))
             for x in ids:
@@ -590,7 +606,7 @@ class Router:
             klass = "other"
             reason = "rang_unanswered" if c.rung else "agents_away"
         logged, busy, _ = self._census(self._queues[c.queue])
-        self._finish(c)
+        self._finish(c, now)
         self._record(
             ContactRecord(
                 contact_id=c.id,
@@ -616,8 +632,8 @@ class Router:
         )
 
     def _complete(self, c: Contact, *, reconciled: bool = False) -> None:
-        now = self._t
         assert c.agent_id is not None and c.answered_at is not None
+        now = max(self._fact, c.answered_at)
         a = self._agents[c.agent_id]
         chs = a.channels.get(c.channel)
         if chs is not None:
@@ -630,7 +646,7 @@ class Router:
                 chs.idle_since = now
             self._touch(chs)
         logged, busy, _ = self._census(self._queues[c.queue])
-        self._finish(c)
+        self._finish(c, now)
         self._record(
             ContactRecord(
                 contact_id=c.id,

@@ -10,9 +10,9 @@ delivery. The service runs on a clock that follows the events
 ``tests/helpers/http_crash_server.py``).
 
 Reordering the *first* deliveries within the clock tolerance is accepted by
-the core (no event is refused), but the core applies a late event at the
-latest time seen, so the figures can move: see the strict xfail below and
-docs/RELIABILITY.md.
+the core (no event is refused), and a late event is recorded at its own time
+(the core's clock only moves forward, but waits and handle times use the
+event's time), so the figures do not move.
 """
 
 from __future__ import annotations
@@ -145,12 +145,6 @@ def test_two_sources_interleaved_within_the_tolerance_are_all_accepted(
         ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: an event up to clock_tolerance_s late is applied at the latest time seen "
-    "(router/core.py handle: _set_now only moves forward, waits use self.now), so a phone "
-    "hang-up delivered after a later chat event gets a longer wait; see docs/RELIABILITY.md",
-)
 def test_two_sources_interleaved_within_the_tolerance_give_identical_statistics(
     vo_config: HelplineConfig,
 ) -> None:
