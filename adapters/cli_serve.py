@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import ipaddress
 import os
 import shutil
@@ -70,6 +71,9 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="virtual seconds per real second (default 1; 10 with --demo)",
     )
     p.add_argument("--log-level", default="info")
+    from adapters.cluster.cli import add_store_arguments
+
+    add_store_arguments(p)
 
     def run(args: argparse.Namespace) -> int:
         return serve(args)
@@ -135,6 +139,9 @@ def serve(args: argparse.Namespace) -> int:
 
     telemetry = Telemetry(traces_from_env(), batch=True)
     metrics_open = _is_loopback(args.host)  # a scraper on this machine needs no token
+    from adapters.cluster.cli import node_from_args
+
+    node = node_from_args(args)
     exit_code = 0
 
     def on_fatal(exc: BaseException) -> None:
@@ -142,6 +149,11 @@ def serve(args: argparse.Namespace) -> int:
         exit_code = 1
         os.kill(os.getpid(), signal.SIGTERM)
 
+    factory = None
+    if node is not None:
+        factory = functools.partial(
+            node.engine, on_fatal=on_fatal, snapshot_every=args.snapshot_every
+        )
     app = build_app(
         configs,
         data,
@@ -152,7 +164,10 @@ def serve(args: argparse.Namespace) -> int:
         limits=limits,
         telemetry=telemetry,
         metrics_open=metrics_open,
+        engine_factory=factory,
     )
+    if node is not None:
+        node.attach(app)
     base = f"http://{args.host}:{args.port}"
     if args.demo:
         from adapters.demo import start_demo
@@ -174,7 +189,8 @@ def serve(args: argparse.Namespace) -> int:
         f"{'' if metrics_open else '  (Authorization: Bearer <supervisor token>)'}\n"
         f"  state:     {base}/v1/state  (Authorization: Bearer <supervisor token>"
         + (f" from {args.auth})" if args.auth else ")")
-        + f"\n  data:      {data.resolve()}",
+        + f"\n  data:      {data.resolve() if node is None else args.store}"
+        + ("" if node is None else f" (node {node.node_id}, prefix {args.redis_prefix})"),
         flush=True,
     )
     web.run_app(

@@ -1,0 +1,623 @@
+"""One helpline on the Redis store: append, fold, and (while holding the lease) route time.
+
+The live service's ``Engine`` for a deployment of several nodes
+(``adapters.http.engine_api.HelplineEngine``). Every node:
+
+* appends adapter events to the helpline's log stream (``APPEND``: deduplicated
+  by ``event_id``, atomically), then waits until its own fold has applied them
+  and answers with what they caused: the fold is the same on every node, so
+  these are the commands the owner records (docs/REDIS.md, "Answers");
+* follows the stream (blocking ``XREAD``) and folds every entry, so its state
+  is warm: live state, statistics and command streams are served by any node.
+
+The node holding the lease additionally
+
+* moves time: it sleeps until the fold's next deadline and appends a tick
+  (fenced); like every entry, the tick takes effect when the fold reads it, so
+  all nodes fire the same timers at the same point of the log;
+* records outputs (commands and records per entry, fenced, exactly once per
+  entry) and, with a snapshot key, snapshots of the fold.
+
+Any Redis failure answers 503 (``NotReady``) and acknowledges nothing; the
+follower retries and the node is ready again once Redis answers (and still
+holds the log this node folded: the epoch check).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from adapters.cluster.codec import SnapshotState, decode_output, sign_snapshot, verify_snapshot
+from adapters.cluster.fold import Applied, Fold, id_after
+from adapters.cluster.keys import BLOCK_MS, FOLD_WAIT_S, OUTPUT_BATCH, READ_BATCH, HelplineKeys
+from adapters.cluster.log import EpochChanged, Fenced, HelplineLog, NotDurable
+from adapters.http.clock import Clock
+from adapters.http.engine import NotReady
+from adapters.http.telemetry import EngineProbe
+from adapters.store.embedded import IngestResult
+from adapters.store.errors import CorruptLog
+from adapters.store.recovery import RECENT_COMMANDS
+from adapters.store.snapshots import code_fingerprint, config_fingerprint
+from router.commands import Command, command_to_dict
+from router.config import HelplineConfig
+from router.core import Router
+from router.errors import ConfigError, LinjeError
+from router.events import Event
+from router.records import Record, record_from_dict
+from router.stats import fold_for_config, stats_to_json
+
+if TYPE_CHECKING:
+    from adapters.cluster.lease import Lease
+    from adapters.cluster.node import RedisNode
+
+__all__ = ["RedisEngine"]
+
+log = logging.getLogger("linje.cluster")
+_REDIS_DOWN = (RedisError, OSError)
+_RESULTS_KEPT = 100_000
+
+
+def fingerprint(config: HelplineConfig) -> str:
+    """What every node of a helpline must share: routing code and configuration."""
+    return f"{code_fingerprint()[:16]}-{config_fingerprint(config)[:16]}"
+
+
+class RedisEngine:
+    """One helpline of one node of a Redis deployment (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: HelplineConfig,
+        clock: Clock,
+        node: RedisNode,
+        *,
+        on_fatal: Callable[[BaseException], None] | None = None,
+        snapshot_every: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.id = config.id
+        self.clock = clock
+        self.node = node
+        self.failed: BaseException | None = None
+        self.version = 0
+        self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
+        self.change_listeners: set[Callable[[], None]] = set()
+        self.probe = EngineProbe()  # telemetry (adapters.http.telemetry) replaces it
+        self.log = HelplineLog(
+            node.client, HelplineKeys(node.options.prefix, config.id), node.node_id
+        )
+        self.fold: Fold | None = None
+        self.fingerprint = fingerprint(config)
+        self.reachable = False
+        self.lease: Lease | None = None
+        self.owner_ready = False
+        self.fenced_writes = 0
+        self.started_from: int | None = None  # the snapshot's entry count, if one was used
+        self._on_fatal = on_fatal
+        self._snapshot_every = snapshot_every
+        self._snapshot_ordinal = 0
+        self._closing = False
+        self._pending: list[tuple[list[Event], asyncio.Future[list[IngestResult]]]] = []
+        self._flush_scheduled = False
+        self._waiters: dict[str, asyncio.Future[Applied]] = {}
+        self._results: OrderedDict[str, Applied] = OrderedDict()
+        self._progress = asyncio.Event()  # the fold moved (waiters of positions)
+        self._wake = asyncio.Event()  # the timer loop should look again
+        self._record_wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._follower: asyncio.Task[None] | None = None
+        self._owner_tasks: list[asyncio.Task[None]] = []
+
+    # ----------------------------------------------------------- lifecycle
+    async def open(self) -> None:
+        """Connect, check the helpline's epoch and fingerprint, fold the log (retrying)."""
+        delay = 0.1
+        while True:
+            try:
+                await self._open_once()
+                break
+            except _REDIS_DOWN as exc:
+                self.reachable = False
+                log.warning("helpline %s: waiting for Redis: %s", self.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        self.reachable = True
+        self._follower = asyncio.create_task(self._follow(), name=f"follow-{self.id}")
+        log.info(
+            "helpline %s: folded %d log entries (position %s) on node %s",
+            self.id,
+            self._fold().ordinal,
+            self._fold().position,
+            self.node.node_id,
+        )
+        self._changed()
+
+    async def _open_once(self) -> None:
+        await self.node.check_server()
+        epoch, stored = await self.log.init_meta(self.fingerprint)
+        if stored != self.fingerprint:
+            peers = self.node.leases.peers_serving(self.id)
+            if not peers:
+                peers = [p for p in (await self.node.leases.read_live()) if p != self.node.node_id]
+                peers = [p for p in peers if self.id in self.node.leases.live.get(p, [])]
+            if peers:
+                raise ConfigError(
+                    f"helpline {self.id}: nodes {', '.join(peers)} run other routing code or "
+                    f"configuration (fingerprint {stored}, this node {self.fingerprint}); all "
+                    f"nodes of a helpline must fold the log alike: stop them to upgrade"
+                )
+            log.warning("helpline %s: adopting a new code/config fingerprint", self.id)
+            await self.log.adopt_fingerprint(self.fingerprint)
+        self.log.epoch = epoch
+        fold = await self._load()
+        await self._catch_up(fold)
+        self.fold = fold
+
+    async def _load(self) -> Fold:
+        """A snapshot (signed, same fingerprint) plus the outputs before it; else an empty fold."""
+        key = self.node.options.snapshot_key
+        blob = await self.log.read_snapshot() if key else None
+        snap = verify_snapshot(blob, key, self.fingerprint) if blob and key else None
+        if snap is None:
+            return Fold(Router(self.config))
+        records: list[Record] = []
+        commands: list[dict[str, Any]] = []
+        after = "0-0"
+        while True:
+            rows = await self.log.outputs(after, snap.position, 5000)
+            for sid, payload in rows:
+                raw = decode_output(sid, payload)
+                records.extend(record_from_dict(r) for r in raw.get("r", []))
+                commands.extend(raw["c"])
+            if len(rows) < 5000:
+                break
+            after = rows[-1][0]
+        fold = Fold(
+            snap.router,
+            position=snap.position,
+            ordinal=snap.ordinal,
+            records=records,
+            recent=commands[-RECENT_COMMANDS:],
+            recent_complete=len(commands) <= RECENT_COMMANDS,
+        )
+        self._snapshot_ordinal = self.started_from = snap.ordinal
+        log.info("helpline %s: starting from the snapshot at entry %d", self.id, snap.ordinal)
+        return fold
+
+    async def _catch_up(self, fold: Fold) -> None:
+        while True:
+            rows = await self.log.read(fold.position, READ_BATCH)
+            for sid, payload in rows:
+                fold.apply(sid, payload)
+            if len(rows) < READ_BATCH:
+                return
+
+    async def close(self) -> None:
+        self._closing = True
+        if self.lease is not None:
+            await self.node.leases.release(self)
+        self.step_down("the node is stopping")
+        tasks = {t for t in (self._follower, *self._tasks) if t is not None}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        for _, fut in self._pending:
+            if not fut.done():
+                fut.set_exception(NotReady("the node is stopping; nothing was acknowledged"))
+
+    @property
+    def ready(self) -> bool:
+        return self.fold is not None and self.failed is None and self.reachable
+
+    @property
+    def can_own(self) -> bool:
+        """Whether the lease manager may give this helpline's lease to this node."""
+        return self.ready and not self._closing
+
+    def _fold(self) -> Fold:
+        if self.failed is not None:
+            raise NotReady("this node stopped serving the helpline; see its log")
+        if self.fold is None:
+            raise NotReady("folding the log from Redis; retry shortly")
+        if not self.reachable:
+            raise NotReady("Redis is unreachable from this node; nothing can be acknowledged")
+        return self.fold
+
+    def _fatal(self, exc: BaseException) -> None:
+        if self.failed is None:
+            self.failed = exc
+            log.critical("helpline %s: stopping: %s", self.id, exc)
+            self.step_down("stopping")
+            if self._on_fatal is not None:
+                self._on_fatal(exc)
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ----------------------------------------------------------- following
+    async def _follow(self) -> None:
+        client, key = self.node.client, self.log.keys.log
+        delay = 0.05
+        while not self._closing:
+            fold = self.fold
+            assert fold is not None
+            try:
+                if not self.reachable:
+                    await self._check_epoch()
+                resp: Any = await client.xread(
+                    {key: fold.position}, count=READ_BATCH, block=BLOCK_MS
+                )
+            except asyncio.CancelledError:
+                raise
+            except EpochChanged as exc:
+                self._fatal(exc)
+                return
+            except _REDIS_DOWN as exc:
+                if self.reachable:
+                    log.warning("helpline %s: Redis unreachable: %s", self.id, exc)
+                    self.reachable = False
+                    self._changed()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            delay = 0.05
+            if not self.reachable:
+                log.info("helpline %s: Redis reachable again", self.id)
+                self.reachable = True
+            if resp:
+                rows = [(sid.decode(), fields[b"e"]) for sid, fields in resp[0][1]]
+                self._apply(rows)
+            elif not self.ready:
+                self._changed()
+
+    async def _check_epoch(self) -> None:
+        epoch = await self.log.current_epoch()
+        if epoch != self.log.epoch:
+            raise EpochChanged(
+                f"helpline {self.id}: Redis no longer holds the log this node folded "
+                f"(epoch {epoch!r}, expected {self.log.epoch!r}): restarted without "
+                "persistence? Restart the nodes to start from what Redis holds now"
+            )
+
+    def _apply(self, rows: list[tuple[str, bytes]]) -> None:
+        fold = self._fold()
+        commands: list[Command] = []
+        for sid, payload in rows:
+            try:
+                applied = fold.apply(sid, payload)
+            except LinjeError as exc:
+                self._fatal(exc)
+                return
+            except BaseException as exc:  # a bug in the core: every node stops alike
+                self._fatal(exc)
+                raise
+            commands += applied.commands
+            fut = self._waiters.pop(sid, None)
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(applied)
+            elif applied.node == self.node.node_id and applied.kind == "event":
+                self._results[sid] = applied
+                if len(self._results) > _RESULTS_KEPT:
+                    self._results.popitem(last=False)
+        self._progress.set()
+        self._wake.set()
+        if self.lease is not None:
+            self._record_wake.set()
+        if commands:
+            dicts = [command_to_dict(c) for c in commands]
+            for listener in list(self.command_listeners):
+                listener(dicts)
+        self._changed()
+
+    async def _until_folded(self, sid: str, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while id_after(sid, self._fold().position):
+            self._progress.clear()
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), left)
+
+    # ----------------------------------------------------------- ingestion
+    async def submit(self, events: list[Event]) -> list[IngestResult]:
+        """Append events in order; answers once they are in Redis and folded here."""
+        self._fold()
+        if self._closing:
+            raise NotReady("the node is stopping; nothing was acknowledged")
+        fut: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
+        self._pending.append((events, fut))
+        self.probe.submitted(fut)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        """Every request pending now goes to Redis in one script call (group commit)."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        if pending:
+            self._spawn(self._append(pending), f"append-{self.id}")
+
+    async def _append(
+        self, pending: list[tuple[list[Event], asyncio.Future[list[IngestResult]]]]
+    ) -> None:
+        events = [e for batch, _ in pending for e in batch]
+        try:
+            results = await self._append_events(events)
+        except LinjeError as err:
+            for _, fut in pending:
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        i = 0
+        for batch, fut in pending:
+            if not fut.done():
+                fut.set_result(results[i : i + len(batch)])
+            i += len(batch)
+
+    async def _append_events(self, events: list[Event]) -> list[IngestResult]:
+        ttl_ms = int(self.config.dedup_window_s * 1000)
+        try:
+            marks = await self.log.append(events, ttl_ms, self.node.options.durability)
+        except EpochChanged as exc:
+            self._fatal(exc)
+            raise NotReady(exc.detail) from None
+        except NotDurable:
+            raise
+        except _REDIS_DOWN as exc:
+            self.reachable = False
+            self._changed()
+            raise NotReady(
+                f"Redis did not confirm the append ({type(exc).__name__}); nothing was "
+                "acknowledged: retry (a retry of an event that did land answers duplicate)"
+            ) from None
+        results: list[IngestResult] = []
+        for event, (new, sid) in zip(events, marks, strict=True):
+            if not new:
+                results.append(IngestResult(event.event_id, "duplicate"))
+                continue
+            applied = await self._result(sid)
+            result = applied.result
+            if result is None:
+                err = CorruptLog(f"log entry {sid} could not be read back")
+                result = IngestResult(event.event_id, "rejected", error=err)
+            if result.status == "rejected":
+                with contextlib.suppress(*_REDIS_DOWN):
+                    await self.log.forget(event.event_id, sid)
+            results.append(result)
+        return results
+
+    async def _result(self, sid: str) -> Applied:
+        applied = self._results.pop(sid, None)
+        if applied is not None:
+            return applied
+        fut: asyncio.Future[Applied] = asyncio.get_running_loop().create_future()
+        self._waiters[sid] = fut
+        try:
+            return await asyncio.wait_for(fut, FOLD_WAIT_S)
+        except TimeoutError:
+            raise NotReady(
+                f"the event is in Redis (entry {sid}) but this node has not folded it within "
+                f"{FOLD_WAIT_S:.0f} s; a retry answers duplicate and its commands are on the "
+                "command stream"
+            ) from None
+        finally:
+            self._waiters.pop(sid, None)
+
+    # ----------------------------------------------------------- ownership
+    def take_over(self, lease: Lease) -> None:
+        """Called by the lease manager: this node now holds the helpline's lease."""
+        self.lease = lease
+        self.owner_ready = False
+        self._owner_tasks = [self._spawn(self._own(lease), f"own-{self.id}")]
+        self._changed()
+
+    def step_down(self, why: str) -> None:
+        """Stop routing time and recording at once (the lease is lost or given back)."""
+        if self.lease is None:
+            return
+        log.warning(
+            "helpline %s: node %s steps down (token %d): %s",
+            self.id,
+            self.node.node_id,
+            self.lease.token,
+            why,
+        )
+        self.lease = None
+        self.owner_ready = False
+        for task in self._owner_tasks:
+            task.cancel()
+        self._owner_tasks = []
+        self._changed()
+
+    async def relinquish(self) -> None:
+        """Record what is still unrecorded, then step down (before the lease is released)."""
+        lease = self.lease
+        if lease is not None and self.owner_ready and self.reachable:
+            with contextlib.suppress(*_REDIS_DOWN, LinjeError):
+                await self._record(lease)
+        self.step_down("handing the lease over")
+
+    async def _own(self, lease: Lease) -> None:
+        """Catch up with the log's tail, record what the last owner did not, then route time."""
+        try:
+            while self.lease is lease:
+                try:
+                    tail = await self.log.tail()
+                    await self._until_folded(tail, FOLD_WAIT_S)
+                    self._fold().mark_recorded(await self.log.out_cursor())
+                    break
+                except (*_REDIS_DOWN, TimeoutError, NotReady):
+                    await asyncio.sleep(0.1)
+            if self.lease is not lease:
+                return
+            self.owner_ready = True
+            log.info(
+                "helpline %s: node %s routes from entry %d (token %d)",
+                self.id,
+                self.node.node_id,
+                self._fold().ordinal,
+                lease.token,
+            )
+            self._owner_tasks.append(self._spawn(self._recorder(lease), f"record-{self.id}"))
+            self._record_wake.set()
+            await self._timers(lease)
+        except Fenced as exc:
+            self._fenced(exc)
+
+    def _fenced(self, exc: Fenced) -> None:
+        self.fenced_writes += 1
+        self.node.leases.lose(self.id, f"a write was fenced off: {exc.detail}")
+
+    def _may_write(self, lease: Lease) -> bool:
+        """Checked before every owner write; Redis checks the token again (a pause can
+        fall between this check and the write: that is what fencing is for)."""
+        if self.lease is not lease:
+            return False
+        if not lease.valid():
+            self.node.leases.lose(self.id, "the lease may have expired (not renewed in time)")
+            return False
+        return True
+
+    async def _timers(self, lease: Lease) -> None:
+        fold = self._fold()
+        if fold.router.now is None:
+            # Start the core's clock, so that live state shows who owns each queue.
+            await self._tick(lease, self.clock.now())
+        while self.lease is lease:
+            deadline = fold.router.next_deadline()
+            self._wake.clear()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = self.clock.real_seconds_until(deadline)
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                    continue  # something changed: look at the deadline again
+                except TimeoutError:
+                    pass
+            await self._tick(lease, min(deadline, self.clock.now()))
+
+    async def _tick(self, lease: Lease, at: float) -> None:
+        if not self._may_write(lease):
+            return
+        try:
+            sid = await self.log.append_tick(at, lease.value, lease.token)
+            await self._until_folded(sid, FOLD_WAIT_S)
+        except _REDIS_DOWN as exc:
+            log.warning("helpline %s: tick not written (retrying): %s", self.id, exc)
+            await asyncio.sleep(0.2)
+        except (TimeoutError, NotReady):
+            await asyncio.sleep(0.2)
+
+    async def _recorder(self, lease: Lease) -> None:
+        while self.lease is lease:
+            await self._record_wake.wait()
+            self._record_wake.clear()
+            try:
+                await self._record(lease)
+                await self._maybe_snapshot(lease)
+            except Fenced as exc:
+                self._fenced(exc)
+                return
+            except (*_REDIS_DOWN, NotReady) as exc:
+                log.warning("helpline %s: outputs not recorded yet: %s", self.id, exc)
+                await asyncio.sleep(0.2)
+                self._record_wake.set()
+
+    async def _record(self, lease: Lease) -> None:
+        fold = self._fold()
+        while fold.unrecorded:
+            if not self._may_write(lease):
+                return
+            batch = fold.pending(OUTPUT_BATCH)
+            upto = fold.position if len(batch) == len(fold.unrecorded) else batch[-1][0]
+            fold.mark_recorded(await self.log.record(lease.value, lease.token, upto, batch))
+
+    async def _maybe_snapshot(self, lease: Lease) -> None:
+        key = self.node.options.snapshot_key
+        fold = self._fold()
+        if key is None or fold.ordinal - self._snapshot_ordinal < self._snapshot_every:
+            return
+        if fold.unrecorded or not self._may_write(lease):
+            return
+        if id_after(fold.position, fold.recorded):
+            # Nothing productive since the cursor: move it to the snapshot's position.
+            fold.mark_recorded(await self.log.record(lease.value, lease.token, fold.position, []))
+        state = SnapshotState(fold.router, fold.position, fold.ordinal, self.fingerprint)
+        if await self.log.write_snapshot(lease.value, state.position, sign_snapshot(state, key)):
+            self._snapshot_ordinal = state.ordinal
+            log.info("helpline %s: snapshot at entry %d", self.id, state.ordinal)
+
+    async def refresh_recorded(self) -> None:
+        """On a standby: forget outputs the owner has recorded (called by the lease loop)."""
+        if self.fold is not None and self.lease is None:
+            self.fold.mark_recorded(await self.log.out_cursor())
+
+    # ------------------------------------------------------------ listeners
+    def poke(self) -> None:
+        """Look at the next deadline again (the clock was moved, e.g. in tests)."""
+        self._wake.set()
+
+    def _changed(self) -> None:
+        self.version += 1
+        for listener in list(self.change_listeners):
+            listener()
+
+    def commands_since(self, cursor: int) -> list[dict[str, Any]]:
+        return self._fold().commands_since(cursor)
+
+    @property
+    def last_command_seq(self) -> int:
+        return self._fold().router._cmd_seq
+
+    # --------------------------------------------------------------- views
+    def snapshot(self) -> dict[str, Any]:
+        fold = self._fold()
+        snap = fold.router.snapshot()
+        snap["server_time"] = round(self.clock.now(), 3)
+        snap["clock_speed"] = self.clock.speed
+        snap["last_command_seq"] = fold.router._cmd_seq
+        snap["cluster"] = self.cluster_status()
+        return snap
+
+    def cluster_status(self) -> dict[str, Any]:
+        """This node's view: who it is, whether it routes, how far it has folded."""
+        fold = self.fold
+        return {
+            "node": self.node.node_id,
+            "owner": self.lease is not None and self.owner_ready,
+            "token": self.lease.token if self.lease is not None else None,
+            "entries": fold.ordinal if fold else 0,
+            "position": fold.position if fold else None,
+            "unrecorded": len(fold.unrecorded) if fold else 0,
+            "fenced_writes": self.fenced_writes,
+            "live_nodes": sorted(self.node.leases.live),
+        }
+
+    def records(self) -> list[Record]:
+        return self._fold().records
+
+    def stats(
+        self, *, group_by: tuple[str, ...], start: float | None, end: float | None
+    ) -> dict[str, Any]:
+        stats = fold_for_config(
+            self.records(), self.config, group_by=group_by, start=start, end=end
+        )
+        return stats_to_json(stats)

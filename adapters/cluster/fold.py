@@ -1,0 +1,178 @@
+"""The fold: one helpline's ``Router`` rebuilt from the Redis log, entry by entry.
+
+Every node folds the same totally ordered stream with the same code and
+configuration, so every node's router is the same function of the log prefix
+it has read: the owner's, the standbys' (warm state), and a node started from
+a snapshot. That is what lets any node answer an event with the commands it
+caused, and a standby take over without a rebuild. No I/O here.
+
+Applying an entry mirrors the embedded store (``EmbeddedStore.stage``):
+
+* ``event``: a duplicate ``event_id`` (within the core's window) is answered
+  "duplicate" and changes nothing; a refused event changes nothing in the core
+  but any timers that fell due before it are flushed (``advance(now)``) and
+  kept as that entry's outputs, exactly as the embedded store logs them;
+* ``tick``: ``advance(at)``; a tick behind the core's clock is a no-op.
+
+The fold keeps what the live service reads: every record (statistics), the
+latest ``RECENT_COMMANDS`` commands (command-stream resume), and the outputs
+not yet known to be recorded in Redis (an owner records them; a standby keeps
+them until the owner has, so that it can record them itself if it takes over).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.cluster.codec import decode_input
+from adapters.store.embedded import IngestResult
+from adapters.store.errors import CorruptLog
+from adapters.store.recovery import RECENT_COMMANDS
+from router.commands import Command, command_to_dict
+from router.core import Router
+from router.errors import LinjeError
+from router.events import event_from_dict
+from router.records import Record
+
+__all__ = ["Applied", "CursorTooOld", "Fold", "id_after"]
+
+log = logging.getLogger("linje.cluster")
+
+
+class CursorTooOld(LinjeError):
+    """The cursor is older than the commands this node holds in memory."""
+
+    status = 410
+    code = "cursor-too-old"
+
+
+def _id(sid: str) -> tuple[int, int]:
+    ms, _, seq = sid.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def id_after(a: str, b: str) -> bool:
+    """True if stream id ``a`` comes after ``b``."""
+    return _id(a) > _id(b)
+
+
+@dataclass(slots=True)
+class Applied:
+    """What one log entry did to the fold."""
+
+    sid: str
+    ordinal: int
+    kind: str  # "event" or "tick"
+    node: str | None  # the node that appended it
+    result: IngestResult | None  # events only
+    commands: list[Command] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+
+
+class Fold:
+    """A router at a log position, plus what the service reads from its history."""
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        position: str = "0-0",
+        ordinal: int = 0,
+        records: list[Record] | None = None,
+        recent: list[dict[str, Any]] | None = None,
+        recent_complete: bool = True,
+    ) -> None:
+        self.router = router
+        self.position = position
+        self.ordinal = ordinal
+        self.records: list[Record] = records if records is not None else []
+        self.recent: deque[dict[str, Any]] = deque(recent or (), maxlen=RECENT_COMMANDS)
+        # True when ``recent`` holds every command ever issued (nothing evicted or skipped).
+        self.recent_complete = recent_complete
+        # Outputs after the last cursor known to be recorded in Redis.
+        self.unrecorded: deque[tuple[str, list[Command], list[Record]]] = deque()
+        self.recorded = position
+        self.skipped = 0
+
+    # ------------------------------------------------------------- applying
+    def apply(self, sid: str, payload: bytes) -> Applied:
+        """Apply one entry of the log (ids must come in log order)."""
+        if not id_after(sid, self.position):
+            raise CorruptLog(f"log entry {sid} is not after {self.position}: read out of order")
+        self.position = sid
+        self.ordinal += 1
+        try:
+            raw = decode_input(sid, payload)
+            applied = self._apply(sid, raw)
+        except CorruptLog as exc:
+            # Every node skips the same entry the same way: the fold stays shared.
+            log.error("cluster: skipped an unreadable log entry: %s", exc.detail)
+            self.skipped += 1
+            return Applied(sid, self.ordinal, "event", None, None)
+        if applied.commands or applied.records:
+            self.records.extend(applied.records)
+            dicts = [command_to_dict(c) for c in applied.commands]
+            if len(self.recent) + len(dicts) > RECENT_COMMANDS:
+                self.recent_complete = False
+            self.recent.extend(dicts)
+            self.unrecorded.append((sid, applied.commands, applied.records))
+        return applied
+
+    def _apply(self, sid: str, raw: dict[str, Any]) -> Applied:
+        router = self.router
+        node = raw.get("n") if isinstance(raw.get("n"), str) else None
+        if raw["k"] == "tick":
+            commands = router.advance(float(raw["at"]))
+            return Applied(sid, self.ordinal, "tick", node, None, commands, router.take_records())
+        try:
+            event = event_from_dict(raw["event"])
+        except (KeyError, TypeError, ValueError, LinjeError) as exc:
+            raise CorruptLog(f"log entry {sid} does not decode: {exc!r}") from None
+        if router.is_duplicate(event.event_id):
+            result = IngestResult(event.event_id, "duplicate")
+            return Applied(sid, self.ordinal, "event", node, result)
+        try:
+            commands = router.handle(event)
+        except LinjeError as err:
+            # Timers that fell due before the refused event's time may have
+            # fired while it was checked again: flush them (see EmbeddedStore).
+            flushed = router.advance(router.now) if router.now is not None else []
+            result = IngestResult(event.event_id, "rejected", commands=flushed, error=err)
+            return Applied(sid, self.ordinal, "event", node, result, flushed, router.take_records())
+        result = IngestResult(event.event_id, "accepted", commands=commands, seq=self.ordinal)
+        return Applied(sid, self.ordinal, "event", node, result, commands, router.take_records())
+
+    # ------------------------------------------------------------- outputs
+    def mark_recorded(self, cursor: str) -> None:
+        """Outputs up to ``cursor`` are in Redis: forget them here."""
+        if id_after(cursor, self.recorded):
+            self.recorded = cursor
+        while self.unrecorded and not id_after(self.unrecorded[0][0], self.recorded):
+            self.unrecorded.popleft()
+
+    def pending(self, limit: int) -> list[tuple[str, list[Command], list[Record]]]:
+        """Up to ``limit`` unrecorded outputs, oldest first."""
+        return [self.unrecorded[i] for i in range(min(limit, len(self.unrecorded)))]
+
+    # ------------------------------------------------------------- reading
+    def commands_since(self, cursor: int) -> list[dict[str, Any]]:
+        """Commands with ``seq`` > ``cursor``, in order, from memory."""
+        recent = self.recent
+        held = self.recent_complete or (recent and recent[0]["seq"] <= cursor + 1)
+        if not held and (recent or cursor < self.router._cmd_seq):
+            oldest = recent[0]["seq"] if recent else self.router._cmd_seq + 1
+            raise CursorTooOld(
+                f"cursor {cursor} is older than the commands this node holds "
+                f"(oldest seq {oldest}); resume from seq {oldest - 1} or later",
+                field="cursor",
+            )
+        out: list[dict[str, Any]] = []
+        for c in reversed(recent):
+            if c["seq"] <= cursor:
+                break
+            out.append(c)
+        out.reverse()
+        return out
