@@ -14,17 +14,25 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from adapters.cluster.codec import decode_input
+from adapters.cluster.keys import HelplineKeys
+from adapters.cluster.node import RedisNode, RedisOptions
+from adapters.http.app import ENGINES
 from adapters.http.auth import Authenticator
+from adapters.store.entries import read_entries
 from router import HelplineConfig
 from tests.http_helpers import TOKENS, WEBHOOK_SECRET, ManualClock, bearer
-from tests.service_client import engine, last_seq, start
+from tests.redis_helpers import SHARED_URL, drop_prefix, ensure_shared_redis, new_prefix
+from tests.service_client import start
 
 MONDAY = "2021-11-15 10:00"
 ROLES = ["none", "unknown-token", "carrier", "carrier-signed", "wrong-adapter",
@@ -116,7 +124,8 @@ async def probe(client: TestClient, method: str, path: str, role: str, n: int) -
     url = concrete(client, path)
     body = body_for(url, role, n)
     headers = {**headers_for(role, body), "Content-Type": "application/json"}
-    before = last_seq(client)
+    log = client.app[LOG]
+    before = log.events()
     out: list[str] = []
     r = await client.request(method, url, data=body or None, headers=headers)
     status = r.status
@@ -129,18 +138,14 @@ async def probe(client: TestClient, method: str, path: str, role: str, n: int) -
         expected = 401 if role in ("none", "unknown-token", "carrier-signed") else 403
         if status != expected or not problem:
             out.append(f"{where}: got {status}, expected a {expected} problem")
-        if last_seq(client) != before:
+        if log.events() != before:
             out.append(f"{where}: a refused request wrote to the log")
     if allowed and method == "POST" and "/adapters/" in url and status == 200:
         # Whoever posts a webhook, the events carry the poster's own name.
-        store = engine(client).store
-        assert store is not None
-        from adapters.store.entries import read_entries
-
-        (entry,) = list(read_entries(engine(client).data_dir, from_seq=before + 1))
         source = "chat" if role == "wrong-adapter" else "carrier"
-        if entry.event is None or entry.event.source != source:
-            out.append(f"{where}: logged as {entry.event and entry.event.source}, not {source}")
+        logged = log.last_source()
+        if log.events() != before + 1 or logged != source:
+            out.append(f"{where}: logged as {logged}, not {source}")
     if method == "GET" and any(url.endswith(s) for s in STREAMS):
         try:
             ws = await client.ws_connect(url, headers=headers_for(role, b""))
@@ -155,9 +160,72 @@ async def probe(client: TestClient, method: str, path: str, role: str, n: int) -
     return out
 
 
-@pytest.fixture
-async def client(aiohttp_client: Any, vo_config: HelplineConfig, tmp_path: Path) -> TestClient:
-    return await start(aiohttp_client, vo_config, tmp_path, ManualClock(MONDAY))
+class EmbeddedLog:
+    """Events in the embedded store's log."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def _dir(self) -> Path:
+        return next(iter(self.app[ENGINES].values())).data_dir  # type: ignore[attr-defined, no-any-return]
+
+    def events(self) -> int:
+        return sum(e.event is not None for e in read_entries(self._dir()))
+
+    def last_source(self) -> str | None:
+        events = [e.event for e in read_entries(self._dir()) if e.event]
+        return events[-1].source if events else None
+
+
+class RedisLog:
+    """Events in a helpline's Redis stream (ticks left out: the owner writes those)."""
+
+    def __init__(self, shared: Any, prefix: str) -> None:
+        self.shared = shared
+        self.key = HelplineKeys(prefix, "vo_linjen").log
+
+    def _events(self) -> list[dict[str, Any]]:
+        raw = [decode_input(sid.decode(), fields[b"e"])
+               for sid, fields in self.shared.xrange(self.key)]  # fmt: skip
+        return [r["event"] for r in raw if r["k"] == "event"]
+
+    def events(self) -> int:
+        return len(self._events())
+
+    def last_source(self) -> str | None:
+        events = self._events()
+        return str(events[-1]["source"]) if events else None
+
+
+LOG = web.AppKey("matrix_log", Any)
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def client(
+    request: pytest.FixtureRequest, aiohttp_client: Any, vo_config: HelplineConfig, tmp_path: Path
+) -> AsyncIterator[TestClient]:
+    """The service on the embedded store, and on Redis (one node, a fresh key prefix)."""
+    if request.param == "embedded":
+
+        def install(app: web.Application) -> None:
+            app[LOG] = EmbeddedLog(app)
+
+        yield await start(aiohttp_client, vo_config, tmp_path, ManualClock(MONDAY),
+                          before_start=install)  # fmt: skip
+        return
+    shared = ensure_shared_redis()
+    prefix = new_prefix()
+    node = RedisNode(RedisOptions(url=SHARED_URL, prefix=prefix, node_name="matrix"))
+
+    def install_redis(app: web.Application) -> None:
+        node.attach(app)
+        app[LOG] = RedisLog(shared, prefix)
+
+    try:
+        yield await start(aiohttp_client, vo_config, tmp_path, ManualClock(MONDAY),
+                          engine_factory=node.engine, before_start=install_redis)  # fmt: skip
+    finally:
+        drop_prefix(shared, prefix)
 
 
 async def test_every_route_has_a_policy(client: TestClient) -> None:
