@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ class LoadResult:
 
 
 async def run_load(
-    url: str,
+    url: str | Sequence[str],
     make_body: Callable[[int, int], dict[str, Any]],
     *,
     connections: int = 16,
@@ -52,7 +52,11 @@ async def run_load(
     time_cap_s: float = 30.0,
     headers: dict[str, str] | None = None,
 ) -> LoadResult:
-    if not url.startswith(("http://127.0.0.1", "http://[::1]", "http://localhost")):
+    """``url`` may list several servers (one deployment): worker ``w`` posts to ``url[w % n]``."""
+    urls = [url] if isinstance(url, str) else list(url)
+    if not urls or not all(
+        u.startswith(("http://127.0.0.1", "http://[::1]", "http://localhost")) for u in urls
+    ):
         raise ValueError("load tests only target loopback")
     latencies: list[float] = []
     errors = 0
@@ -61,13 +65,14 @@ async def run_load(
 
     async def worker(session: aiohttp.ClientSession, w: int) -> None:
         nonlocal sent, errors
+        target = urls[w % len(urls)]
         i = 0
         while sent < total and time.monotonic() < deadline:
             sent += 1
             body = make_body(w, i)
             i += 1
             t0 = time.perf_counter()
-            async with session.post(url, json=body, headers=headers) as r:
+            async with session.post(target, json=body, headers=headers) as r:
                 await r.read()
                 if r.status >= 300:
                     errors += 1

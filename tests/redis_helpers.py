@@ -56,25 +56,28 @@ def drop_prefix(client: redis.Redis, prefix: str) -> int:
 
 
 class OwnRedis:
-    """A private redis-server on a free loopback port with AOF fsynced on every write.
+    """A private redis-server on a free loopback port, by default with AOF fsynced on every
+    write (``appendfsync``: "always", "everysec", or "off" for no AOF).
 
     Killed and restarted by the tests that need Redis to fail; never the shared one.
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, appendfsync: str = "always") -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed")
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.appendfsync = appendfsync
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir),
-             "--logfile", str(self.dir / "redis.log")],
+             "--appendonly", "no" if self.appendfsync == "off" else "yes",
+             "--appendfsync", "everysec" if self.appendfsync == "off" else self.appendfsync,
+             "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         client = redis.Redis(port=self.port, socket_timeout=1)

@@ -332,6 +332,26 @@ async def test_redis_losing_the_log_stops_the_node_instead_of_acknowledging(
     assert cluster.fatal and (await a.get("/readyz")).status == 503
 
 
+async def test_a_node_whose_folded_entries_redis_lost_stops(
+    cluster: Cluster, vo_config: HelplineConfig, clock: ManualClock, shared: redis.Redis,
+    prefix: str,
+) -> None:  # fmt: skip
+    node, a = await cluster.start([vo_config], "a")
+    ev = Events(clock)
+    await post(a, ev("agent.logged_in", agent_id="kss-1", team="kss", channels=["phone"]))
+    engine = node.engines["vo_linjen"]
+    last = engine.fold.position  # type: ignore[union-attr]
+    # As after a failover to a replica that lacked the last write: the entry is gone
+    # and the node's connections drop.
+    shared.xdel(HelplineKeys(prefix, "vo_linjen").log, last)
+    for c in shared.client_list():
+        if c["name"] == f"linje-{node.node_id}":
+            shared.client_kill_filter(_id=c["id"])
+    await until(lambda: engine.failed, "the node to stop")
+    assert "lost log entries this node folded" in engine.failed.detail  # type: ignore[union-attr]
+    assert (await a.get("/readyz")).status == 503
+
+
 async def test_a_node_with_another_configuration_is_refused_while_others_run(
     cluster: Cluster, vo_config: HelplineConfig
 ) -> None:

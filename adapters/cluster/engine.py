@@ -282,12 +282,26 @@ class RedisEngine:
                 self._changed()
 
     async def _check_epoch(self) -> None:
+        """After losing Redis: it must still hold the log this node folded, up to its position.
+
+        Redis restarted without persistence (new epoch), or with an AOF that lost its
+        last second, or a failover to a replica that lacked the last writes: the
+        fold is then ahead of the log, and continuing would serve a history Redis no
+        longer has. The node stops instead; restarted, it folds what Redis holds.
+        """
         epoch = await self.log.current_epoch()
         if epoch != self.log.epoch:
             raise EpochChanged(
                 f"helpline {self.id}: Redis no longer holds the log this node folded "
                 f"(epoch {epoch!r}, expected {self.log.epoch!r}): restarted without "
                 "persistence? Restart the nodes to start from what Redis holds now"
+            )
+        position = self.fold.position if self.fold is not None else "0-0"
+        if position != "0-0" and not await self.log.has(position):
+            raise EpochChanged(
+                f"helpline {self.id}: Redis lost log entries this node folded (entry "
+                f"{position} is gone: an AOF that was not fsynced, or a failover to a replica "
+                "that lacked them); restart the nodes to fold what Redis holds"
             )
 
     def _apply(self, rows: list[tuple[str, bytes]]) -> None:

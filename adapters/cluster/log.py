@@ -158,6 +158,10 @@ class HelplineLog:
         rows: Any = await self.client.xrange(self.keys.log, f"({after}", "+", count=count)
         return [(_s(sid), fields[b"e"]) for sid, fields in rows]
 
+    async def has(self, sid: str) -> bool:
+        """Whether the log still holds entry ``sid``."""
+        return bool(await self.client.xrange(self.keys.log, sid, sid, count=1))
+
     async def tail(self) -> str:
         """Id of the last log entry ("0-0" for an empty log)."""
         rows = await self.client.xrevrange(self.keys.log, "+", "-", count=1)

@@ -111,6 +111,7 @@ class RedisNode:
             # No silent retries: an append is acknowledged or refused, never resent
             # behind the caller's back (our own loops decide what to retry).
             retry=Retry(NoBackoff(), 0),
+            client_name=f"linje-{self.node_id}",  # CLIENT LIST shows which node is which
         )
         self.engines: dict[str, RedisEngine] = {}
         self.leases = LeaseManager(self)
