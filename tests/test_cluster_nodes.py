@@ -269,6 +269,26 @@ async def test_a_paused_owner_is_fenced_off_and_steps_down(
     assert status == 200  # the stepped-down node still takes events, as a standby
 
 
+async def test_a_stopping_owner_hands_its_lease_over_without_waiting_for_it_to_expire(
+    cluster: Cluster, vo_config: HelplineConfig, clock: ManualClock, shared: redis.Redis,
+    prefix: str,
+) -> None:  # fmt: skip
+    # A 60 s lease: only a release can let the standby in within the wait below.
+    _, a = await cluster.start([vo_config], "a", ttl=60)
+    old, old_client = await cluster.owner()
+    node_b, b = await cluster.start([vo_config], "b", ttl=60)
+    ev = Events(clock)
+    await post(a, ev("agent.logged_in", agent_id="kss-1", team="kss", channels=["phone"]))
+    await post(b, ev("contact.arrived", contact_id="tn-1", channel="phone", queue="phone"))
+    token = old.lease.token  # type: ignore[union-attr]
+    await old_client.close()  # SIGTERM: outputs recorded, lease released
+    new = node_b.engines["vo_linjen"]
+    await until(lambda: new.owner_ready, "node b to take over")
+    assert new.lease.token == token + 1  # type: ignore[union-attr]
+    recorded = [c["type"] for o in outputs(shared, prefix).values() for c in o["c"]]
+    assert "offer" in recorded  # recorded by the old owner before it let go
+
+
 async def test_two_helplines_spread_over_two_nodes(
     cluster: Cluster, vo_config: HelplineConfig
 ) -> None:

@@ -218,6 +218,11 @@ class RedisEngine:
         return self.fold is not None and self.failed is None and self.reachable
 
     @property
+    def serving(self) -> bool:
+        """Neither failed nor closing (it may be waiting for Redis)."""
+        return self.failed is None and not self._closing
+
+    @property
     def can_own(self) -> bool:
         """Whether the lease manager may give this helpline's lease to this node."""
         return self.ready and not self._closing
@@ -535,7 +540,8 @@ class RedisEngine:
             sid = await self.log.append_tick(at, lease.value, lease.token)
             await self._until_folded(sid, FOLD_WAIT_S)
         except _REDIS_DOWN as exc:
-            log.warning("helpline %s: tick not written (retrying): %s", self.id, exc)
+            if self.reachable:
+                log.warning("helpline %s: tick not written (retrying): %s", self.id, exc)
             await asyncio.sleep(0.2)
         except (TimeoutError, NotReady):
             await asyncio.sleep(0.2)
@@ -551,7 +557,8 @@ class RedisEngine:
                 self._fenced(exc)
                 return
             except (*_REDIS_DOWN, NotReady) as exc:
-                log.warning("helpline %s: outputs not recorded yet: %s", self.id, exc)
+                if self.reachable:
+                    log.warning("helpline %s: outputs not recorded yet: %s", self.id, exc)
                 await asyncio.sleep(0.2)
                 self._record_wake.set()
 

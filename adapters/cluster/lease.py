@@ -80,6 +80,7 @@ class LeaseManager:
         self._renew = client.register_script(scripts.RENEW)
         self._release = client.register_script(scripts.RELEASE)
         self.rounds = 0
+        self.failures = 0  # consecutive failed rounds
         self._stop = asyncio.Event()
 
     # ------------------------------------------------------------- the loop
@@ -94,12 +95,17 @@ class LeaseManager:
                 await self.round()
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as exc:
-                log.warning("cluster: lease round failed (Redis unreachable?): %s", exc)
+            except (RedisError, OSError, LinjeError) as exc:
+                # Once per outage at warning level; every round at debug level.
+                level = logging.WARNING if self.failures == 0 else logging.DEBUG
+                detail = exc.detail if isinstance(exc, LinjeError) else str(exc)
+                log.log(level, "cluster: lease round failed (Redis unreachable?): %s", detail)
+                self.failures += 1
                 self._expire_local()
-            except LinjeError as exc:
-                log.error("cluster: lease round: %s", exc.detail)
-                self._expire_local()
+            else:
+                if self.failures:
+                    log.info("cluster: lease rounds work again after %d failures", self.failures)
+                self.failures = 0
             self.rounds += 1
             left = max(0.0, self.period - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
@@ -112,9 +118,12 @@ class LeaseManager:
         """One heartbeat, renewal, takeover and rebalancing pass."""
         self._expire_local()
         await self._heartbeat()
-        for hl in list(self.held):
-            await self._renew_one(hl)
         engines = self.node.engines
+        for hl in list(self.held):
+            if not engines[hl].serving:
+                await self.release(engines[hl])  # failed or closing: let a standby route
+            else:
+                await self._renew_one(hl)
         mine = sorted(engines)
         share = math.ceil(len(mine) / max(1, len(self.live)))
         for hl in mine:

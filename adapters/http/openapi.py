@@ -98,10 +98,14 @@ ERRORS = {
     "403": _problem("Role not allowed, or an adapter posting another source's events"),
     "404": _problem("Unknown helpline"),
     "409": _problem("The event conflicts with the current state (nothing was changed)"),
+    "410": _problem("Redis store: the cursor is older than the commands this node holds"),
     "413": _problem("Body over 64 KiB or batch over 500 events"),
     "422": _problem("Invalid event: names the field and the reason"),
     "429": _problem("The adapter is over its rate limit; retry after Retry-After seconds"),
-    "503": _problem("Recovering from the log, or the log failed"),
+    "503": _problem(
+        "Recovering from the log, the log failed, or the Redis store is unreachable "
+        "(nothing was acknowledged; retrying the same event is safe)"
+    ),
 }
 
 
@@ -179,7 +183,7 @@ def build_openapi() -> dict[str, Any]:
                 params=[
                     {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0}}
                 ],
-                codes=("400", *read),
+                codes=("400", "410", *read),
             )
         },
         "/state": {

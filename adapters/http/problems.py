@@ -29,6 +29,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict with the current state",
+    410: "Gone",
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Unprocessable event",
