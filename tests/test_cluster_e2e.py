@@ -87,7 +87,7 @@ async def test_sigkill_of_the_owner_mid_traffic(
     try:
         async with aiohttp.ClientSession() as session:
             owner = await wait_owner(session, d.nodes)
-            traffic = Traffic(session, d.nodes, workers=2 * n_nodes)
+            traffic = Traffic(session, d.nodes, workers=3 * n_nodes)
             await traffic.login_all()
             run = asyncio.create_task(traffic.run())
             await asyncio.sleep(2.0)

@@ -34,23 +34,22 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from adapters.cluster.codec import SnapshotState, decode_output, sign_snapshot, verify_snapshot
 from adapters.cluster.fold import Applied, Fold, id_after
-from adapters.cluster.keys import BLOCK_MS, FOLD_WAIT_S, OUTPUT_BATCH, READ_BATCH, HelplineKeys
-from adapters.cluster.log import EpochChanged, Fenced, HelplineLog, NotDurable
+from adapters.cluster.keys import BLOCK_MS, FOLD_WAIT_S, READ_BATCH, HelplineKeys
+from adapters.cluster.log import EpochChanged, HelplineLog, NotDurable
+from adapters.cluster.owner import Owner
+from adapters.cluster.recovery import recover_fold
 from adapters.http.clock import Clock
 from adapters.http.engine import NotReady
 from adapters.http.telemetry import EngineProbe
 from adapters.store.embedded import IngestResult
 from adapters.store.errors import CorruptLog
-from adapters.store.recovery import RECENT_COMMANDS
 from adapters.store.snapshots import code_fingerprint, config_fingerprint
 from router.commands import Command, command_to_dict
 from router.config import HelplineConfig
-from router.core import Router
 from router.errors import ConfigError, LinjeError
 from router.events import Event
-from router.records import Record, record_from_dict
+from router.records import Record
 from router.stats import fold_for_config, stats_to_json
 
 if TYPE_CHECKING:
@@ -96,24 +95,22 @@ class RedisEngine:
         self.fold: Fold | None = None
         self.fingerprint = fingerprint(config)
         self.reachable = False
-        self.lease: Lease | None = None
-        self.owner_ready = False
+        self.owner: Owner | None = None
         self.fenced_writes = 0
         self.started_from: int | None = None  # the snapshot's entry count, if one was used
         self._on_fatal = on_fatal
-        self._snapshot_every = snapshot_every
-        self._snapshot_ordinal = 0
+        self.snapshot_every = snapshot_every
+        self.snapshot_ordinal = 0  # the fold's entry count at the last snapshot
         self._closing = False
         self._pending: list[tuple[list[Event], asyncio.Future[list[IngestResult]]]] = []
         self._flush_scheduled = False
         self._waiters: dict[str, asyncio.Future[Applied]] = {}
         self._results: OrderedDict[str, Applied] = OrderedDict()
         self._progress = asyncio.Event()  # the fold moved (waiters of positions)
-        self._wake = asyncio.Event()  # the timer loop should look again
-        self._record_wake = asyncio.Event()
+        self.wake = asyncio.Event()  # the owner's timer loop should look again
+        self.record_wake = asyncio.Event()  # the owner has outputs to record
         self._tasks: set[asyncio.Task[Any]] = set()
         self._follower: asyncio.Task[None] | None = None
-        self._owner_tasks: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------- lifecycle
     async def open(self) -> None:
@@ -133,8 +130,8 @@ class RedisEngine:
         log.info(
             "helpline %s: folded %d log entries (position %s) on node %s",
             self.id,
-            self._fold().ordinal,
-            self._fold().position,
+            self.current_fold().ordinal,
+            self.current_fold().position,
             self.node.node_id,
         )
         self._changed()
@@ -156,48 +153,11 @@ class RedisEngine:
             log.warning("helpline %s: adopting a new code/config fingerprint", self.id)
             await self.log.adopt_fingerprint(self.fingerprint)
         self.log.epoch = epoch
-        fold = await self._load()
-        await self._catch_up(fold)
-        self.fold = fold
-
-    async def _load(self) -> Fold:
-        """A snapshot (signed, same fingerprint) plus the outputs before it; else an empty fold."""
         key = self.node.options.snapshot_key
-        blob = await self.log.read_snapshot() if key else None
-        snap = verify_snapshot(blob, key, self.fingerprint) if blob and key else None
-        if snap is None:
-            return Fold(Router(self.config))
-        records: list[Record] = []
-        commands: list[dict[str, Any]] = []
-        after = "0-0"
-        while True:
-            rows = await self.log.outputs(after, snap.position, 5000)
-            for sid, payload in rows:
-                raw = decode_output(sid, payload)
-                records.extend(record_from_dict(r) for r in raw.get("r", []))
-                commands.extend(raw["c"])
-            if len(rows) < 5000:
-                break
-            after = rows[-1][0]
-        fold = Fold(
-            snap.router,
-            position=snap.position,
-            ordinal=snap.ordinal,
-            records=records,
-            recent=commands[-RECENT_COMMANDS:],
-            recent_complete=len(commands) <= RECENT_COMMANDS,
+        self.fold, self.started_from = await recover_fold(
+            self.log, self.config, key, self.fingerprint
         )
-        self._snapshot_ordinal = self.started_from = snap.ordinal
-        log.info("helpline %s: starting from the snapshot at entry %d", self.id, snap.ordinal)
-        return fold
-
-    async def _catch_up(self, fold: Fold) -> None:
-        while True:
-            rows = await self.log.read(fold.position, READ_BATCH)
-            for sid, payload in rows:
-                fold.apply(sid, payload)
-            if len(rows) < READ_BATCH:
-                return
+        self.snapshot_ordinal = self.started_from or 0
 
     async def close(self) -> None:
         self._closing = True
@@ -227,7 +187,7 @@ class RedisEngine:
         """Whether the lease manager may give this helpline's lease to this node."""
         return self.ready and not self._closing
 
-    def _fold(self) -> Fold:
+    def current_fold(self) -> Fold:
         if self.failed is not None:
             raise NotReady("this node stopped serving the helpline; see its log")
         if self.fold is None:
@@ -244,7 +204,7 @@ class RedisEngine:
             if self._on_fatal is not None:
                 self._on_fatal(exc)
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -310,7 +270,7 @@ class RedisEngine:
             )
 
     def _apply(self, rows: list[tuple[str, bytes]]) -> None:
-        fold = self._fold()
+        fold = self.current_fold()
         commands: list[Command] = []
         for sid, payload in rows:
             try:
@@ -331,19 +291,19 @@ class RedisEngine:
                 if len(self._results) > _RESULTS_KEPT:
                     self._results.popitem(last=False)
         self._progress.set()
-        self._wake.set()
+        self.wake.set()
         if self.lease is not None:
-            self._record_wake.set()
+            self.record_wake.set()
         if commands:
             dicts = [command_to_dict(c) for c in commands]
             for listener in list(self.command_listeners):
                 listener(dicts)
         self._changed()
 
-    async def _until_folded(self, sid: str, timeout: float) -> None:
+    async def until_folded(self, sid: str, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while id_after(sid, self._fold().position):
+        while id_after(sid, self.current_fold().position):
             self._progress.clear()
             left = deadline - loop.time()
             if left <= 0:
@@ -354,7 +314,7 @@ class RedisEngine:
     # ----------------------------------------------------------- ingestion
     async def submit(self, events: list[Event]) -> list[IngestResult]:
         """Append events in order; answers once they are in Redis and folded here."""
-        self._fold()
+        self.current_fold()
         if self._closing:
             raise NotReady("the node is stopping; nothing was acknowledged")
         fut: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
@@ -370,7 +330,7 @@ class RedisEngine:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
         if pending:
-            self._spawn(self._append(pending), f"append-{self.id}")
+            self.spawn(self._append(pending), f"append-{self.id}")
 
     async def _append(
         self, pending: list[tuple[list[Event], asyncio.Future[list[IngestResult]]]]
@@ -439,152 +399,43 @@ class RedisEngine:
             self._waiters.pop(sid, None)
 
     # ----------------------------------------------------------- ownership
+    @property
+    def lease(self) -> Lease | None:
+        """The lease this node holds for the helpline, if any."""
+        return self.owner.lease if self.owner is not None else None
+
+    @property
+    def owner_ready(self) -> bool:
+        """Holding the lease and caught up: routing time and recording."""
+        return self.owner is not None and self.owner.ready
+
     def take_over(self, lease: Lease) -> None:
         """Called by the lease manager: this node now holds the helpline's lease."""
-        self.lease = lease
-        self.owner_ready = False
-        self._owner_tasks = [self._spawn(self._own(lease), f"own-{self.id}")]
+        self.step_down("a new lease replaces the old one")
+        self.owner = Owner(self, lease)
+        self.owner.start()
         self._changed()
 
     def step_down(self, why: str) -> None:
         """Stop routing time and recording at once (the lease is lost or given back)."""
-        if self.lease is None:
+        owner, self.owner = self.owner, None
+        if owner is None:
             return
         log.warning(
             "helpline %s: node %s steps down (token %d): %s",
             self.id,
             self.node.node_id,
-            self.lease.token,
+            owner.lease.token,
             why,
         )
-        self.lease = None
-        self.owner_ready = False
-        for task in self._owner_tasks:
-            task.cancel()
-        self._owner_tasks = []
+        owner.stop()
         self._changed()
 
     async def relinquish(self) -> None:
         """Record what is still unrecorded, then step down (before the lease is released)."""
-        lease = self.lease
-        if lease is not None and self.owner_ready and self.reachable:
-            with contextlib.suppress(*_REDIS_DOWN, LinjeError):
-                await self._record(lease)
+        if self.owner is not None and self.owner.ready and self.reachable:
+            await self.owner.record_rest()
         self.step_down("handing the lease over")
-
-    async def _own(self, lease: Lease) -> None:
-        """Catch up with the log's tail, record what the last owner did not, then route time."""
-        try:
-            while self.lease is lease:
-                try:
-                    tail = await self.log.tail()
-                    await self._until_folded(tail, FOLD_WAIT_S)
-                    self._fold().mark_recorded(await self.log.out_cursor())
-                    break
-                except (*_REDIS_DOWN, TimeoutError, NotReady):
-                    await asyncio.sleep(0.1)
-            if self.lease is not lease:
-                return
-            self.owner_ready = True
-            log.info(
-                "helpline %s: node %s routes from entry %d (token %d)",
-                self.id,
-                self.node.node_id,
-                self._fold().ordinal,
-                lease.token,
-            )
-            self._owner_tasks.append(self._spawn(self._recorder(lease), f"record-{self.id}"))
-            self._record_wake.set()
-            await self._timers(lease)
-        except Fenced as exc:
-            self._fenced(exc)
-
-    def _fenced(self, exc: Fenced) -> None:
-        self.fenced_writes += 1
-        self.node.leases.lose(self.id, f"a write was fenced off: {exc.detail}")
-
-    def _may_write(self, lease: Lease) -> bool:
-        """Checked before every owner write; Redis checks the token again (a pause can
-        fall between this check and the write: that is what fencing is for)."""
-        if self.lease is not lease:
-            return False
-        if not lease.valid():
-            self.node.leases.lose(self.id, "the lease may have expired (not renewed in time)")
-            return False
-        return True
-
-    async def _timers(self, lease: Lease) -> None:
-        fold = self._fold()
-        if fold.router.now is None:
-            # Start the core's clock, so that live state shows who owns each queue.
-            await self._tick(lease, self.clock.now())
-        while self.lease is lease:
-            deadline = fold.router.next_deadline()
-            self._wake.clear()
-            if deadline is None:
-                await self._wake.wait()
-                continue
-            delay = self.clock.real_seconds_until(deadline)
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                    continue  # something changed: look at the deadline again
-                except TimeoutError:
-                    pass
-            await self._tick(lease, min(deadline, self.clock.now()))
-
-    async def _tick(self, lease: Lease, at: float) -> None:
-        if not self._may_write(lease):
-            return
-        try:
-            sid = await self.log.append_tick(at, lease.value, lease.token)
-            await self._until_folded(sid, FOLD_WAIT_S)
-        except _REDIS_DOWN as exc:
-            if self.reachable:
-                log.warning("helpline %s: tick not written (retrying): %s", self.id, exc)
-            await asyncio.sleep(0.2)
-        except (TimeoutError, NotReady):
-            await asyncio.sleep(0.2)
-
-    async def _recorder(self, lease: Lease) -> None:
-        while self.lease is lease:
-            await self._record_wake.wait()
-            self._record_wake.clear()
-            try:
-                await self._record(lease)
-                await self._maybe_snapshot(lease)
-            except Fenced as exc:
-                self._fenced(exc)
-                return
-            except (*_REDIS_DOWN, NotReady) as exc:
-                if self.reachable:
-                    log.warning("helpline %s: outputs not recorded yet: %s", self.id, exc)
-                await asyncio.sleep(0.2)
-                self._record_wake.set()
-
-    async def _record(self, lease: Lease) -> None:
-        fold = self._fold()
-        while fold.unrecorded:
-            if not self._may_write(lease):
-                return
-            batch = fold.pending(OUTPUT_BATCH)
-            upto = fold.position if len(batch) == len(fold.unrecorded) else batch[-1][0]
-            fold.mark_recorded(await self.log.record(lease.value, lease.token, upto, batch))
-
-    async def _maybe_snapshot(self, lease: Lease) -> None:
-        key = self.node.options.snapshot_key
-        fold = self._fold()
-        if key is None or fold.ordinal - self._snapshot_ordinal < self._snapshot_every:
-            return
-        if fold.unrecorded or not self._may_write(lease):
-            return
-        if id_after(fold.position, fold.recorded):
-            # Nothing productive since the cursor: move it to the snapshot's position.
-            fold.mark_recorded(await self.log.record(lease.value, lease.token, fold.position, []))
-        state = SnapshotState(fold.router, fold.position, fold.ordinal, self.fingerprint)
-        if await self.log.write_snapshot(lease.value, state.position, sign_snapshot(state, key)):
-            self._snapshot_ordinal = state.ordinal
-            log.info("helpline %s: snapshot at entry %d", self.id, state.ordinal)
 
     async def refresh_recorded(self) -> None:
         """On a standby: forget outputs the owner has recorded (called by the lease loop)."""
@@ -594,7 +445,7 @@ class RedisEngine:
     # ------------------------------------------------------------ listeners
     def poke(self) -> None:
         """Look at the next deadline again (the clock was moved, e.g. in tests)."""
-        self._wake.set()
+        self.wake.set()
 
     def _changed(self) -> None:
         self.version += 1
@@ -602,15 +453,15 @@ class RedisEngine:
             listener()
 
     def commands_since(self, cursor: int) -> list[dict[str, Any]]:
-        return self._fold().commands_since(cursor)
+        return self.current_fold().commands_since(cursor)
 
     @property
     def last_command_seq(self) -> int:
-        return self._fold().router._cmd_seq
+        return self.current_fold().router._cmd_seq
 
     # --------------------------------------------------------------- views
     def snapshot(self) -> dict[str, Any]:
-        fold = self._fold()
+        fold = self.current_fold()
         snap = fold.router.snapshot()
         snap["server_time"] = round(self.clock.now(), 3)
         snap["clock_speed"] = self.clock.speed
@@ -633,7 +484,7 @@ class RedisEngine:
         }
 
     def records(self) -> list[Record]:
-        return self._fold().records
+        return self.current_fold().records
 
     def stats(
         self, *, group_by: tuple[str, ...], start: float | None, end: float | None
