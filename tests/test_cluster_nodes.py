@@ -234,6 +234,28 @@ async def test_a_refused_event_is_forgotten_so_its_retry_is_judged_afresh(
     assert body["results"][0]["status"] == "duplicate"
 
 
+async def test_a_refused_event_whose_node_died_before_forgetting_it_is_judged_afresh(
+    cluster: Cluster, vo_config: HelplineConfig, clock: ManualClock, shared: redis.Redis,
+    prefix: str,
+) -> None:  # fmt: skip
+    _, a = await cluster.start([vo_config], "a")
+    ev = Events(clock)
+    await post(a, ev("agent.logged_in", agent_id="kss-1", team="kss", channels=["phone"]))
+    answer = ev("contact.answered", contact_id="tn-1", agent_id="kss-1")
+    status, _ = await post(a, answer)
+    assert status == 422
+    # As if the node had died between the refusal and forgetting the dedup key:
+    refused = [sid for sid, raw in log_entries(shared, prefix)
+               if raw["k"] == "event" and raw["event"]["event_id"] == answer["event_id"]]  # fmt: skip
+    shared.set(HelplineKeys(prefix, "vo_linjen").dedup(answer["event_id"]), refused[0])
+    status, problem = await post(a, answer)  # judged again, not "duplicate"
+    assert (status, problem["type"]) == (422, "urn:linje:problem:unknown-contact")
+    await post(a, ev("contact.arrived", contact_id="tn-1", channel="phone", queue="phone"))
+    shared.set(HelplineKeys(prefix, "vo_linjen").dedup(answer["event_id"]), refused[0])
+    status, body = await post(a, answer)
+    assert (status, body["results"][0]["status"]) == (200, "accepted")
+
+
 async def test_a_paused_owner_is_fenced_off_and_steps_down(
     cluster: Cluster, vo_config: HelplineConfig, clock: ManualClock, shared: redis.Redis,
     prefix: str,

@@ -349,7 +349,9 @@ class RedisEngine:
                 fut.set_result(results[i : i + len(batch)])
             i += len(batch)
 
-    async def _append_events(self, events: list[Event]) -> list[IngestResult]:
+    async def _append_events(
+        self, events: list[Event], *, again: bool = True
+    ) -> list[IngestResult]:
         ttl_ms = int(self.config.dedup_window_s * 1000)
         try:
             marks = await self.log.append(events, ttl_ms, self.node.options.durability)
@@ -368,7 +370,7 @@ class RedisEngine:
         results: list[IngestResult] = []
         for event, (new, sid) in zip(events, marks, strict=True):
             if not new:
-                results.append(IngestResult(event.event_id, "duplicate"))
+                results.append(await self._duplicate(event, sid, again))
                 continue
             applied = await self._result(sid)
             result = applied.result
@@ -380,6 +382,24 @@ class RedisEngine:
                     await self.log.forget(event.event_id, sid)
             results.append(result)
         return results
+
+    async def _duplicate(self, event: Event, sid: str, again: bool) -> IngestResult:
+        """An ``event_id`` already in the log: a duplicate if the fold accepted it there.
+
+        If that entry was refused (its node died before forgetting its dedup key) or
+        the core's window has passed, the event is judged afresh, as the embedded
+        store judges a retry of a refused event: appended again, after the batch.
+        """
+        try:
+            await self.until_folded(sid, FOLD_WAIT_S)
+        except TimeoutError:
+            raise NotReady(f"entry {sid} not folded yet; retry") from None
+        if self.current_fold().router.is_duplicate(event.event_id) or not again:
+            return IngestResult(event.event_id, "duplicate")
+        with contextlib.suppress(*_REDIS_DOWN):
+            await self.log.forget(event.event_id, sid)
+        (result,) = await self._append_events([event], again=False)
+        return result
 
     async def _result(self, sid: str) -> Applied:
         applied = self._results.pop(sid, None)
