@@ -163,6 +163,11 @@ async def test_an_event_posted_to_a_standby_gets_the_commands_the_owner_records(
     b = await (await standby_client.get("/v1/state", headers=bearer("supervisor"))).json()
     assert public_state(a) == public_state(b)
     assert (a["cluster"]["owner"], b["cluster"]["owner"]) == (True, False)
+    # Each node's metrics count the events it took.
+    text = await (await standby_client.get("/metrics", headers=bearer("supervisor"))).text()
+    ingested = [line for line in text.splitlines()
+                if line.startswith("linje_events_ingested") and 'type="contact.arrived"' in line]  # fmt: skip
+    assert ingested and ingested[0].endswith(" 1.0")
 
 
 async def test_time_is_moved_by_the_owner_and_pushed_on_a_standbys_command_stream(

@@ -42,7 +42,7 @@ from adapters.cluster.recovery import recover_fold
 from adapters.http.clock import Clock
 from adapters.http.engine import NotReady
 from adapters.http.telemetry import EngineProbe
-from adapters.store.embedded import IngestResult
+from adapters.store.embedded import IngestResult, Staged
 from adapters.store.errors import CorruptLog
 from adapters.store.snapshots import code_fingerprint, config_fingerprint
 from router.commands import Command, command_to_dict
@@ -343,6 +343,10 @@ class RedisEngine:
                 if not fut.done():
                     fut.set_exception(err)
             return
+        # Telemetry: decided and durable are one moment here (in Redis and folded).
+        staged = Staged(results=results)
+        self.probe.decided(staged, events, [fut for _, fut in pending])
+        self.probe.committed(staged)
         i = 0
         for batch, fut in pending:
             if not fut.done():
