@@ -76,6 +76,7 @@ class CoveragePlan:
             for name, q in config.queues.items()
         }
         self._default = {name: q.default for name, q in config.queues.items()}
+        self._instants: dict[tuple[dt.date, int], float] = {}
         self._fallback = {name: t.fallback for name, t in config.teams.items()}
 
     # -- calendar ---------------------------------------------------------
@@ -93,6 +94,17 @@ class CoveragePlan:
 
     def instant(self, day: dt.date, minutes: int) -> float:
         """POSIX time of ``minutes`` after local midnight of ``day`` (24:00 = next day)."""
+        key = (day, minutes)
+        cached = self._instants.get(key)
+        if cached is not None:
+            return cached
+        value = self._instant(day, minutes)
+        if len(self._instants) > 100_000:  # a bounded memo: boundaries repeat day after day
+            self._instants.clear()
+        self._instants[key] = value
+        return value
+
+    def _instant(self, day: dt.date, minutes: int) -> float:
         day = day + dt.timedelta(days=minutes // 1440)
         minutes %= 1440
         local = dt.datetime(
