@@ -10,7 +10,7 @@ import msgpack
 import pytest
 
 from adapters.cluster.codec import encode_event, encode_tick
-from adapters.cluster.fold import CursorTooOld, Fold, id_after
+from adapters.cluster.fold import CursorTooOld, Fold, PoisonEntry, id_after
 from adapters.store.embedded import EmbeddedStore
 from adapters.store.errors import CorruptLog
 from benchmarks.workload import realistic_events
@@ -148,3 +148,30 @@ def test_a_busy_day_folds_to_what_one_embedded_node_logs(
         logged = [record_to_dict(r) for e in read_entries(tmp_path) for r in e.records]
     assert [record_to_dict(r) for r in fold.records] == logged
     assert {c["type"] for c in folded_cmds} >= {"offer", "cancel_offer", "alert"}
+
+
+def test_an_entry_that_trips_a_bug_breaks_the_fold_and_is_skipped_on_the_rebuild(
+    vo_config: HelplineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = Router.handle
+
+    def buggy(self: Router, event: Event) -> list[object]:
+        if event.event_id == "in-kss-2":
+            raise RuntimeError("a bug in the core")
+        return real(self, event)  # type: ignore[return-value]
+
+    entries = [("1-0", encode_event(login("kss-1", "kss"), "n1")),
+               ("2-0", encode_event(login("kss-2", "kss"), "n1")),
+               ("3-0", encode_event(arrive("c1", T0 + 1), "n1"))]  # fmt: skip
+    monkeypatch.setattr(Router, "handle", buggy)
+    fold = Fold(Router(vo_config))
+    fold.apply(*entries[0])
+    with pytest.raises(PoisonEntry) as info:
+        fold.apply(*entries[1])
+    assert info.value.sid == "2-0" and info.value.status == 500
+    with pytest.raises(PoisonEntry):
+        fold.apply(*entries[2])  # a broken fold takes nothing more
+    again = Fold(Router(vo_config), skip={"2-0"})
+    applied = [again.apply(*e) for e in entries]
+    assert applied[1].result is None and again.skipped == 1 and again.ordinal == 3
+    assert [c.agent_ids for c in applied[2].commands] == [("kss-1",)]  # type: ignore[attr-defined]

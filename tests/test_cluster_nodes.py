@@ -261,6 +261,41 @@ async def test_a_refused_event_whose_node_died_before_forgetting_it_is_judged_af
     assert (status, body["results"][0]["status"]) == (200, "accepted")
 
 
+async def test_an_event_that_trips_a_bug_in_the_core_is_skipped_by_every_node(
+    cluster: Cluster, vo_config: HelplineConfig, clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    real = Router.handle
+
+    def buggy(self: Router, event: Any) -> Any:
+        if event.event_id == "carrier-2":
+            self._agents.clear()  # half-way through, then
+            raise RuntimeError("a bug in the core")
+        return real(self, event)
+
+    monkeypatch.setattr(Router, "handle", buggy)
+    _, a = await cluster.start([vo_config], "a")
+    _, b = await cluster.start([vo_config], "b")
+    ev = Events(clock)
+    await post(a, ev("agent.logged_in", agent_id="kss-1", team="kss", channels=["phone"]))
+    poison = ev("agent.logged_in", agent_id="kss-2", team="kss", channels=["phone"])
+    status, problem = await post(b, poison)
+    assert (status, problem["type"]) == (500, "urn:linje:problem:internal")
+    engines = [node.engines["vo_linjen"] for node, _ in cluster.nodes]
+    await until(lambda: all(e.ready for e in engines), "both nodes to fold again")
+    status, problem = await post(a, poison)  # a retry does not trip it again
+    assert status == 500
+    status, body = await post(a, ev("contact.arrived", contact_id="tn-1", channel="phone",
+                                    queue="phone"))  # fmt: skip
+    assert [c["agent_ids"] for c in body["results"][0]["commands"]] == [["kss-1"]]
+    _, c = await cluster.start([vo_config], "c")  # folds from scratch, meets it too
+    states = [await (await n.get("/v1/state", headers=bearer("supervisor"))).json()
+              for n in (a, b, c)]  # fmt: skip
+    assert public_state(states[0]) == public_state(states[1]) == public_state(states[2])
+    assert {len(e.skip) for e in engines} == {1}
+    await cluster.owner()  # someone routes again
+
+
 async def test_a_paused_owner_is_fenced_off_and_steps_down(
     cluster: Cluster, vo_config: HelplineConfig, clock: ManualClock, shared: redis.Redis,
     prefix: str,

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from adapters.cluster.fold import Applied, Fold, id_after
+from adapters.cluster.fold import Applied, Fold, PoisonEntry, id_after
 from adapters.cluster.keys import BLOCK_MS, FOLD_WAIT_S, READ_BATCH, HelplineKeys
 from adapters.cluster.log import EpochChanged, HelplineLog, NotDurable
 from adapters.cluster.owner import Owner
@@ -47,7 +47,7 @@ from adapters.store.errors import CorruptLog
 from adapters.store.snapshots import code_fingerprint, config_fingerprint
 from router.commands import Command, command_to_dict
 from router.config import HelplineConfig
-from router.errors import ConfigError, LinjeError
+from router.errors import ConfigError, InternalError, LinjeError
 from router.events import Event
 from router.records import Record
 from router.stats import fold_for_config, stats_to_json
@@ -93,6 +93,7 @@ class RedisEngine:
             node.client, HelplineKeys(node.options.prefix, config.id), node.node_id
         )
         self.fold: Fold | None = None
+        self.skip: set[str] = set()  # entries that trip a bug in the core (fold.PoisonEntry)
         self.fingerprint = fingerprint(config)
         self.reachable = False
         self.owner: Owner | None = None
@@ -155,7 +156,7 @@ class RedisEngine:
         self.log.epoch = epoch
         key = self.node.options.snapshot_key
         self.fold, self.started_from = await recover_fold(
-            self.log, self.config, key, self.fingerprint
+            self.log, self.config, key, self.fingerprint, self.skip
         )
         self.snapshot_ordinal = self.started_from or 0
 
@@ -214,9 +215,10 @@ class RedisEngine:
     async def _follow(self) -> None:
         client, key = self.node.client, self.log.keys.log
         delay = 0.05
-        while not self._closing:
+        while not self._closing and self.failed is None:
             fold = self.fold
-            assert fold is not None
+            if fold is None:
+                return  # rebuilding: a new follower starts from the new fold
             try:
                 if not self.reachable:
                     await self._check_epoch()
@@ -242,7 +244,7 @@ class RedisEngine:
                 self.reachable = True
             if resp:
                 rows = [(sid.decode(), fields[b"e"]) for sid, fields in resp[0][1]]
-                self._apply(rows)
+                self._apply(fold, rows)
             elif not self.ready:
                 self._changed()
 
@@ -269,18 +271,17 @@ class RedisEngine:
                 "that lacked them); restart the nodes to fold what Redis holds"
             )
 
-    def _apply(self, rows: list[tuple[str, bytes]]) -> None:
-        fold = self.current_fold()
+    def _apply(self, fold: Fold, rows: list[tuple[str, bytes]]) -> None:
         commands: list[Command] = []
         for sid, payload in rows:
             try:
                 applied = fold.apply(sid, payload)
+            except PoisonEntry as exc:
+                self._poisoned(exc)
+                break
             except LinjeError as exc:
                 self._fatal(exc)
                 return
-            except BaseException as exc:  # a bug in the core: every node stops alike
-                self._fatal(exc)
-                raise
             commands += applied.commands
             fut = self._waiters.pop(sid, None)
             if fut is not None:
@@ -298,6 +299,41 @@ class RedisEngine:
             dicts = [command_to_dict(c) for c in commands]
             for listener in list(self.command_listeners):
                 listener(dicts)
+        self._changed()
+
+    def _poisoned(self, exc: PoisonEntry) -> None:
+        """Every node meets the same bug on the same entry: each rebuilds without it."""
+        log.error("helpline %s: %s", self.id, exc.detail, exc_info=exc.cause)
+        self.skip.add(exc.sid)
+        self.fold = None  # not ready (503) until rebuilt
+        skipped = Applied(exc.sid, 0, "event", None, None)
+        fut = self._waiters.pop(exc.sid, None)
+        if fut is None:
+            self._results[exc.sid] = skipped  # its request may not be waiting yet
+        elif not fut.done():
+            fut.set_result(skipped)
+        self.spawn(self._rebuild(), f"rebuild-{self.id}")
+
+    async def _rebuild(self) -> None:
+        if self.lease is not None:
+            await self.node.leases.release(self)
+        delay = 0.1
+        while not self._closing:
+            try:
+                fold, _ = await recover_fold(
+                    self.log, self.config, self.node.options.snapshot_key, self.fingerprint,
+                    self.skip,
+                )  # fmt: skip
+                fold.mark_recorded(await self.log.out_cursor())
+                break
+            except _REDIS_DOWN:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        else:
+            return
+        self.fold = fold
+        log.warning("helpline %s: folded again without entries %s", self.id, sorted(self.skip))
+        self._follower = asyncio.create_task(self._follow(), name=f"follow-{self.id}")
         self._changed()
 
     async def until_folded(self, sid: str, timeout: float) -> None:
@@ -379,9 +415,8 @@ class RedisEngine:
             applied = await self._result(sid)
             result = applied.result
             if result is None:
-                err = CorruptLog(f"log entry {sid} could not be read back")
-                result = IngestResult(event.event_id, "rejected", error=err)
-            if result.status == "rejected":
+                result = self._skipped(event, sid)
+            elif result.status == "rejected":
                 with contextlib.suppress(*_REDIS_DOWN):
                     await self.log.forget(event.event_id, sid)
             results.append(result)
@@ -398,12 +433,26 @@ class RedisEngine:
             await self.until_folded(sid, FOLD_WAIT_S)
         except TimeoutError:
             raise NotReady(f"entry {sid} not folded yet; retry") from None
+        if sid in self.skip:
+            return self._skipped(event, sid)
         if self.current_fold().router.is_duplicate(event.event_id) or not again:
             return IngestResult(event.event_id, "duplicate")
         with contextlib.suppress(*_REDIS_DOWN):
             await self.log.forget(event.event_id, sid)
         (result,) = await self._append_events([event], again=False)
         return result
+
+    def _skipped(self, event: Event, sid: str) -> IngestResult:
+        """An entry every node skips: refused for good (its dedup key is kept, so a retry
+        does not trip the same bug again)."""
+        if sid in self.skip:
+            err: LinjeError = InternalError(
+                f"event {event.event_id} tripped an internal error in the routing core; it "
+                "was not applied (our bug, not the event's: see the server log)"
+            )
+        else:
+            err = CorruptLog(f"log entry {sid} could not be read back")
+        return IngestResult(event.event_id, "rejected", error=err)
 
     async def _result(self, sid: str) -> Applied:
         applied = self._results.pop(sid, None)

@@ -37,9 +37,26 @@ from router.errors import LinjeError
 from router.events import event_from_dict
 from router.records import Record
 
-__all__ = ["Applied", "CursorTooOld", "Fold", "id_after"]
+__all__ = ["Applied", "CursorTooOld", "Fold", "PoisonEntry", "id_after"]
 
 log = logging.getLogger("linje.cluster")
+
+
+class PoisonEntry(LinjeError):
+    """The core raised an internal error on this entry: the fold is no longer usable.
+
+    Every node raises it on the same entry (the core is deterministic); each then
+    rebuilds its fold skipping that entry (``Fold(skip=...)``), so one event that
+    trips a bug in the core cannot stop the helpline for good.
+    """
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, sid: str, cause: BaseException) -> None:
+        super().__init__(f"log entry {sid} tripped an internal error in the core: {cause!r}")
+        self.sid = sid
+        self.cause = cause
 
 
 class CursorTooOld(LinjeError):
@@ -84,8 +101,11 @@ class Fold:
         records: list[Record] | None = None,
         recent: list[dict[str, Any]] | None = None,
         recent_complete: bool = True,
+        skip: set[str] | None = None,
     ) -> None:
         self.router = router
+        self.skip = skip if skip is not None else set()
+        self.broken: str | None = None
         self.position = position
         self.ordinal = ordinal
         self.records: list[Record] = records if records is not None else []
@@ -100,10 +120,15 @@ class Fold:
     # ------------------------------------------------------------- applying
     def apply(self, sid: str, payload: bytes) -> Applied:
         """Apply one entry of the log (ids must come in log order)."""
+        if self.broken is not None:
+            raise PoisonEntry(self.broken, RuntimeError("the fold is broken"))
         if not id_after(sid, self.position):
             raise CorruptLog(f"log entry {sid} is not after {self.position}: read out of order")
         self.position = sid
         self.ordinal += 1
+        if sid in self.skip:
+            self.skipped += 1
+            return Applied(sid, self.ordinal, "event", None, None)
         try:
             raw = decode_input(sid, payload)
             applied = self._apply(sid, raw)
@@ -112,6 +137,11 @@ class Fold:
             log.error("cluster: skipped an unreadable log entry: %s", exc.detail)
             self.skipped += 1
             return Applied(sid, self.ordinal, "event", None, None)
+        except LinjeError:
+            raise
+        except Exception as exc:  # a bug in the core, half-way through the entry
+            self.broken = sid
+            raise PoisonEntry(sid, exc) from exc
         if applied.commands or applied.records:
             self.records.extend(applied.records)
             dicts = [command_to_dict(c) for c in applied.commands]

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from adapters.cluster.codec import decode_output, verify_snapshot
-from adapters.cluster.fold import Fold
+from adapters.cluster.fold import Fold, PoisonEntry
 from adapters.cluster.keys import READ_BATCH
 from adapters.cluster.log import HelplineLog
 from adapters.store.recovery import RECENT_COMMANDS
@@ -28,13 +28,36 @@ PAGE = 5000
 
 
 async def recover_fold(
-    hlog: HelplineLog, config: HelplineConfig, key: bytes | None, fingerprint: str
+    hlog: HelplineLog,
+    config: HelplineConfig,
+    key: bytes | None,
+    fingerprint: str,
+    skip: set[str],
 ) -> tuple[Fold, int | None]:
-    """The fold at the log's current tail, and the snapshot's entry count if one was used."""
+    """The fold at the log's current tail, and the snapshot's entry count if one was used.
+
+    An entry that trips an internal error in the core is added to ``skip`` and the
+    fold is built again without it (``fold.PoisonEntry``).
+    """
+    while True:
+        try:
+            return await _recover(hlog, config, key, fingerprint, skip)
+        except PoisonEntry as exc:
+            log.error("helpline %s: %s; folding again without it", config.id, exc.detail)
+            skip.add(exc.sid)
+
+
+async def _recover(
+    hlog: HelplineLog,
+    config: HelplineConfig,
+    key: bytes | None,
+    fingerprint: str,
+    skip: set[str],
+) -> tuple[Fold, int | None]:
     blob = await hlog.read_snapshot() if key else None
     snap = verify_snapshot(blob, key, fingerprint) if blob and key else None
     if snap is None:
-        fold = Fold(Router(config))
+        fold = Fold(Router(config), skip=skip)
     else:
         records: list[Record] = []
         commands: list[dict[str, Any]] = []
@@ -55,6 +78,7 @@ async def recover_fold(
             records=records,
             recent=commands[-RECENT_COMMANDS:],
             recent_complete=len(commands) <= RECENT_COMMANDS,
+            skip=skip,
         )
         log.info("helpline %s: starting from the snapshot at entry %d", config.id, snap.ordinal)
     while True:
