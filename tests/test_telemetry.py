@@ -240,6 +240,9 @@ async def test_a_request_is_traced_to_its_decision_and_log_append(
         request.context.trace_id
     }
     assert (route.attributes["linje.events"], route.attributes["linje.trigger"]) == (1, "request")
+    # In time: the request reaches the engine, the router decides, then the log append.
+    assert request.start_time <= route.start_time < route.end_time <= append.start_time
+    assert append.end_time <= request.end_time
     assert append.attributes["linje.entries"] == 1
 
     # Concurrent requests share a group commit: every request is the parent of a

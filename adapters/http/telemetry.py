@@ -102,12 +102,14 @@ class _EngineTelemetry(EngineProbe):
     def __init__(self, telemetry: Telemetry, engine: HelplineEngine) -> None:
         self.t = telemetry
         self.attrs = {"helpline": engine.id}
-        self._starts: dict[asyncio.Future[Any], tuple[float, trace.SpanContext]] = {}
+        # Per request: when it reached the engine (monotonic, and epoch ns for the span).
+        self._starts: dict[asyncio.Future[Any], tuple[float, int, trace.SpanContext]] = {}
         # Per staged batch (by id; the batch lives until committed): its span and events.
-        self._batches: dict[int, tuple[trace.Span, Sequence[Event]]] = {}
+        self._batches: dict[int, tuple[trace.Span | None, Sequence[Event]]] = {}
 
     def submitted(self, fut: asyncio.Future[Any]) -> None:
-        self._starts[fut] = (time.perf_counter(), trace.get_current_span().get_span_context())
+        context = trace.get_current_span().get_span_context()
+        self._starts[fut] = (time.perf_counter(), time.time_ns(), context)
         fut.add_done_callback(self._forget)
 
     def _forget(self, fut: asyncio.Future[Any]) -> None:
@@ -118,17 +120,25 @@ class _EngineTelemetry(EngineProbe):
     ) -> None:
         now = time.perf_counter()
         contexts = []
+        first: int | None = None
         for fut in futures:
             start = self._starts.get(fut)
             if start is not None:
                 self.t.decision_latency.record(now - start[0], self.attrs)
-                contexts.append(start[1])
+                contexts.append(start[2])
+                first = start[1] if first is None else min(first, start[1])
+        if not futures and not staged.payloads:
+            self._batches[id(staged)] = (None, events)  # a timer tick that changed nothing
+            return
         parent = None
         if contexts and contexts[0].is_valid:
             parent = trace.set_span_in_context(NonRecordingSpan(contexts[0]))
+        # The span covers what the decision latency measures: from the first
+        # request reaching the engine to the router's decision.
         span = self.t.tracer.start_span(
             "linje.route",
             context=parent,
+            start_time=first,
             links=[Link(c) for c in contexts[1:] if c.is_valid],
             attributes={
                 "linje.helpline": self.attrs["helpline"],
@@ -143,7 +153,10 @@ class _EngineTelemetry(EngineProbe):
 
     def write(self, write: Callable[[Staged], None], staged: Staged) -> None:
         batch = self._batches.get(id(staged))
-        parent = trace.set_span_in_context(batch[0]) if batch else None
+        if not staged.payloads:
+            write(staged)  # nothing to append
+            return
+        parent = trace.set_span_in_context(batch[0]) if batch and batch[0] else None
         with self.t.tracer.start_as_current_span(
             "linje.log.append",
             context=parent,
@@ -154,8 +167,7 @@ class _EngineTelemetry(EngineProbe):
         ):
             start = time.perf_counter()
             write(staged)
-            if staged.payloads:
-                self.t.fsync_latency.record(time.perf_counter() - start, self.attrs)
+            self.t.fsync_latency.record(time.perf_counter() - start, self.attrs)
 
     def committed(self, staged: Staged) -> None:
         _, events = self._batches.pop(id(staged), (None, ()))
