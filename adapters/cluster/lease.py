@@ -247,6 +247,8 @@ class LeaseManager:
             return
         await engine.relinquish()
         self.held.pop(engine.id, None)
+        # Leave it to the node it was handed to (or to a standby) for a while.
+        self._free_since[engine.id] = time.monotonic() + self.period
         try:
             await self._release(keys=[HelplineKeys(self.node.options.prefix, engine.id).lease],
                                 args=[lease.value])  # fmt: skip
