@@ -196,9 +196,12 @@ class RedisNode:
             self._loop_task = None
 
     async def close(self) -> None:
+        """Release what this node still holds, leave the registry, close the connection."""
         await self.stop_leasing()
-        for engine in self.engines.values():
-            if engine.lease is not None:
-                await self.leases.release(engine)
-        await self.leases.leave()
-        await self.client.aclose()
+        try:
+            for engine in self.engines.values():
+                if engine.lease is not None:
+                    await self.leases.release(engine)
+        finally:
+            await self.leases.leave()
+            await self.client.aclose()
