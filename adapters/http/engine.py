@@ -74,13 +74,17 @@ class Engine:
     # ----------------------------------------------------------- lifecycle
     async def open(self) -> None:
         """Recover from the log (in a thread, so /healthz answers meanwhile)."""
-        self.store = await asyncio.to_thread(
+        store = await asyncio.to_thread(
             EmbeddedStore.open, self.data_dir, self.config, snapshot_every=self._snapshot_every
         )
-        log.info("helpline %s recovered: %s", self.id, _public_report(self.store.recovery_report))
-        if self.store.router.now is None:
-            # Start the core's clock now, so the live state shows who owns each queue.
-            self.tick(self.clock.now())
+        log.info("helpline %s recovered: %s", self.id, _public_report(store.recovery_report))
+        started: list[Command] = []
+        if store.router.now is None:
+            # Start the core's clock, durably, before anyone can see the engine
+            # ready, so the live state shows who owns each queue from the start.
+            started = await asyncio.to_thread(store.tick, self.clock.now())
+        self.store = store
+        self._publish(started)
         self._timer_task = asyncio.create_task(self._timers(), name=f"timers-{self.id}")
         self._changed()
 
