@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -21,8 +21,11 @@ __all__ = [
     "ChannelConfig",
     "CoverageRule",
     "HelplineConfig",
+    "LocalWindow",
     "QueueConfig",
     "TeamConfig",
+    "Weekday",
+    "local_minutes",
 ]
 
 CLOSED = "closed"
@@ -37,7 +40,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _minutes(value: str) -> int:
+def local_minutes(value: str) -> int:
+    """Minutes after local midnight of an ``HH:MM`` time (``24:00`` is 1440)."""
     if not _HHMM.match(value):
         raise ValueError(f"must be a local time HH:MM (got {value!r})")
     h, m = value.split(":")
@@ -59,17 +63,17 @@ class TeamConfig(_Strict):
     fallback: tuple[Name, ...] = ()
 
 
-class CoverageRule(_Strict):
-    """``team`` owns the queue on ``days`` between ``start`` and ``end`` (local time).
+class LocalWindow(_Strict):
+    """A weekly window of local time: ``days`` between ``start`` and ``end``.
 
     ``end`` at or before ``start`` means the window crosses midnight; the part
     after midnight belongs to the day the window started. ``holidays`` says
-    whether the rule applies on public holidays (``exclude``: not on them,
-    ``include``: also on them, ``only``: just on them). Rules are tried in
-    order; the first that matches wins, else the queue's ``default``.
+    whether it applies on public holidays (``exclude``: not on them,
+    ``include``: also on them, ``only``: just on them); ``valid_from`` and
+    ``valid_to`` (inclusive) bound the dates. Shared by the coverage plan and
+    the simulator's rotas.
     """
 
-    team: Name
     days: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     start: str = "00:00"
     end: str = "24:00"
@@ -80,12 +84,12 @@ class CoverageRule(_Strict):
     @field_validator("start", "end")
     @classmethod
     def _hhmm(cls, v: str) -> str:
-        _minutes(v)
+        local_minutes(v)
         return v
 
     @model_validator(mode="after")
-    def _window(self) -> CoverageRule:
-        if _minutes(self.start) == 24 * 60:
+    def _window(self) -> Self:
+        if local_minutes(self.start) == 24 * 60:
             raise ValueError("start must be before 24:00")
         if not self.days:
             raise ValueError("days must name at least one weekday")
@@ -95,11 +99,21 @@ class CoverageRule(_Strict):
 
     @property
     def start_min(self) -> int:
-        return _minutes(self.start)
+        return local_minutes(self.start)
 
     @property
     def end_min(self) -> int:
-        return _minutes(self.end)
+        return local_minutes(self.end)
+
+
+class CoverageRule(LocalWindow):
+    """``team`` (or ``closed``) owns the queue in this window.
+
+    Rules are tried in order; the first that matches wins, else the queue's
+    ``default``.
+    """
+
+    team: Name
 
 
 class QueueConfig(_Strict):

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from adapters.config_file import load_model, validate_model
-from router.config import CLOSED, HelplineConfig
+from router.config import CLOSED, HelplineConfig, LocalWindow, Weekday, local_minutes
 from router.errors import ConfigError
 from sim.distributions import Dist, Exponential, Fixed, Patience
 
@@ -46,18 +46,9 @@ __all__ = [
 ]
 
 Channel = Literal["phone", "chat"]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _NAME = r"^[a-z][a-z0-9_]{0,39}$"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
-
-
-def _minutes(value: str) -> int:
-    if not _HHMM.match(value):
-        raise ValueError(f"must be a local time HH:MM (got {value!r})")
-    h, m = value.split(":")
-    return int(h) * 60 + int(m)
 
 
 def parse_hours(value: str) -> tuple[str, str]:
@@ -66,7 +57,7 @@ def parse_hours(value: str) -> tuple[str, str]:
     if len(parts) != 2:
         raise ValueError(f"opening hours must look like 09:00-20:00 (got {value!r})")
     start, end = (p.strip() for p in parts)
-    if _minutes(start) >= _minutes(end):
+    if local_minutes(start) >= local_minutes(end):
         raise ValueError(f"opening hours must end after they start (got {value!r})")
     return start, end
 
@@ -220,51 +211,26 @@ class TeamBehaviour(_Strict):
         return self
 
 
-class RotaEntry(_Strict):
+class RotaEntry(LocalWindow):
     """``agents`` of ``team`` logged in on ``channels`` in a local time window.
 
     Entries add up: two entries covering the same hour for the same team and
-    channels mean the sum of their agents. A window whose ``end`` is at or
-    before its ``start`` crosses midnight and belongs to the day it started.
+    channels mean the sum of their agents. The window (days, start, end,
+    holidays, validity dates) means what a coverage rule's window means.
     """
 
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     team: str = Field(pattern=_NAME)
     channels: tuple[Channel, ...] = Field(min_length=1)
     agents: int = Field(ge=0, le=500)
-    days: tuple[Weekday, ...] = ALL_DAYS
-    start: str = "00:00"
-    end: str = "24:00"
-    holidays: Literal["exclude", "include", "only"] = "include"
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None  # inclusive
     # A stand-in: the entry only applies on dates on which this team is absent.
     when_absent: str | None = Field(None, pattern=_NAME)
 
-    @field_validator("start", "end")
-    @classmethod
-    def _hhmm(cls, v: str) -> str:
-        _minutes(v)
-        return v
-
     @model_validator(mode="after")
-    def _check(self) -> RotaEntry:
+    def _channels(self) -> RotaEntry:
         if len(set(self.channels)) != len(self.channels):
             raise ValueError("channels lists a channel twice")
-        if _minutes(self.start) == 24 * 60:
-            raise ValueError("start must be before 24:00")
-        if not self.days:
-            raise ValueError("days must name at least one weekday")
-        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
-            raise ValueError("valid_to is before valid_from")
         return self
-
-    @property
-    def start_min(self) -> int:
-        return _minutes(self.start)
-
-    @property
-    def end_min(self) -> int:
-        return _minutes(self.end)
 
 
 class Absence(_Strict):
