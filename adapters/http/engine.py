@@ -213,7 +213,11 @@ class Engine:
             delay = self.clock.real_seconds_until(deadline)
             if delay > 0:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows
+                    # a cancel that arrives as the wake-up fires, and close() would
+                    # then hang until this deadline.
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
                     continue  # something changed: look at the deadline again
                 except TimeoutError:
                     pass
