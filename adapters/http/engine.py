@@ -123,7 +123,9 @@ class Engine:
         fut: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
         self._pending.append((events, fut))
         self.probe.submitted(fut)
-        if not self._flush_scheduled:
+        # While a batch is being fsynced, newcomers wait for it to finish and go
+        # together into the next one: one fsync per batch, not per loop turn.
+        if not self._flush_scheduled and self._in_flight == 0:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
         return await fut
@@ -180,6 +182,9 @@ class Engine:
             store.finish(staged, snapshot=self._in_flight == 0)
             self.probe.committed(staged)
             on_durable()
+            if self._pending and self._in_flight == 0 and not self._flush_scheduled:
+                self._flush_scheduled = True
+                loop.call_soon(self._flush)
 
         write.add_done_callback(written)
 
