@@ -9,9 +9,10 @@ Metrics (Prometheus names, every one labelled ``helpline``):
   a state that empties drops to 0 rather than vanishing.
 - ``linje_contacts_total{channel,outcome,class}``: contacts ended, by outcome
   and class (``class`` is the unanswered class, else the outcome itself).
-- ``linje_routing_decision_duration_seconds``: per request, from handing its
-  events to the engine until the router has decided (includes waiting for the
-  group commit's turn on the event loop, which is what a caller experiences).
+- ``linje_routing_decision_duration_seconds``: per routing decision (one
+  group-commit batch), from its oldest request handing its events to the
+  engine until the router has decided: no request in the batch waited longer
+  (includes waiting for the batch's turn on the event loop).
 - ``linje_events_ingested_total{type,status}``: events made durable
   (``accepted``) or recognised as duplicates.
 - ``linje_events_rejected_total{reason}``: events refused, by problem code:
@@ -30,9 +31,11 @@ the helpline id; never bodies, headers, query strings or client addresses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +74,7 @@ DECISION_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 
 FSYNC_BUCKETS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 # What ``generate_latest`` writes: the classic text format every Prometheus reads.
 EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTACT_KIND = b"\xa7contact"  # msgpack fixstr "contact"
 # Routes that take events: a refusal there counts as rejected events.
 INGEST_SUFFIXES = ("/events", "/adapters/carrier", "/adapters/chat")
 # Polled or static: not worth a span each.
@@ -96,40 +100,52 @@ class EngineProbe:
         """The batch is durable."""
 
 
+# A request reaching the engine: monotonic time, epoch ns (span start), its span's context.
+_Start = tuple[float, int, trace.SpanContext | None]
+
+
 class _EngineTelemetry(EngineProbe):
-    """The probe of one helpline's engine: spans and synchronous instruments."""
+    """The probe of one helpline's engine: spans and synchronous instruments.
+
+    Recording an OpenTelemetry measurement costs microseconds, as much as routing
+    an event, so counts are summed per batch and added once per label set, and
+    the decision latency is recorded once per decision; span work is skipped
+    entirely when no exporter is configured.
+    """
 
     def __init__(self, telemetry: Telemetry, engine: HelplineEngine) -> None:
         self.t = telemetry
         self.attrs = {"helpline": engine.id}
         # Per request: when it reached the engine (monotonic, and epoch ns for the span).
-        self._starts: dict[asyncio.Future[Any], tuple[float, int, trace.SpanContext]] = {}
+        self._starts: dict[asyncio.Future[Any], _Start] = {}
         # Per staged batch (by id; the batch lives until committed): its span and events.
         self._batches: dict[int, tuple[trace.Span | None, Sequence[Event]]] = {}
 
     def submitted(self, fut: asyncio.Future[Any]) -> None:
-        context = trace.get_current_span().get_span_context()
+        context = trace.get_current_span().get_span_context() if self.t.tracing else None
         self._starts[fut] = (time.perf_counter(), time.time_ns(), context)
-        fut.add_done_callback(self._forget)
-
-    def _forget(self, fut: asyncio.Future[Any]) -> None:
-        self._starts.pop(fut, None)
 
     def decided(
         self, staged: Staged, events: Sequence[Event], futures: Sequence[asyncio.Future[Any]]
     ) -> None:
         now = time.perf_counter()
-        contexts = []
-        first: int | None = None
-        for fut in futures:
-            start = self._starts.get(fut)
-            if start is not None:
-                self.t.decision_latency.record(now - start[0], self.attrs)
-                contexts.append(start[2])
-                first = start[1] if first is None else min(first, start[1])
-        if not futures and not staged.payloads:
-            self._batches[id(staged)] = (None, events)  # a timer tick that changed nothing
-            return
+        starts = [s for s in (self._starts.pop(f, None) for f in futures) if s is not None]
+        if starts:
+            # The batch's oldest request: every request in it waited no longer.
+            self.t.decision_latency.record(now - min(s[0] for s in starts), self.attrs)
+        span = None
+        if self.t.tracing and (futures or staged.payloads):  # not: a tick that changed nothing
+            span = self._route_span(staged, events, futures, starts)
+        self._batches[id(staged)] = (span, events)
+
+    def _route_span(
+        self,
+        staged: Staged,
+        events: Sequence[Event],
+        futures: Sequence[asyncio.Future[Any]],
+        starts: list[_Start],
+    ) -> trace.Span:
+        contexts = [s[2] for s in starts if s[2] is not None]
         parent = None
         if contexts and contexts[0].is_valid:
             parent = trace.set_span_in_context(NonRecordingSpan(contexts[0]))
@@ -138,7 +154,7 @@ class _EngineTelemetry(EngineProbe):
         span = self.t.tracer.start_span(
             "linje.route",
             context=parent,
-            start_time=first,
+            start_time=min((s[1] for s in starts), default=None),
             links=[Link(c) for c in contexts[1:] if c.is_valid],
             attributes={
                 "linje.helpline": self.attrs["helpline"],
@@ -149,13 +165,18 @@ class _EngineTelemetry(EngineProbe):
             },
         )
         span.end()
-        self._batches[id(staged)] = (span, events)
+        return span
 
     def write(self, write: Callable[[Staged], None], staged: Staged) -> None:
-        batch = self._batches.get(id(staged))
         if not staged.payloads:
             write(staged)  # nothing to append
             return
+        if not self.t.tracing:
+            start = time.perf_counter()
+            write(staged)
+            self.t.fsync_latency.record(time.perf_counter() - start, self.attrs)
+            return
+        batch = self._batches.get(id(staged))
         parent = trace.set_span_in_context(batch[0]) if batch and batch[0] else None
         with self.t.tracer.start_as_current_span(
             "linje.log.append",
@@ -172,28 +193,30 @@ class _EngineTelemetry(EngineProbe):
     def committed(self, staged: Staged) -> None:
         _, events = self._batches.pop(id(staged), (None, ()))
         helpline = self.attrs["helpline"]
+        ingested: Counter[tuple[str, str]] = Counter()
+        rejected: Counter[str] = Counter()
         for event, result in zip(events, staged.results, strict=False):
             if result.status == "rejected":
-                reason = result.error.code if result.error is not None else "unknown"
-                self.t.events_rejected.add(1, {"helpline": helpline, "reason": reason})
+                rejected[result.error.code if result.error is not None else "unknown"] += 1
             else:
-                self.t.events_ingested.add(
-                    1, {"helpline": helpline, "type": event.type, "status": result.status}
-                )
+                ingested[(event.type, result.status)] += 1
+        for (type_, status), n in ingested.items():
+            self.t.events_ingested.add(n, {"helpline": helpline, "type": type_, "status": status})
+        for reason, n in rejected.items():
+            self.t.events_rejected.add(n, {"helpline": helpline, "reason": reason})
+        contacts: Counter[tuple[str, str, str]] = Counter()
         for payload in staged.payloads:
+            # Only entries holding a contact record need decoding: its msgpack
+            # has the fixstr "contact" (the record kind).
+            if CONTACT_KIND not in payload:
+                continue
             for record in decode_payload(0, payload)["records"]:
-                if record.get("kind") != "contact":
-                    continue
-                outcome = record["outcome"]
-                self.t.contacts.add(
-                    1,
-                    {
-                        "helpline": helpline,
-                        "channel": record["channel"],
-                        "outcome": outcome,
-                        "class": record.get("unanswered") or outcome,
-                    },
-                )
+                if record.get("kind") == "contact":
+                    outcome = record["outcome"]
+                    contacts[(record["channel"], outcome, record.get("unanswered") or outcome)] += 1
+        for (channel, outcome, class_), n in contacts.items():
+            attrs = {"helpline": helpline, "channel": channel, "outcome": outcome, "class": class_}
+            self.t.contacts.add(n, attrs)
 
 
 class LogSpanExporter(SpanExporter):
@@ -258,6 +281,7 @@ class Telemetry:
             resource=resource,
             shutdown_on_exit=False,
         )
+        self.tracing = span_exporter is not None
         if span_exporter is not None:
             processor = (BatchSpanProcessor if batch else SimpleSpanProcessor)(span_exporter)
             self.tracer_provider.add_span_processor(processor)
@@ -366,16 +390,21 @@ class Telemetry:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "(unmatched)"
         ingest = request.method == "POST" and route.endswith(INGEST_SUFFIXES)
-        if route in UNTRACED and not ingest:
+        traced = self.tracing and route not in UNTRACED
+        if not ingest and not traced:
             return await handler(request)
-        helpline = request.match_info.get("helpline")
-        with self.tracer.start_as_current_span(
-            f"{request.method} {route}",
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "http.route": route},
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        span = (
+            self.tracer.start_as_current_span(
+                f"{request.method} {route}",
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": request.method, "http.route": route},
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            if traced
+            else contextlib.nullcontext(None)
+        )
+        with span as current:
             # Only refusals raised at the edge count here; the engine counts its own.
             status, reason = 500, None  # type: tuple[int, str | None]
             try:
@@ -395,12 +424,13 @@ class Telemetry:
                 status, reason = exc.status, exc.reason.lower().replace(" ", "-")
                 raise
             finally:
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+                if current is not None:
+                    current.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        current.set_status(Status(StatusCode.ERROR))
                 if ingest and reason is not None and status >= 400:
-                    attrs = {"helpline": helpline or self._default(), "reason": reason}
-                    self.events_rejected.add(1, attrs)
+                    helpline = request.match_info.get("helpline") or self._default()
+                    self.events_rejected.add(1, {"helpline": helpline, "reason": reason})
 
     def _default(self) -> str:
         return self.engines[0].id if self.engines else ""
