@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
-from router.events import EVENT_TYPES, Event, event_from_dict
+from router.errors import InvalidEvent
+from router.events import EVENT_TYPES, Event
 
 __all__ = [
     "MAX_BATCH",
@@ -70,9 +71,26 @@ class EventBatch(BaseModel):
 
 
 def to_event(model: BaseModel) -> Event:
-    """The core event for a validated wire model (times become POSIX seconds)."""
-    data = model.model_dump(by_alias=True)
-    for key, value in data.items():
+    """The core event for a validated wire model (times become POSIX seconds).
+
+    Reads the model's attributes directly (every request passes here); the
+    event's own checks still run when it is constructed.
+    """
+    cls = EVENT_TYPES[model.type]  # type: ignore[attr-defined]
+    kwargs: dict[str, Any] = {}
+    for name in _NAMES[cls]:
+        value = getattr(model, name)
         if isinstance(value, dt.datetime):
-            data[key] = value.timestamp()
-    return event_from_dict(data)
+            value = value.timestamp()
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a value of the wrong shape reached a check
+        raise InvalidEvent(f"{cls.type}: {exc}") from exc
+
+
+_NAMES: dict[type[Event], tuple[str, ...]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in EVENT_TYPES.values()
+}

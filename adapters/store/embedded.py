@@ -77,6 +77,8 @@ class Staged:
     owners: list[IngestResult | None] = field(default_factory=list)
     results: list[IngestResult] = field(default_factory=list)
     tick_commands: list[Command] = field(default_factory=list)
+    # Every command of the staged entries as its dict, in order (the resume history).
+    command_dicts: list[dict[str, Any]] = field(default_factory=list)
     first_seq: int = 0
 
 
@@ -208,11 +210,15 @@ class EmbeddedStore:
                     commands = router.handle(event)
                 except LinjeError as err:
                     result = IngestResult(event.event_id, "rejected", error=err)
-                    result.commands = self._flush_after_refusal(payloads, owners)
+                    result.commands = self._flush_after_refusal(staged)
                     results.append(result)
                     continue
                 records = router.take_records()
-                payloads.append(encode_entry("event", clock, event, commands, records))
+                payloads.append(
+                    encode_entry(
+                        "event", clock, event, commands, records, collect=staged.command_dicts
+                    )
+                )
                 result = IngestResult(event.event_id, "accepted", commands=commands)
                 owners.append(result)
                 results.append(result)
@@ -236,7 +242,9 @@ class EmbeddedStore:
         # The first tick also starts the router's clock: log it, or replay
         # would start the clock at the first event instead.
         if commands or records or not started:
-            staged.payloads.append(encode_entry("tick", now, None, commands, records))
+            staged.payloads.append(
+                encode_entry("tick", now, None, commands, records, collect=staged.command_dicts)
+            )
             staged.owners.append(None)
         self._reserve(staged)
         return staged
@@ -263,8 +271,7 @@ class EmbeddedStore:
         """Book-keeping once ``write`` succeeded: the command history, snapshots."""
         if not staged.payloads:
             return
-        for payload in staged.payloads:
-            self._recent.extend(decode_payload(0, payload)["commands"])
+        self._recent.extend(staged.command_dicts)
         if len(self._recent) == self._recent.maxlen:
             self._recent_complete = False
         # A snapshot must equal the log it covers: only when nothing is staged beyond it.
@@ -275,9 +282,7 @@ class EmbeddedStore:
         ):
             self._snapshot()
 
-    def _flush_after_refusal(
-        self, payloads: list[bytes], owners: list[IngestResult | None]
-    ) -> list[Command]:
+    def _flush_after_refusal(self, staged: Staged) -> list[Command]:
         # A refused event may still have moved the clock and fired timers
         # before it was checked again; log what they caused as a tick.
         router = self.router
@@ -286,8 +291,12 @@ class EmbeddedStore:
         commands = router.advance(router.now)
         records = router.take_records()
         if commands or records:
-            payloads.append(encode_entry("tick", router.now, None, commands, records))
-            owners.append(None)
+            staged.payloads.append(
+                encode_entry(
+                    "tick", router.now, None, commands, records, collect=staged.command_dicts
+                )
+            )
+            staged.owners.append(None)
         return commands
 
     def tick(self, now: float) -> list[Command]:

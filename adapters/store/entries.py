@@ -65,14 +65,19 @@ def encode_entry(
     event: Event | None,
     commands: list[Command],
     records: list[Record],
+    *,
+    collect: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """The msgpack payload of one entry."""
+    """The msgpack payload of one entry; the command dicts are also added to ``collect``."""
+    command_dicts = [command_to_dict(c) for c in commands]
+    if collect is not None:
+        collect.extend(command_dicts)
     return msgpack.packb(
         {
             "k": kind,
             "at": at,
             "event": None if event is None else event_to_dict(event),
-            "commands": [command_to_dict(c) for c in commands],
+            "commands": command_dicts,
             "records": [record_to_dict(r) for r in records],
         },
         use_bin_type=True,
