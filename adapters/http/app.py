@@ -418,7 +418,12 @@ def build_app(
             await engine.close()
         app[TELEMETRY].shutdown()
 
+    async def end_streams(app: web.Application) -> None:
+        for hub in app[HUBS].values():
+            hub.close_readers()
+
     app.on_startup.append(start)
+    app.on_shutdown.append(end_streams)
     app.on_cleanup.append(stop)
     for prefix in ("/v1", "/v1/helplines/{helpline}"):
         app.router.add_post(f"{prefix}/events", post_events)

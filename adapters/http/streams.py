@@ -39,11 +39,16 @@ STREAM_SNDBUF = 128 * 1024
 
 
 class _Reader:
-    __slots__ = ("slot", "wake")
+    __slots__ = ("closed", "slot", "wake")
 
     def __init__(self) -> None:
         self.slot: str | None = None
         self.wake = asyncio.Event()
+        self.closed = False  # the service is shutting down: end the stream
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
 
     def offer(self, payload: str) -> None:
         self.slot = payload  # older, unsent states are simply replaced
@@ -90,6 +95,11 @@ class StateHub:
                     reader.offer(self.latest)
             await asyncio.sleep(1 / MAX_RATE)
 
+    def close_readers(self) -> None:
+        """End every live state stream (graceful shutdown must not wait for them)."""
+        for reader in list(self.readers):
+            reader.close()
+
     def join(self) -> _Reader:
         if len(self.readers) >= MAX_STATE_READERS:
             raise web.HTTPServiceUnavailable(text="too many live state readers")
@@ -134,6 +144,8 @@ async def _state_sse(request: web.Request, reader: _Reader) -> web.StreamRespons
     n = 0
     while True:
         payload = await reader.next(KEEPALIVE_S)
+        if reader.closed:
+            return resp
         n += 1
         chunk = (
             f"id: {n}\nevent: state\ndata: {payload}\n\n" if payload else ": keep-alive\n\n"
@@ -154,6 +166,8 @@ async def _state_ws(request: web.Request, reader: _Reader) -> web.StreamResponse
     try:
         while not ws.closed:
             payload = await reader.next(KEEPALIVE_S)
+            if reader.closed:
+                break
             if payload is None:
                 continue
             try:
