@@ -41,6 +41,7 @@ from adapters.cluster.owner import Owner
 from adapters.cluster.recovery import recover_fold
 from adapters.http.clock import Clock
 from adapters.http.engine import NotReady
+from adapters.http.engine_api import live_snapshot
 from adapters.http.telemetry import EngineProbe
 from adapters.store.embedded import IngestResult, Staged
 from adapters.store.errors import CorruptLog
@@ -530,15 +531,11 @@ class RedisEngine:
 
     @property
     def last_command_seq(self) -> int:
-        return self.current_fold().router._cmd_seq
+        return self.current_fold().router.last_command_seq
 
     # --------------------------------------------------------------- views
     def snapshot(self) -> dict[str, Any]:
-        fold = self.current_fold()
-        snap = fold.router.snapshot()
-        snap["server_time"] = round(self.clock.now(), 3)
-        snap["clock_speed"] = self.clock.speed
-        snap["last_command_seq"] = fold.router._cmd_seq
+        snap = live_snapshot(self.current_fold().router, self.clock, self.config)
         snap["cluster"] = self.cluster_status()
         return snap
 

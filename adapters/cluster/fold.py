@@ -192,8 +192,8 @@ class Fold:
         """Commands with ``seq`` > ``cursor``, in order, from memory."""
         recent = self.recent
         held = self.recent_complete or (recent and recent[0]["seq"] <= cursor + 1)
-        if not held and (recent or cursor < self.router._cmd_seq):
-            oldest = recent[0]["seq"] if recent else self.router._cmd_seq + 1
+        if not held and (recent or cursor < self.router.last_command_seq):
+            oldest = recent[0]["seq"] if recent else self.router.last_command_seq + 1
             raise CursorTooOld(
                 f"cursor {cursor} is older than the commands this node holds "
                 f"(oldest seq {oldest}); resume from seq {oldest - 1} or later",

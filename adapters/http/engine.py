@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.http.clock import Clock
+from adapters.http.engine_api import live_snapshot
 from adapters.http.telemetry import EngineProbe
 from adapters.store.embedded import EmbeddedStore, IngestResult, Staged
 from adapters.store.entries import read_entries
@@ -264,13 +265,7 @@ class Engine:
 
     # --------------------------------------------------------------- views
     def snapshot(self) -> dict[str, Any]:
-        store = self._store()
-        snap = store.router.snapshot()
-        snap["server_time"] = round(self.clock.now(), 3)
-        snap["clock_speed"] = self.clock.speed
-        snap["timezone"] = self.config.timezone  # the dashboard shows local times
-        snap["last_command_seq"] = store.router.last_command_seq
-        return snap
+        return live_snapshot(self._store().router, self.clock, self.config)
 
     def records(self) -> list[Record]:
         """Every record in the log (read incrementally from the log, kept in memory)."""

@@ -15,10 +15,25 @@ if TYPE_CHECKING:
     from adapters.http.telemetry import EngineProbe
     from adapters.store.embedded import IngestResult
     from router.config import HelplineConfig
+    from router.core import Router
     from router.events import Event
     from router.records import Record
 
-__all__ = ["HelplineEngine"]
+__all__ = ["HelplineEngine", "live_snapshot"]
+
+
+def live_snapshot(router: Router, clock: Clock, config: HelplineConfig) -> dict[str, Any]:
+    """The router's snapshot plus what a live viewer needs, the same on every store.
+
+    ``server_time`` and ``clock_speed`` let a dashboard tick waits between
+    pushes; ``timezone`` lets it show local times.
+    """
+    snap = router.snapshot()
+    snap["server_time"] = round(clock.now(), 3)
+    snap["clock_speed"] = clock.speed
+    snap["timezone"] = config.timezone
+    snap["last_command_seq"] = router.last_command_seq
+    return snap
 
 
 class HelplineEngine(Protocol):
