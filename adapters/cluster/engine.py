@@ -41,12 +41,12 @@ from adapters.cluster.owner import Owner
 from adapters.cluster.recovery import recover_fold
 from adapters.http.clock import Clock
 from adapters.http.engine import NotReady
-from adapters.http.engine_api import live_snapshot
+from adapters.http.engine_api import Listeners, live_snapshot
 from adapters.http.telemetry import EngineProbe
 from adapters.store.embedded import IngestResult, Staged
 from adapters.store.errors import CorruptLog
 from adapters.store.snapshots import code_fingerprint, config_fingerprint
-from router.commands import Command, command_to_dict
+from router.commands import Command
 from router.config import HelplineConfig
 from router.errors import ConfigError, InternalError, LinjeError
 from router.events import Event
@@ -69,7 +69,7 @@ def fingerprint(config: HelplineConfig) -> str:
     return f"{code_fingerprint()[:16]}-{config_fingerprint(config)[:16]}"
 
 
-class RedisEngine:
+class RedisEngine(Listeners):
     """One helpline of one node of a Redis deployment (see the module docstring)."""
 
     def __init__(
@@ -81,14 +81,12 @@ class RedisEngine:
         on_fatal: Callable[[BaseException], None] | None = None,
         snapshot_every: int = 10_000,
     ) -> None:
+        super().__init__()
         self.config = config
         self.id = config.id
         self.clock = clock
         self.node = node
         self.failed: BaseException | None = None
-        self.version = 0
-        self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
-        self.change_listeners: set[Callable[[], None]] = set()
         self.probe = EngineProbe()  # telemetry (adapters.http.telemetry) replaces it
         self.log = HelplineLog(
             node.client, HelplineKeys(node.options.prefix, config.id), node.node_id
@@ -296,11 +294,7 @@ class RedisEngine:
         self.wake.set()
         if self.lease is not None:
             self.record_wake.set()
-        if commands:
-            dicts = [command_to_dict(c) for c in commands]
-            for listener in list(self.command_listeners):
-                listener(dicts)
-        self._changed()
+        self._publish(commands)
 
     def _poisoned(self, exc: PoisonEntry) -> None:
         """Every node meets the same bug on the same entry: each rebuilds without it."""
@@ -520,11 +514,6 @@ class RedisEngine:
     def poke(self) -> None:
         """Look at the next deadline again (the clock was moved, e.g. in tests)."""
         self.wake.set()
-
-    def _changed(self) -> None:
-        self.version += 1
-        for listener in list(self.change_listeners):
-            listener()
 
     def commands_since(self, cursor: int) -> list[dict[str, Any]]:
         return self.current_fold().commands_since(cursor)

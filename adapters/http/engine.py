@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters.http.clock import Clock
-from adapters.http.engine_api import live_snapshot
+from adapters.http.engine_api import Listeners, live_snapshot
 from adapters.http.telemetry import EngineProbe
 from adapters.store.embedded import EmbeddedStore, IngestResult, Staged
 from adapters.store.entries import read_entries
-from router.commands import Command, command_to_dict
+from router.commands import Command
 from router.config import HelplineConfig
 from router.errors import LinjeError
 from router.events import Event
@@ -40,7 +40,7 @@ class NotReady(LinjeError):
     code = "not-ready"
 
 
-class Engine:
+class Engine(Listeners):
     def __init__(
         self,
         config: HelplineConfig,
@@ -50,6 +50,7 @@ class Engine:
         on_fatal: Callable[[BaseException], None] | None = None,
         snapshot_every: int = 10_000,
     ) -> None:
+        super().__init__()
         self.config = config
         self.id = config.id
         self.data_dir = data_dir
@@ -65,11 +66,8 @@ class Engine:
         # One writer thread: fsyncs happen in staging order, off the event loop.
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix=f"log-{config.id}")
         self._in_flight = 0
-        self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
-        self.change_listeners: set[Callable[[], None]] = set()
         self._records: list[Record] = []
         self._records_seq = 0
-        self.version = 0
         self.probe = EngineProbe()  # telemetry (adapters.http.telemetry) replaces it
 
     # ----------------------------------------------------------- lifecycle
@@ -244,18 +242,6 @@ class Engine:
         self._commit(staged, lambda: self._publish(staged.tick_commands), [])
 
     # ------------------------------------------------------------ listeners
-    def _publish(self, commands: list[Command]) -> None:
-        if commands:
-            dicts = [command_to_dict(c) for c in commands]
-            for listener in list(self.command_listeners):
-                listener(dicts)
-        self._changed()
-
-    def _changed(self) -> None:
-        self.version += 1
-        for listener in list(self.change_listeners):
-            listener()
-
     def commands_since(self, cursor: int) -> list[dict[str, Any]]:
         return self._store().commands_since(cursor)
 

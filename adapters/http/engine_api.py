@@ -7,8 +7,10 @@ deployment). Handlers, streams and telemetry are typed against this protocol.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
+
+from router.commands import Command, command_to_dict
 
 if TYPE_CHECKING:
     from adapters.http.clock import Clock
@@ -19,7 +21,33 @@ if TYPE_CHECKING:
     from router.events import Event
     from router.records import Record
 
-__all__ = ["HelplineEngine", "live_snapshot"]
+__all__ = ["HelplineEngine", "Listeners", "live_snapshot"]
+
+
+class Listeners:
+    """Who hears about an engine's changes: command streams and the state hub.
+
+    Shared by both engines; listeners are called synchronously and must never
+    block (they only queue or flag), so routing never waits for a reader.
+    """
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
+        self.change_listeners: set[Callable[[], None]] = set()
+
+    def _publish(self, commands: Sequence[Command]) -> None:
+        """Hand new commands to the command streams, then tell state readers."""
+        if commands:
+            dicts = [command_to_dict(c) for c in commands]
+            for listener in list(self.command_listeners):
+                listener(dicts)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        for listener in list(self.change_listeners):
+            listener()
 
 
 def live_snapshot(router: Router, clock: Clock, config: HelplineConfig) -> dict[str, Any]:
