@@ -28,7 +28,10 @@ from tests.helpers.store_workload import Op, clean_run, workload
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 1_2021_11
-N_EVENTS = 500
+# Long enough that 60 kills never reach its end, however fast acknowledgements
+# come on the machine (a run acknowledges ~5-20 events before its kill lands);
+# a stream finished early would leave the later kills all at one spot.
+N_EVENTS = 2000
 KILLS = 60
 SNAPSHOT_EVERY = 40
 WRITER = [sys.executable, "-m", "tests.helpers.store_crash_writer"]
