@@ -34,7 +34,9 @@ SECRETS = [
     "10.20.30.40", "192.168.77.12", "2001:db8::77", "198.51.100.23", "203.0.113.9",
     "Kari Nordmann", "Nordmann", "Sommerfugl77", "sommerfugl77@example.no",
 ]  # fmt: skip
-NORWEGIAN_NUMBER = re.compile(rb"(?:\+|00)47[ ]?\d{2,3}[ ]?\d{2}[ ]?\d{2,3}")
+# "+47 ..." or "0047 ..."; a "0047" inside a longer number or word is not a phone
+# number: a latency of 0.00471234567 s in /metrics, a hex trace id ...a0047123456...
+NORWEGIAN_NUMBER = re.compile(rb"(?:\+|(?<![\w.])00)47[ ]?\d{2,3}[ ]?\d{2}[ ]?\d{2,3}")
 
 
 def post(base: str, path: str, body: Any, who: str, extra: dict[str, str] | None = None) -> int:
