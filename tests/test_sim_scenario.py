@@ -86,10 +86,13 @@ def test_the_pilot_staffing_follows_the_seed() -> None:
     chat = {(e.team, e.start, e.end, e.valid_from) for e in s.rota if e.channels == ("chat",)}
     assert ("kss", "09:00", "15:00", dt.date(2021, 4, 8)) in chat
     assert ("ok", "15:00", "20:00", dt.date(2021, 9, 1)) in chat
-    # OK's time away on other duties falls as its funding grows (0.45, 1.47, 3.5 FTE).
-    shares = [p.away_share for p in s.teams["ok"].periods]
+    # OK lets fewer rings ring out as its funding grows (0.45, 1.47, 3.5 FTE).
+    shares = [p.no_pickup_share for p in s.teams["ok"].periods]
     assert shares == sorted(shares, reverse=True)
     assert len(shares) == 3
+    # Nobody is set away: the carrier's queue had no such state to set.
+    assert all(t.away_share == 0 for t in s.teams.values())
+    assert all(p.away_share is None for t in s.teams.values() for p in t.periods)
 
 
 def test_the_pilot_arrivals_are_exactly_the_monthly_totals_and_chats_only_when_open() -> None:
