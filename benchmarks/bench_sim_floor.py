@@ -114,19 +114,17 @@ def _null_router(event: object) -> list[object]:
 
 def measure(customers: int) -> list[tuple[str, float, float]]:
     """(name, customers/s, P(abandon)) for each model, in one run."""
+    models: list[tuple[str, Callable[[], float]]] = [
+        ("simpy", lambda: simpy_line(customers)["abandoned"] / customers),
+        ("bare loop", lambda: bare_line(customers)),
+        ("bare loop + events", lambda: bare_line(customers, send=_null_router)),
+        ("linje", lambda: linje_line(customers)["abandoned"] / customers),
+    ]
     out = []
-    t0 = time.perf_counter()
-    ref = simpy_line(customers)
-    out.append(("simpy", customers / (time.perf_counter() - t0), ref["abandoned"] / customers))
-    t0 = time.perf_counter()
-    p = bare_line(customers)
-    out.append(("bare loop", customers / (time.perf_counter() - t0), p))
-    t0 = time.perf_counter()
-    p = bare_line(customers, send=_null_router)
-    out.append(("bare loop + events", customers / (time.perf_counter() - t0), p))
-    t0 = time.perf_counter()
-    ours = linje_line(customers)
-    out.append(("linje", customers / (time.perf_counter() - t0), ours["abandoned"] / customers))
+    for name, run in models:
+        t0 = time.perf_counter()
+        p_abandon = run()
+        out.append((name, customers / (time.perf_counter() - t0), p_abandon))
     return out
 
 
