@@ -3,10 +3,10 @@
 Feed it events, get commands back::
 
     router = Router(config)
-    commands = router.handle(ContactArrived(event_id="e1", at=t, source="carrier",
-                                            contact_id="c1", channel="phone", queue="phone"))
-    commands += router.advance(later)   # ring timeouts, handovers...
-    records = router.take_records()     # contact outcomes for the statistics
+    step = router.apply(ContactArrived(event_id="e1", at=t, source="carrier",
+                                       contact_id="c1", channel="phone", queue="phone"))
+    step.status, step.commands, step.records   # accepted / duplicate / refused, what it caused
+    tick = router.advance(later)               # ring timeouts, handovers... (a Step too)
 """
 
 from router.commands import (
@@ -73,14 +73,19 @@ from router.records import (
     record_from_dict,
     record_to_dict,
 )
+from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step, replay_entry
 
 __all__ = [
+    "ACCEPTED",
     "CHANNELS",
     "CLOSED",
     "COMMAND_TYPES",
+    "DUPLICATE",
     "EVENT_TYPES",
     "OTHER_REASONS",
     "OUTCOMES",
+    "REFUSED",
+    "TICK",
     "UNANSWERED_CLASSES",
     "AgentAway",
     "AgentBusy",
@@ -121,6 +126,7 @@ __all__ = [
     "Reject",
     "Router",
     "RoutingError",
+    "Step",
     "TeamAbsent",
     "TimeWentBackwards",
     "UnknownAgent",
@@ -133,4 +139,5 @@ __all__ = [
     "event_to_dict",
     "record_from_dict",
     "record_to_dict",
+    "replay_entry",
 ]

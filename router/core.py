@@ -35,6 +35,7 @@ from router.coverage import Absence, CoveragePlan
 from router.errors import (
     AgentBusy,
     AlreadyLoggedIn,
+    BadInput,
     InternalError,
     InvalidEvent,
     InvalidTransition,
@@ -70,6 +71,7 @@ from router.records import (
     NoAnswerRecord,
     Record,
 )
+from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step
 from router.today import Today
 
 __all__ = ["AlreadyAnswered", "Router"]
@@ -204,8 +206,21 @@ class Router:
         out, self._out = self._out, []
         return out
 
-    def advance(self, now: float) -> list[Command]:
-        """Fire every timer due at or before ``now``; return the commands they caused."""
+    def apply(self, event: Event) -> Step:
+        """Apply one event: accepted, duplicate or refused, with what it caused (``Step``)."""
+        clock = self.now
+        if event.event_id in self._seen:
+            return Step(DUPLICATE, clock=clock, clock_after=clock)
+        try:
+            commands = self.handle(event)
+        except BadInput as err:
+            out, self._out = self._out, []
+            return Step(REFUSED, out, self.take_records(), err, clock, self.now)
+        return Step(ACCEPTED, commands, self.take_records(), None, clock, self.now)
+
+    def advance(self, now: float) -> Step:
+        """Fire every timer due at or before ``now``; what they caused."""
+        clock = self.now
         if self.now is None:
             self._start(now)
             self._settle()
@@ -213,7 +228,7 @@ class Router:
             self._fire_until(now)
             self._set_now(now)
         out, self._out = self._out, []
-        return out
+        return Step(TICK, out, self.take_records(), None, clock, self.now)
 
     @property
     def last_command_seq(self) -> int:

@@ -1,0 +1,100 @@
+"""The one step API: what applying an event, or moving the clock, did.
+
+Every driver (the embedded and Redis engines, recovery, what-if replay, the
+importers, the simulator, ``router.testing``) feeds the core through
+``Router.apply(event)`` and ``Router.advance(now)`` and reads a ``Step`` back;
+a logged entry is replayed through ``replay_entry``. There is no second copy
+of "apply an event" anywhere.
+
+A step is one of:
+
+* ``accepted``: the event was applied; ``commands`` and ``records`` are what it
+  (and the timers that fell due before its time) caused;
+* ``duplicate``: an ``event_id`` already accepted within the dedup window;
+  nothing changed, nothing is returned;
+* ``refused``: the event was refused with ``error`` and changed nothing, but
+  timers that fell due before its time still fired (they were due whatever
+  the event said): ``commands`` and ``records`` are what they caused, and a
+  durable driver logs them as a tick at ``clock_after``;
+* ``tick``: ``advance(now)`` fired the timers due by ``now``.
+
+``clock`` is the core's clock just before the step (``None`` before the first
+step); the embedded log stores it with each event so that replay applies an
+event that arrived behind the clock at the same instant as it was live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from router.commands import Command
+from router.errors import BadInput
+from router.events import event_from_dict
+from router.records import Record
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from router.events import Event
+
+__all__ = ["ACCEPTED", "DUPLICATE", "REFUSED", "TICK", "Step", "Stepper", "replay_entry"]
+
+ACCEPTED: Final = "accepted"
+DUPLICATE: Final = "duplicate"
+REFUSED: Final = "refused"
+TICK: Final = "tick"
+
+
+@dataclass(slots=True)
+class Step:
+    """The result of one ``apply`` or ``advance``."""
+
+    status: str
+    commands: list[Command] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    error: BadInput | None = None
+    clock: float | None = None  # the core's clock before the step
+    clock_after: float | None = None  # the core's clock after it
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == ACCEPTED
+
+    @property
+    def produced(self) -> bool:
+        """True if the step issued commands or records (worth logging for a tick)."""
+        return bool(self.commands or self.records)
+
+
+class Stepper(Protocol):
+    """What ``replay_entry`` needs of a router (``router.core.Router`` is one)."""
+
+    @property
+    def now(self) -> float | None: ...
+
+    def apply(self, event: Event) -> Step: ...
+
+    def advance(self, now: float) -> Step: ...
+
+
+def replay_entry(router: Stepper, raw: dict[str, Any], *, to_clock: bool = True) -> Step:
+    """Apply one logged entry (``{"k": "event" | "tick", "at": ..., "event": {...}}``).
+
+    A tick advances to its ``at``. An event is applied with ``Router.apply``;
+    with ``to_clock`` (the embedded log, which stores the clock just before
+    each event) the clock is first advanced to the logged ``at`` so an event
+    behind the clock is applied exactly as it was live. The Redis input log
+    stores no clock beside its events (``to_clock=False``). The commands and
+    records of that advance are part of the returned step.
+    """
+    if raw["k"] == TICK:
+        return router.advance(float(raw["at"]))
+    event = event_from_dict(raw["event"])
+    pre: Step | None = None
+    if to_clock and router.now is not None and raw.get("at") is not None:
+        pre = router.advance(float(raw["at"]))
+    step = router.apply(event)
+    if pre is not None and pre.produced:
+        step.commands[:0] = pre.commands
+        step.records[:0] = pre.records
+        step.clock = pre.clock
+    return step
