@@ -1,12 +1,16 @@
-"""Mutable per-entity state of the core (contacts, agents, queues, alerts)."""
+"""Mutable per-entity state of the core (contacts, agents' channels, queues, alerts).
+
+States themselves (``ContactState``, ``Presence``, ``ChannelState``) are owned
+by ``router.tables``; these records only hold them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from router._transitions import ContactState, Presence
 from router.coverage import Segment
+from router.tables import ChannelState, ContactState, Presence
 
 __all__ = ["Agent", "AgentChannel", "AlertState", "Contact", "GapState", "QueueState"]
 
@@ -28,8 +32,13 @@ class Contact:
     lapsed: dict[str, float] = field(default_factory=dict)
     rung: set[str] = field(default_factory=set)
     offers: int = 0
+    # What the contact saw while it waited, as of its first look (at the end of
+    # the step it arrived in) plus the queue's epochs then: an epoch that moved
+    # since means the queue had an eligible agent logged in / free at some step.
     saw_logged_in: bool = False
     saw_free: bool = False
+    logged_epoch: int = 0
+    free_epoch: int = 0
     fallback: bool = False
     logged_in_at_arrival: int = 0
     busy_at_arrival: int = 0
@@ -42,13 +51,21 @@ class Contact:
 
 @dataclass(slots=True)
 class AgentChannel:
+    """One agent on one channel; the indexes of the core follow its flags."""
+
+    agent_id: str
+    team: str
+    channel: str
+    seq: int  # the agent's login order: strategies break ties on it
     presence: Presence
     since: float  # when the displayed state last changed
     idle_since: float  # when it last became free (longest-idle strategy)
-    state: str = "ready"  # displayed state, kept current by the core
+    state: ChannelState = ChannelState.READY  # displayed, kept current by the core
     active: dict[str, None] = field(default_factory=dict)  # contacts in service
     offered: dict[str, None] = field(default_factory=dict)  # contacts ringing here
     wrap_until: float | None = None
+    occupied: bool = False  # counted in the core's occupied index
+    takes: bool = False  # in the core's ready index (can be offered a contact now)
 
 
 @dataclass(slots=True)
@@ -65,8 +82,9 @@ class Agent:
     def presence(self) -> Presence:
         if not self.channels:
             return Presence.LOGGED_OUT
-        if any(c.presence is Presence.READY for c in self.channels.values()):
-            return Presence.READY
+        for c in self.channels.values():
+            if c.presence is Presence.READY:
+                return Presence.READY
         return Presence.AWAY
 
 
@@ -85,8 +103,16 @@ class QueueState:
     strategy: str
     segment: Segment
     last_team: str  # last open owner: serves contacts still queued after closing
+    fallback: bool = True  # may borrow the fallback teams' agents (config)
+    grace_s: float = 300.0
     gap: GapState | None = None
     rr_last: str | None = None  # round-robin cursor (agent id)
+    # Whether an eligible agent was logged in / free at the last step, and how
+    # many times either went from none to some (contacts compare epochs).
+    any_logged: bool = False
+    any_free: bool = False
+    logged_epoch: int = 0
+    free_epoch: int = 0
 
 
 @dataclass(slots=True)

@@ -1,27 +1,51 @@
 """The supervisor's view of a ``Router``: plain, ordered, JSON-ready data.
 
-No caller data can appear here: contacts are known only by the adapter's
-opaque id, agents by their staff id.
+Built from the router's public read accessors only (no private state, no
+import of ``router.core``). No caller data can appear here: contacts are known
+only by the adapter's opaque id, agents by their staff id.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from router.config import CLOSED
-from router.core import RECENT_ALERT_S
+from router._state import Agent, AlertState, Contact, QueueState
+from router.config import CLOSED, HelplineConfig
+from router.coverage import Absence, CoveragePlan
+from router.today import Today
 
-if TYPE_CHECKING:
-    from router.core import Router
+__all__ = ["RECENT_ALERT_S", "RouterView", "build_snapshot"]
 
-__all__ = ["build_snapshot"]
+# Closed alerts nobody acknowledged stay on the supervisor's screen this long.
+RECENT_ALERT_S = 3600.0
+
+
+class RouterView(Protocol):
+    """What the snapshot reads of a router (``router.core.Router`` provides it)."""
+
+    config: HelplineConfig
+    plan: CoveragePlan
+    today: Today
+    arrived_total: int
+    ended_total: int
+
+    @property
+    def now(self) -> float | None: ...
+    def queue_states(self) -> list[QueueState]: ...
+    def waiting_in(self, queue: QueueState) -> list[Contact]: ...
+    def waiting_contacts(self) -> list[Contact]: ...
+    def agent_states(self) -> list[Agent]: ...
+    def alert_states(self) -> list[AlertState]: ...
+    def eligible_teams(self, queue: QueueState) -> tuple[frozenset[str], str, bool]: ...
+    def capacity(self, channel: str) -> int: ...
+    def absences(self) -> list[Absence]: ...
 
 
 def _r(x: float) -> float:
     return round(x, 3)
 
 
-def build_snapshot(router: Router) -> dict[str, Any]:
+def build_snapshot(router: RouterView) -> dict[str, Any]:
     now = router.now
     if now is None:
         return {
@@ -34,9 +58,10 @@ def build_snapshot(router: Router) -> dict[str, Any]:
             "totals": {"arrived": 0, "ended": 0, "waiting": 0, "offered": 0, "in_service": 0},
         }
     plan = router.plan
+    absences = router.absences()
     queues = []
-    for q in router._queues.values():
-        teams, owner, fallback = router._eligible(q)
+    for q in router.queue_states():
+        teams, owner, fallback = router.eligible_teams(q)
         seg = q.segment
         waiting = [
             {
@@ -46,10 +71,9 @@ def build_snapshot(router: Router) -> dict[str, Any]:
                 "wait_s": _r(now - c.arrived_at),
                 "ringing": sorted(c.ringing),
             }
-            for c in router._waiting[q.channel].values()
-            if c.queue == q.name
+            for c in router.waiting_in(q)
         ]
-        next_owner = plan.owner(q.name, seg.end, router._absences) if seg.change_at_end else None
+        next_owner = plan.owner(q.name, seg.end, absences) if seg.change_at_end else None
         queues.append(
             {
                 "queue": q.name,
@@ -73,7 +97,7 @@ def build_snapshot(router: Router) -> dict[str, Any]:
             }
         )
     agents = []
-    for a in sorted(router._agents.values(), key=lambda a: a.id):
+    for a in router.agent_states():
         channels: dict[str, Any] = {}
         for ch in router.config.channels:
             chs = a.channels.get(ch)
@@ -81,12 +105,12 @@ def build_snapshot(router: Router) -> dict[str, Any]:
                 channels[ch] = {"state": "logged_out"}
                 continue
             channels[ch] = {
-                "state": chs.state,
+                "state": chs.state.value,
                 "since": _r(chs.since),
                 "time_in_state_s": _r(now - chs.since),
                 "active": list(chs.active),
                 "offered": list(chs.offered),
-                "capacity": router._cap[ch],
+                "capacity": router.capacity(ch),
             }
         agents.append(
             {
@@ -109,13 +133,13 @@ def build_snapshot(router: Router) -> dict[str, Any]:
             "acknowledged_at": _r(al.acked_at) if al.acked_at is not None else None,
             "details": al.details,
         }
-        for al in router._alerts.values()
+        for al in router.alert_states()
         if al.open
         or (
             al.acked_by is None and al.closed_at is not None and now - al.closed_at < RECENT_ALERT_S
         )
     ]
-    in_waiting = [c for w in router._waiting.values() for c in w.values()]
+    in_waiting = router.waiting_contacts()
     offered = sum(1 for c in in_waiting if c.ringing)
     return {
         "helpline": router.config.id,

@@ -79,9 +79,11 @@ class Script:
             self.t = self.ts(to)
         elif seconds is not None:
             self.t += seconds
-        out = self.router.advance(self.t)
-        self.records += self.router.take_records()
-        return out
+        step = self.router.advance(self.t)
+        pending = getattr(self.router, "_compat_pending", [])
+        self.router._compat_pending = []
+        self.records += self.router.take_records() + step.records
+        return pending + step.commands
 
     # events ---------------------------------------------------------------
     def send(self, event: Event) -> list[Command]:

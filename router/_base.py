@@ -1,0 +1,148 @@
+"""The core's shared state and the primitives every part of it uses.
+
+``Router`` (``router.core``) is assembled from parts that each own one job:
+contacts and offers (``router._contacts``), agents and the indexes kept where
+an agent's channel changes (``router._agents``), dispatch and what waiting
+contacts saw (``router._dispatch``), handover, gaps and alerts
+(``router._handover``). They share the state set up here and these small
+primitives (commands, alerts, records, look-ups, time).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from router._state import Agent, AgentChannel, AlertState, Contact, QueueState
+from router._timers import Timers
+from router.commands import Alert, Command
+from router.config import HelplineConfig
+from router.coverage import Absence, CoveragePlan
+from router.errors import UnknownAgent, UnknownContact
+from router.records import Record
+from router.today import Today
+
+__all__ = ["RouterBase"]
+
+
+class RouterBase:
+    """State shared by the parts of ``Router``; see the module docstring."""
+
+    def __init__(self, config: HelplineConfig) -> None:
+        self.config = config
+        self.plan = CoveragePlan(config)
+        self.now: float | None = None
+        self._policy = config.agents
+        self._cap: dict[str, int] = {ch: c.capacity for ch, c in config.channels.items()}
+        self._ring: dict[str, float] = {ch: c.ring_timeout_s for ch, c in config.channels.items()}
+        self._wrap: dict[str, float] = {ch: c.wrap_up_s for ch, c in config.channels.items()}
+        self._blocks = config.agents.phone_blocks_chat and "chat" in config.channels
+        self._queues: dict[str, QueueState] = {}
+        self._contacts: dict[str, Contact] = {}
+        self._agents: dict[str, Agent] = {}
+        # channel -> contacts waiting or ringing, FIFO by arrival
+        self._waiting: dict[str, dict[str, Contact]] = {ch: {} for ch in config.channels}
+        self._qwaiting: dict[str, int] = dict.fromkeys(config.queues, 0)
+        # channel -> agents logged in on it (names for gap alerts)
+        self._on: dict[str, dict[str, Agent]] = {ch: {} for ch in config.channels}
+        # Indexes kept where an agent's channel changes (``_agents._refresh``):
+        # (team, channel) -> agents logged in / of them occupied, and
+        # channel -> team -> agents that can be offered a contact now.
+        self._logged: dict[tuple[str, str], int] = {}
+        self._occ: dict[tuple[str, str], int] = {}
+        self._ready: dict[str, dict[str, dict[str, AgentChannel]]] = {
+            ch: {t: {} for t in config.teams} for ch in config.channels
+        }
+        self._n_ready: dict[str, int] = dict.fromkeys(config.channels, 0)
+        # What the next settle has to look at (cost follows change).
+        self._want: dict[str, bool] = dict.fromkeys(config.channels, False)  # dispatch
+        self._changed = True  # counts, owners or waiting changed: gaps and census
+        self._gap_at = -math.inf  # the earliest time a gap opens by time alone
+        self._fresh: list[Contact] = []  # arrived this step: take their first look
+        self._absences: list[Absence] = []
+        self._alerts: dict[str, AlertState] = {}
+        self._closed_alerts: deque[tuple[float, str]] = deque()
+        self._seen: dict[str, float] = {}
+        self._seen_order: deque[tuple[float, str]] = deque()
+        self._ended: deque[tuple[float, str]] = deque()
+        self._next_purge = -math.inf
+        self._ev_at: float | None = None  # the applied event's own time (see _fact)
+        self._timers = Timers()
+        self._out: list[Command] = []
+        self._records: list[Record] = []
+        self._cmd_seq = 0
+        self._contact_seq = 0
+        self._agent_seq = 0
+        self._alert_seq = 0
+        self.arrived_total = 0
+        self.ended_total = 0
+        self.today = Today(self.plan, config)
+
+    # ----------------------------------------------------------------- time
+    @property
+    def _t(self) -> float:
+        assert self.now is not None
+        return self.now
+
+    @property
+    def _fact(self) -> float:
+        """The time to record as when something happened: the event's own time.
+
+        The clock only moves forward, but an event up to ``clock_tolerance_s``
+        late (another adapter's clock, a redelivery) still happened at its own
+        time; waits and handle times use it, so figures do not depend on which
+        adapter's event reached the core first.
+        """
+        return self._ev_at if self._ev_at is not None else self._t
+
+    # -------------------------------------------------------------- outputs
+    def _emit(self, cmd_type: type[Command], **fields: Any) -> None:
+        self._cmd_seq += 1
+        self._out.append(cmd_type(seq=self._cmd_seq, at=self._t, **fields))
+
+    def _alert(self, kind: str, details: dict[str, Any]) -> str:
+        self._alert_seq += 1
+        alert_id = f"{kind}-{self._alert_seq}"
+        self._alerts[alert_id] = AlertState(
+            id=alert_id, kind=kind, raised_at=self._t, details=details
+        )
+        self._emit(Alert, alert_id=alert_id, kind=kind, details=details)
+        return alert_id
+
+    def _close_alert(self, alert_id: str | None) -> None:
+        if alert_id is not None:
+            alert = self._alerts.get(alert_id)
+            if alert is not None and alert.open:
+                alert.open = False
+                alert.closed_at = self._t
+                self._closed_alerts.append((self._t, alert_id))
+
+    def _record(self, record: Record) -> None:
+        self._records.append(record)
+        self.today.add(record)
+
+    # ------------------------------------------------------------ look-ups
+    def _contact(self, contact_id: str) -> Contact:
+        c = self._contacts.get(contact_id)
+        if c is None:
+            raise UnknownContact(f"unknown contact {contact_id!r}", field="contact_id")
+        return c
+
+    def _agent(self, agent_id: str) -> Agent:
+        a = self._agents.get(agent_id)
+        if a is None:
+            raise UnknownAgent(f"unknown agent {agent_id!r}", field="agent_id")
+        return a
+
+    if TYPE_CHECKING:  # implemented by the parts; declared for the type checker
+
+        def _refresh(self, a: Agent, ch: str) -> None: ...
+        def _unring(self, c: Contact, agent_id: str) -> None: ...
+        def _after_unring(self, c: Contact) -> None: ...
+        def _census(self, q: QueueState) -> tuple[int, int, int]: ...
+        def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]: ...
+        def _set_away(self, a: Agent, reason: str) -> None: ...
+        def _refresh_segment(self, q: QueueState) -> None: ...
+        def _offer(self, c: Contact, targets: list[AgentChannel]) -> None: ...
+        def _check_gaps(self) -> None: ...

@@ -1,0 +1,417 @@
+"""Contacts: their events, offers and ring time-outs, and how each one ends.
+
+Every state change goes through ``_move`` (the contact table of
+``router.tables``); how an ended contact is classified is
+``router.outcomes``'s job.
+"""
+
+from __future__ import annotations
+
+from router._base import RouterBase
+from router._state import Agent, AgentChannel, Contact
+from router.commands import CancelOffer, Offer, Reject
+from router.config import CLOSED
+from router.errors import InvalidEvent, InvalidTransition, NotOffered, RoutingError, UnknownName
+from router.events import (
+    ChatFeedback,
+    ContactAbandoned,
+    ContactAnswered,
+    ContactArrived,
+    ContactEnded,
+    ContactFlagged,
+    OfferDeclined,
+)
+from router.outcomes import answered_record, classify, closed_record, unanswered_record
+from router.records import FeedbackRecord, FlagRecord, NoAnswerRecord
+from router.tables import ContactState, Presence, TimerKind, agent_next, contact_next
+
+__all__ = ["AlreadyAnswered", "ContactsMixin"]
+
+W, OF, S, E = (
+    ContactState.WAITING,
+    ContactState.OFFERED,
+    ContactState.IN_SERVICE,
+    ContactState.ENDED,
+)
+RING, RETRY, WRAP, RECONCILE, LONG_WAIT = (
+    TimerKind.RING,
+    TimerKind.RETRY,
+    TimerKind.WRAP,
+    TimerKind.RECONCILE,
+    TimerKind.LONG_WAIT,
+)
+
+
+class AlreadyAnswered(RoutingError):
+    code = "already-answered"
+
+
+def _check(c: Contact, trigger: str) -> None:
+    contact_next(c.state, trigger, f"contact {c.id}")
+
+
+class ContactsMixin(RouterBase):
+    @staticmethod
+    def _move(c: Contact, trigger: str) -> None:
+        """Apply the contact table's row for ``(c.state, trigger)``."""
+        target = contact_next(c.state, trigger, f"contact {c.id}")
+        if target is not None:
+            c.state = target
+
+    # -------------------------------------------------------------- arrive
+    def _check_arrived(self, ev: ContactArrived) -> None:
+        q = self.config.queues.get(ev.queue)
+        if q is None:
+            raise UnknownName(f"unknown queue {ev.queue!r}", field="queue")
+        if q.channel != ev.channel:
+            raise InvalidEvent(
+                f"queue {ev.queue!r} takes {q.channel} contacts, not {ev.channel}",
+                field="channel",
+            )
+        if ev.contact_id in self._contacts:
+            raise RoutingError(
+                f"contact {ev.contact_id!r} already exists; contact ids must be unique",
+                field="contact_id",
+            )
+
+    def _on_arrived(self, ev: ContactArrived) -> None:
+        now = self._fact
+        q = self._queues[ev.queue]
+        self._contact_seq += 1
+        self.arrived_total += 1
+        self.today.arrived(ev.channel)
+        owner = q.segment.owner
+        c = Contact(
+            id=ev.contact_id,
+            channel=ev.channel,
+            queue=ev.queue,
+            arrived_at=now,
+            seq=self._contact_seq,
+            team=owner,
+        )
+        self._contacts[c.id] = c
+        if owner == CLOSED:
+            self._move(c, "closed")
+            c.ended_at = now
+            self.ended_total += 1
+            self._ended.append((now, c.id))
+            self._emit(Reject, contact_id=c.id, reason="closed")
+            self._record(closed_record(c, CLOSED, now))
+            return
+        self._waiting[c.channel][c.id] = c
+        self._qwaiting[c.queue] += 1
+        self._want[c.channel] = True
+        self._changed = True
+        self._fresh.append(c)
+        logged, busy, _ = self._census(q)
+        c.logged_in_at_arrival, c.busy_at_arrival = logged, busy
+        self._timers.set(now + self.config.reconcile_wait_s, RECONCILE, c.id)
+        self._timers.set(now + self.config.queues[c.queue].long_wait_s, LONG_WAIT, c.id)
+
+    # -------------------------------------------------------------- answer
+    def _check_answered(self, ev: ContactAnswered) -> None:
+        c = self._contact(ev.contact_id)
+        a = self._agent(ev.agent_id)
+        if c.state is E:
+            _check(c, "contact.answered")  # raises ContactAlreadyEnded
+        if c.state is S:
+            if c.agent_id != a.id:
+                raise AlreadyAnswered(
+                    f"contact {c.id} was already answered by {c.agent_id}", field="agent_id"
+                )
+            return  # the same pick-up reported twice: the table's no-op
+        chs = a.channels.get(c.channel)
+        if chs is None:
+            raise InvalidTransition(
+                f"agent {a.id} is not logged in on {c.channel}", field="agent_id"
+            )
+        if a.id in c.ringing or self._late_answer(c, a, chs, ev.at):
+            return
+        raise NotOffered(
+            f"contact {c.id} is not ringing agent {a.id}; only an offered agent can answer",
+            field="agent_id",
+        )
+
+    def _late_answer(self, c: Contact, a: Agent, chs: AgentChannel, at: float) -> bool:
+        """The one conditional row: a pick-up just after the router timed the ring out."""
+        lapsed = c.lapsed.get(a.id)
+        if lapsed is None or len(chs.active) >= self._cap[c.channel]:
+            return False
+        now = at if self.now is None else max(self.now, at)
+        return now - lapsed <= self._policy.late_answer_s
+
+    def _on_answered(self, ev: ContactAnswered) -> None:
+        c = self._contacts[ev.contact_id]
+        if c.state is S:
+            return
+        a = self._agents[ev.agent_id]
+        ch = c.channel
+        chs = a.channels[ch]
+        now = max(self._fact, c.arrived_at)
+        self._move(c, "contact.answered" if a.id in c.ringing else "late_answer")
+        others = sorted(x for x in c.ringing if x != a.id)
+        for x in list(c.ringing):
+            self._unring(c, x)
+        if others:
+            self._emit(CancelOffer, contact_id=c.id, agent_ids=tuple(others))
+        c.agent_id = a.id
+        c.answered_at = now
+        self._leave_queue(c)
+        chs.active[c.id] = None
+        a.no_answer_streak = 0
+        # A late pick-up may have come while this phone rang for someone else.
+        cap = self._cap[ch]
+        while len(chs.active) + len(chs.offered) > cap:
+            extra = next(reversed(chs.offered))
+            other = self._contacts[extra]
+            self._unring(other, a.id)
+            self._emit(CancelOffer, contact_id=extra, agent_ids=(a.id,))
+            self._after_unring(other)
+        self._refresh(a, ch)
+        self._timers.set(now + self.config.reconcile_service_s, RECONCILE, c.id)
+        self._close_alert(c.long_wait_alert)
+        self.today.answered(ch, now - c.arrived_at)
+
+    # ---------------------------------------------------------------- ends
+    def _check_abandoned(self, ev: ContactAbandoned) -> None:
+        _check(self._contact(ev.contact_id), "contact.abandoned")
+
+    def _on_abandoned(self, ev: ContactAbandoned) -> None:
+        c = self._contacts[ev.contact_id]
+        if c.state is S:
+            self._complete(c, "contact.abandoned")
+        else:
+            self._end_unanswered(c, "contact.abandoned")
+
+    def _check_ended(self, ev: ContactEnded) -> None:
+        _check(self._contact(ev.contact_id), "contact.ended")
+
+    def _on_ended(self, ev: ContactEnded) -> None:
+        c = self._contacts[ev.contact_id]
+        if c.state is E:
+            return
+        if c.state is S:
+            self._complete(c, "contact.ended")
+        else:
+            self._end_unanswered(c, "contact.ended")
+
+    def _leave_queue(self, c: Contact) -> None:
+        if self._waiting[c.channel].pop(c.id, None) is not None:
+            self._qwaiting[c.queue] -= 1
+        timers = self._timers
+        timers.cancel(RING, c.id)
+        timers.cancel(RETRY, c.id)
+        timers.cancel(LONG_WAIT, c.id)
+
+    def _finish(self, c: Contact, trigger: str, ended_at: float) -> None:
+        self._move(c, trigger)
+        c.ended_at = ended_at
+        self.ended_total += 1
+        self._ended.append((self._t, c.id))
+        self._timers.cancel(RECONCILE, c.id)
+        self._close_alert(c.long_wait_alert)
+
+    def _end_unanswered(self, c: Contact, trigger: str, *, missing: bool = False) -> None:
+        now = max(self._fact, c.arrived_at)
+        if c.ringing:
+            ids = tuple(sorted(c.ringing))
+            for x in ids:
+                self._unring(c, x)
+            self._emit(CancelOffer, contact_id=c.id, agent_ids=ids)
+        self._leave_queue(c)
+        q = self._queues[c.queue]
+        klass, reason = classify(
+            missing=missing,
+            saw_logged_in=c.saw_logged_in or c.logged_epoch != q.logged_epoch,
+            wait_s=now - c.arrived_at,
+            short_abandon_s=self.config.short_abandon_s,
+            rung=bool(c.rung),
+            saw_free=c.saw_free or c.free_epoch != q.free_epoch,
+        )
+        logged, busy, _ = self._census(q)
+        self._finish(c, trigger, now)
+        self._record(
+            unanswered_record(
+                c,
+                ended_at=now,
+                klass=klass,
+                reason=reason,
+                logged_in_at_end=logged,
+                busy_at_end=busy,
+                missing=missing,
+            )
+        )
+
+    def _complete(self, c: Contact, trigger: str, *, reconciled: bool = False) -> None:
+        assert c.agent_id is not None and c.answered_at is not None
+        now = max(self._fact, c.answered_at)
+        a = self._agents[c.agent_id]
+        ch = c.channel
+        chs = a.channels.get(ch)
+        if chs is not None:
+            chs.active.pop(c.id, None)
+            wrap = self._wrap[ch]
+            if wrap > 0 and not reconciled:
+                chs.wrap_until = now + wrap
+                self._timers.set(now + wrap, WRAP, (a.id, ch))
+            else:
+                chs.idle_since = now
+            self._refresh(a, ch)
+        logged, busy, _ = self._census(self._queues[c.queue])
+        self._finish(c, trigger, now)
+        self._record(
+            answered_record(
+                c,
+                agent_id=a.id,
+                agent_team=a.team,
+                ended_at=now,
+                logged_in_at_end=logged,
+                busy_at_end=busy,
+                reconciled=reconciled,
+            )
+        )
+
+    def _reconcile(self, c: Contact) -> None:
+        if c.state is S:
+            self._complete(c, "reconcile", reconciled=True)
+        else:
+            self._end_unanswered(c, "reconcile", missing=True)
+
+    def _long_wait(self, c: Contact) -> None:
+        if c.state is W or c.state is OF:
+            c.long_wait_alert = self._alert(
+                "long_wait",
+                {
+                    "contact_id": c.id,
+                    "queue": c.queue,
+                    "channel": c.channel,
+                    "wait_s": round(self._t - c.arrived_at, 3),
+                },
+            )
+
+    # --------------------------------------------------------------- notes
+    def _check_declined(self, ev: OfferDeclined) -> None:
+        c = self._contact(ev.contact_id)
+        a = self._agent(ev.agent_id)
+        if c.state is E:
+            _check(c, "offer.declined")
+        if a.id not in c.ringing:
+            raise NotOffered(f"contact {c.id} is not ringing agent {a.id}", field="agent_id")
+
+    def _on_declined(self, ev: OfferDeclined) -> None:
+        c = self._contacts[ev.contact_id]
+        a = self._agents[ev.agent_id]
+        self._move(c, "offer.declined")
+        self._unring(c, a.id)
+        self._emit(CancelOffer, contact_id=c.id, agent_ids=(a.id,))
+        self._record(
+            NoAnswerRecord(
+                agent_id=a.id,
+                team=a.team,
+                channel=c.channel,
+                contact_id=c.id,
+                at=self._t,
+                declined=True,
+            )
+        )
+        c.cooldown[a.id] = self._t + self._policy.retry_s
+        self._after_unring(c)
+        self._set_retry(c)
+
+    def _check_contact_note(self, ev: ChatFeedback | ContactFlagged) -> None:
+        _check(self._contact(ev.contact_id), ev.type)
+
+    def _on_feedback(self, ev: ChatFeedback) -> None:
+        c = self._contacts[ev.contact_id]
+        team = self._agents[c.agent_id].team if c.agent_id else c.team
+        self._record(
+            FeedbackRecord(
+                contact_id=c.id, channel=c.channel, team=team, at=self._fact, rating=ev.rating
+            )
+        )
+
+    def _on_flagged(self, ev: ContactFlagged) -> None:
+        c = self._contacts[ev.contact_id]
+        if ev.flag not in c.flags:
+            c.flags.append(ev.flag)
+        self._record(FlagRecord(contact_id=c.id, at=self._fact, flag=ev.flag))
+
+    # -------------------------------------------------------------- offers
+    def _offer(self, c: Contact, targets: list[AgentChannel]) -> None:
+        ch = c.channel
+        ring = self._ring[ch]
+        expiry = self._t + ring
+        agents = self._agents
+        for chs in targets:
+            aid = chs.agent_id
+            c.ringing[aid] = expiry
+            c.rung.add(aid)
+            c.lapsed.pop(aid, None)
+            chs.offered[c.id] = None
+            self._refresh(agents[aid], ch)
+        c.offers += 1
+        self._move(c, "offer")
+        self._emit(
+            Offer,
+            contact_id=c.id,
+            agent_ids=tuple(sorted(chs.agent_id for chs in targets)),
+            ring_timeout_s=ring,
+        )
+        if self._timers.deadline(RING, c.id) is None:
+            self._timers.set(expiry, RING, c.id)
+
+    def _unring(self, c: Contact, agent_id: str) -> None:
+        del c.ringing[agent_id]
+        a = self._agents[agent_id]
+        chs = a.channels.get(c.channel)
+        if chs is not None:
+            chs.offered.pop(c.id, None)
+            self._refresh(a, c.channel)
+        self._want[c.channel] = True  # it may be offered to someone else now
+
+    def _after_unring(self, c: Contact) -> None:
+        """After offers were withdrawn: back to waiting if nobody rings any more."""
+        if c.ringing:
+            self._timers.set(min(c.ringing.values()), RING, c.id)
+        elif c.state is OF:
+            self._move(c, "lapse")
+            self._timers.cancel(RING, c.id)
+
+    def _set_retry(self, c: Contact) -> None:
+        now = self._t
+        pending = [t for t in c.cooldown.values() if t > now]
+        if pending:
+            self._timers.set(min(pending), RETRY, c.id)
+
+    def _ring_timeout(self, c: Contact) -> None:
+        now = self._t
+        due = sorted(a for a, t in c.ringing.items() if t <= now)
+        retry = self._policy.retry_s
+        for agent_id in due:
+            self._unring(c, agent_id)
+            c.lapsed[agent_id] = now
+            c.cooldown[agent_id] = now + retry
+            a = self._agents[agent_id]
+            a.no_answer_streak += 1
+            self._record(
+                NoAnswerRecord(
+                    agent_id=a.id, team=a.team, channel=c.channel, contact_id=c.id, at=now
+                )
+            )
+        if due:
+            self._emit(CancelOffer, contact_id=c.id, agent_ids=tuple(due))
+        limit = self._policy.max_no_answer
+        for agent_id in due:
+            a = self._agents[agent_id]
+            if limit and a.no_answer_streak >= limit and a.presence is Presence.READY:
+                self._auto_away(a)
+        self._after_unring(c)
+        self._set_retry(c)
+
+    def _auto_away(self, a: Agent) -> None:
+        agent_next(a.presence, "auto_away", f"agent {a.id}")
+        self._set_away(a, "no_answer")
+        a.auto_away_alert = self._alert(
+            "agent_auto_away",
+            {"agent_id": a.id, "team": a.team, "unanswered_offers": a.no_answer_streak},
+        )

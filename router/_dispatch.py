@@ -1,0 +1,135 @@
+"""Dispatch: offer waiting contacts to ready agents, and note what waiting contacts saw.
+
+``_settle`` runs after every applied event and fired timer, but only looks at
+what changed: a channel is dispatched only if something that could lead to an
+offer happened on it (a contact arrived or stopped ringing someone, an agent
+became able to take a contact, eligibility or a cool-down changed), and the
+candidates come from the ready index of ``router._agents``, never from a scan
+of every logged-in agent. What a waiting contact saw ("an eligible agent was
+logged in / free at some point") is kept per queue as epochs that move when a
+count leaves zero, so a contact's facts cost O(1) however long it waits.
+"""
+
+from __future__ import annotations
+
+import math
+
+from router._base import RouterBase
+from router._state import AgentChannel, QueueState
+from router.config import CLOSED
+from router.errors import InternalError
+
+__all__ = ["DispatchMixin"]
+
+_NO_TEAMS: frozenset[str] = frozenset()
+
+
+class DispatchMixin(RouterBase):
+    def _settle(self) -> None:
+        """After every change: offer what can be offered, check gaps, take the census."""
+        want = self._want
+        for ch, flag in want.items():
+            if flag:
+                want[ch] = False
+                if self._n_ready[ch] and self._waiting[ch]:
+                    self._dispatch(ch)
+        if self._changed or self._t >= self._gap_at:
+            self._check_gaps()
+        if self._changed:
+            self._changed = False
+            for q in self._queues.values():
+                logged, busy, _ = self._census(q)
+                if logged:
+                    if not q.any_logged:
+                        q.any_logged = True
+                        q.logged_epoch += 1
+                else:
+                    q.any_logged = False
+                if logged > busy:
+                    if not q.any_free:
+                        q.any_free = True
+                        q.free_epoch += 1
+                else:
+                    q.any_free = False
+        if self._fresh:
+            for c in self._fresh:
+                q = self._queues[c.queue]
+                c.saw_logged_in, c.logged_epoch = q.any_logged, q.logged_epoch
+                c.saw_free, c.free_epoch = q.any_free, q.free_epoch
+            self._fresh.clear()
+
+    def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]:
+        """Teams whose agents may be offered this queue's contacts now.
+
+        The owning team; if it has nobody logged in on the channel, also its
+        fallback teams that do (the coverage plan's fallback rule). A closed
+        queue keeps serving the contacts already queued with its last open owner.
+        """
+        owner = q.segment.owner
+        if owner == CLOSED:
+            owner = q.last_team
+            if owner == CLOSED:
+                return _NO_TEAMS, owner, False
+        logged = self._logged
+        if logged.get((owner, q.channel), 0) > 0 or not q.fallback:
+            return frozenset((owner,)), owner, False
+        fbs = [t for t in self.plan.fallbacks(owner) if logged.get((t, q.channel), 0) > 0]
+        return frozenset((owner, *fbs)), owner, bool(fbs)
+
+    def _census(self, q: QueueState) -> tuple[int, int, int]:
+        """(eligible agents logged in, of them occupied, of them free) on the queue's channel."""
+        teams, _, _ = self._eligible(q)
+        ch = q.channel
+        logged = busy = 0
+        for t in teams:
+            key = (t, ch)
+            logged += self._logged.get(key, 0)
+            busy += self._occ.get(key, 0)
+        return logged, busy, logged - busy
+
+    def _dispatch(self, ch: str) -> None:
+        now = self._t
+        ready = self._ready[ch]
+        n_ready = self._n_ready
+        eligible: dict[str, tuple[frozenset[str], str, bool]] = {}
+        for c in list(self._waiting[ch].values()):
+            q = self._queues[c.queue]
+            el = eligible.get(c.queue)
+            if el is None:
+                el = eligible[c.queue] = self._eligible(q)
+            teams, owner, fallback = el
+            ringing, cooldown = c.ringing, c.cooldown
+            cands: list[AgentChannel] = []
+            for t in teams:
+                for chs in ready[t].values():
+                    aid = chs.agent_id
+                    if aid not in ringing and (not cooldown or cooldown.get(aid, -math.inf) <= now):
+                        cands.append(chs)
+            if not cands:
+                continue
+            if q.strategy == "ring_all":
+                targets = cands
+            elif ringing:
+                continue  # one agent at a time for the other strategies
+            else:
+                targets = [self._pick(q, cands)]
+            if fallback and any(chs.team != owner for chs in targets):
+                c.fallback = True
+            self._offer(c, targets)
+            if not n_ready[ch]:
+                return
+
+    def _pick(self, q: QueueState, cands: list[AgentChannel]) -> AgentChannel:
+        if q.strategy == "longest_idle":
+            return min(cands, key=lambda chs: (chs.idle_since, chs.seq))
+        if q.strategy == "least_busy":
+            return min(
+                cands, key=lambda chs: (len(chs.active) + len(chs.offered), chs.idle_since, chs.seq)
+            )
+        if q.strategy == "round_robin":
+            ordered = sorted(cands, key=lambda chs: chs.agent_id)
+            last = q.rr_last
+            pick = next((x for x in ordered if last is None or x.agent_id > last), ordered[0])
+            q.rr_last = pick.agent_id
+            return pick
+        raise InternalError(f"unknown strategy {q.strategy!r}")  # pragma: no cover

@@ -1,0 +1,136 @@
+"""Handover, gaps and alerts: who owns each queue now, and when nobody of it is there.
+
+The coverage plan (``router.coverage``) says who owns a queue in each segment
+of time; one timer per queue fires at the segment's end. A gap is open while
+the owning team of an open queue has nobody logged in on its channel, once a
+contact waits or ``grace_min`` after the boundary has passed; it is a
+``handover_gap`` alert and, when it closes, a ``GapRecord``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from router._base import RouterBase
+from router._state import GapState, QueueState
+from router.config import CLOSED
+from router.coverage import Absence
+from router.errors import UnknownAlert, UnknownName
+from router.events import AlertAcknowledged, TeamAbsent
+from router.records import GapRecord
+from router.tables import TimerKind
+
+__all__ = ["HandoverMixin"]
+
+HANDOVER, GRACE = TimerKind.HANDOVER, TimerKind.GRACE
+
+
+class HandoverMixin(RouterBase):
+    def _start(self, t: float) -> None:
+        """The first instant the core sees: every queue's segment and timers."""
+        self.now = t
+        self.today.roll(t)
+        for name, q in self.config.queues.items():
+            seg = self.plan.segment(name, t, self._absences)
+            self._queues[name] = QueueState(
+                name=name,
+                channel=q.channel,
+                strategy=q.effective_strategy,
+                segment=seg,
+                last_team=seg.owner,
+                fallback=q.fallback,
+                grace_s=q.grace_min * 60,
+            )
+            self._timers.set(seg.end, HANDOVER, name)
+            if seg.owner != CLOSED:
+                self._timers.set(max(t, seg.start + q.grace_min * 60), GRACE, name)
+        self._changed = True
+
+    def _refresh_segment(self, q: QueueState) -> None:
+        now = self._t
+        seg = self.plan.segment(q.name, now, self._absences)
+        old = q.segment.owner
+        q.segment = seg
+        self._changed = True
+        self._want[q.channel] = True
+        self._timers.set(seg.end, HANDOVER, q.name)
+        if seg.owner == old:
+            return
+        self._close_gap(q)
+        if seg.owner != CLOSED:
+            q.last_team = seg.owner
+            self._timers.set(now + q.grace_s, GRACE, q.name)
+
+    # ---------------------------------------------------------------- gaps
+    def _close_gap(self, q: QueueState) -> None:
+        gap = q.gap
+        if gap is None:
+            return
+        q.gap = None
+        self._close_alert(gap.alert_id)
+        others = sorted(a.id for a in self._on[q.channel].values() if a.team != gap.team)
+        self._record(
+            GapRecord(
+                queue=q.name,
+                team=gap.team,
+                boundary_at=gap.boundary_at,
+                start=gap.start,
+                end=self._t,
+                others_logged_in=tuple(others),
+            )
+        )
+
+    def _check_gaps(self) -> None:
+        """Open and close gaps; note the earliest time one would open by time alone."""
+        now = self._t
+        soonest = math.inf
+        for q in self._queues.values():
+            owner = q.segment.owner
+            nobody = owner != CLOSED and self._logged.get((owner, q.channel), 0) == 0
+            if q.gap is not None and (not nobody or q.gap.team != owner):
+                self._close_gap(q)
+            if q.gap is not None or not nobody:
+                continue
+            due = q.segment.start + q.grace_s
+            if self._qwaiting[q.name] == 0 and now < due:
+                soonest = min(soonest, due)
+                continue
+            sides = {owner: self._logged_names(owner, q.channel)}
+            for fb in self.plan.fallbacks(owner):
+                sides[fb] = self._logged_names(fb, q.channel)
+            alert_id = self._alert(
+                "handover_gap",
+                {
+                    "queue": q.name,
+                    "channel": q.channel,
+                    "team": owner,
+                    "boundary_at": q.segment.start,
+                    "logged_in": sides,
+                    "fallback": q.fallback,
+                },
+            )
+            q.gap = GapState(team=owner, boundary_at=q.segment.start, start=now, alert_id=alert_id)
+        self._gap_at = soonest
+
+    def _logged_names(self, team: str, ch: str) -> list[str]:
+        return sorted(a.id for a in self._on[ch].values() if a.team == team)
+
+    # -------------------------------------------------------- teams, alerts
+    def _check_absent(self, ev: TeamAbsent) -> None:
+        if ev.team not in self.config.teams:
+            raise UnknownName(f"unknown team {ev.team!r}", field="team")
+
+    def _on_absent(self, ev: TeamAbsent) -> None:
+        self._absences.append(Absence(team=ev.team, start=ev.start, end=ev.end))
+        for q in self._queues.values():
+            self._refresh_segment(q)
+
+    def _check_ack(self, ev: AlertAcknowledged) -> None:
+        if ev.alert_id not in self._alerts:
+            raise UnknownAlert(f"unknown alert {ev.alert_id!r}", field="alert_id")
+
+    def _on_ack(self, ev: AlertAcknowledged) -> None:
+        alert = self._alerts[ev.alert_id]
+        if alert.acked_by is None:
+            alert.acked_by = ev.by
+            alert.acked_at = self._t

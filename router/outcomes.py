@@ -1,0 +1,120 @@
+"""Outcomes: a pure classification of a finished contact from its facts.
+
+DESIGN's taxonomy, first match wins: ``missing_data`` (no end before the
+reconcile deadline), ``no_agent`` (no eligible agent logged in at any time
+during the wait), ``short_abandon`` (left within ``short_abandon_s``),
+``agents_busy`` (never rang anyone and never saw an eligible agent free),
+else ``other`` with ``rang_unanswered`` (offered to someone who did not pick
+up) or ``agents_away``. The record keeps the raw facts beside the class so
+any other classification can be recomputed from the log.
+"""
+
+from __future__ import annotations
+
+from router._state import Contact
+from router.records import ContactRecord
+
+__all__ = ["answered_record", "classify", "closed_record", "unanswered_record"]
+
+
+def classify(
+    *,
+    missing: bool,
+    saw_logged_in: bool,
+    wait_s: float,
+    short_abandon_s: float,
+    rung: bool,
+    saw_free: bool,
+) -> tuple[str, str | None]:
+    """(unanswered class, other reason) of a contact that ended unanswered."""
+    if missing:
+        return "missing_data", None
+    if not saw_logged_in:
+        return "no_agent", None
+    if wait_s < short_abandon_s:
+        return "short_abandon", None
+    if not rung and not saw_free:
+        return "agents_busy", None
+    return "other", "rang_unanswered" if rung else "agents_away"
+
+
+def closed_record(c: Contact, team: str, at: float) -> ContactRecord:
+    """A contact refused because its queue was closed."""
+    return ContactRecord(
+        contact_id=c.id,
+        channel=c.channel,
+        queue=c.queue,
+        team=team,
+        arrived_at=at,
+        ended_at=at,
+        outcome="rejected_closed",
+    )
+
+
+def unanswered_record(
+    c: Contact,
+    *,
+    ended_at: float,
+    klass: str,
+    reason: str | None,
+    logged_in_at_end: int,
+    busy_at_end: int,
+    missing: bool,
+) -> ContactRecord:
+    return ContactRecord(
+        contact_id=c.id,
+        channel=c.channel,
+        queue=c.queue,
+        team=c.team,
+        arrived_at=c.arrived_at,
+        ended_at=ended_at,
+        outcome="unanswered",
+        unanswered=klass,
+        other_reason=reason,
+        wait_s=ended_at - c.arrived_at,
+        offers=c.offers,
+        agents_rung=len(c.rung),
+        logged_in_at_arrival=c.logged_in_at_arrival,
+        busy_at_arrival=c.busy_at_arrival,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
+        fallback=c.fallback,
+        end_reconciled=missing,
+        flags=tuple(c.flags),
+    )
+
+
+def answered_record(
+    c: Contact,
+    *,
+    agent_id: str,
+    agent_team: str,
+    ended_at: float,
+    logged_in_at_end: int,
+    busy_at_end: int,
+    reconciled: bool,
+) -> ContactRecord:
+    assert c.answered_at is not None
+    return ContactRecord(
+        contact_id=c.id,
+        channel=c.channel,
+        queue=c.queue,
+        team=c.team,
+        arrived_at=c.arrived_at,
+        ended_at=ended_at,
+        outcome="answered",
+        answered_at=c.answered_at,
+        agent_id=agent_id,
+        agent_team=agent_team,
+        wait_s=c.answered_at - c.arrived_at,
+        handle_s=ended_at - c.answered_at,
+        offers=c.offers,
+        agents_rung=len(c.rung),
+        logged_in_at_arrival=c.logged_in_at_arrival,
+        busy_at_arrival=c.busy_at_arrival,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
+        fallback=c.fallback,
+        end_reconciled=reconciled,
+        flags=tuple(c.flags),
+    )
