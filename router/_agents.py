@@ -47,7 +47,7 @@ class AgentsMixin(RouterBase):
         state = CHANNEL_DISPLAY[(n_active > 0, n_offered > 0, wrap, chs.presence)]
         if state is not chs.state:
             chs.state = state
-            chs.since = self._t
+            chs.since = self._clock
         occupied = wrap or n_active + n_offered >= self._cap[ch]
         if not occupied and ch == "chat" and self._blocks:
             phone = a.channels.get("phone")
@@ -57,7 +57,7 @@ class AgentsMixin(RouterBase):
             chs.occupied = occupied
             key = (chs.team, ch)
             self._occ[key] = self._occ.get(key, 0) + (1 if occupied else -1)
-            self._changed = True
+            self._moved[ch] = True
         if takes is not chs.takes:
             chs.takes = takes
             if takes:
@@ -67,7 +67,15 @@ class AgentsMixin(RouterBase):
             else:
                 del self._ready[ch][chs.team][chs.agent_id]
                 self._n_ready[ch] -= 1
-            self._changed = True
+
+    def _logins_changed(self, ch: str) -> None:
+        """Who is logged in on ``ch`` changed: eligibility (fallback), census, gaps, dispatch."""
+        for q in self._queues.values():
+            if q.channel == ch:
+                q.teams = None
+        self._moved[ch] = True
+        self._want[ch] = True
+        self._gaps_due = True
 
     # -------------------------------------------------------------- events
     def _check_logged_in(self, ev: AgentLoggedIn) -> None:
@@ -87,7 +95,7 @@ class AgentsMixin(RouterBase):
             )
 
     def _on_logged_in(self, ev: AgentLoggedIn) -> None:
-        now = self._t
+        now = self._clock
         a = self._agents.get(ev.agent_id)
         if a is None:
             self._agent_seq += 1
@@ -113,8 +121,7 @@ class AgentsMixin(RouterBase):
                 self._on[ch][a.id] = a
                 key = (a.team, ch)
                 self._logged[key] = self._logged.get(key, 0) + 1
-                self._changed = True
-                self._want[ch] = True  # the owner may no longer need its fallback
+                self._logins_changed(ch)
                 self._refresh(a, ch)
 
     def _drop_channel(self, a: Agent, ch: str) -> None:
@@ -127,8 +134,7 @@ class AgentsMixin(RouterBase):
             self._n_ready[ch] -= 1
         del self._on[ch][a.id]
         self._logged[(a.team, ch)] -= 1
-        self._changed = True
-        self._want[ch] = True  # a fallback team may become eligible
+        self._logins_changed(ch)
         self._timers.cancel(TimerKind.WRAP, (a.id, ch))
         if ch == "phone" and self._blocks and "chat" in a.channels:
             self._refresh_one(a, a.channels["chat"])
@@ -168,7 +174,7 @@ class AgentsMixin(RouterBase):
             presence = CHANNEL_PRESENCE[(chs.presence, "agent.ready")]
             if presence is not chs.presence:
                 chs.presence = presence
-                chs.idle_since = self._t
+                chs.idle_since = self._clock
                 self._refresh(a, ch)
         if all(c.presence is READY for c in a.channels.values()):
             a.away_reason = None

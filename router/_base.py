@@ -33,6 +33,10 @@ class RouterBase:
         self.config = config
         self.plan = CoveragePlan(config)
         self.now: float | None = None
+        self._clock = -math.inf  # ``now`` as a float for the hot paths (set at the first step)
+        self._tolerance = config.clock_tolerance_s
+        self._dedup_s = config.dedup_window_s
+        self._retention_s = config.ended_retention_s
         self._policy = config.agents
         self._cap: dict[str, int] = {ch: c.capacity for ch, c in config.channels.items()}
         self._ring: dict[str, float] = {ch: c.ring_timeout_s for ch, c in config.channels.items()}
@@ -57,7 +61,8 @@ class RouterBase:
         self._n_ready: dict[str, int] = dict.fromkeys(config.channels, 0)
         # What the next settle has to look at (cost follows change).
         self._want: dict[str, bool] = dict.fromkeys(config.channels, False)  # dispatch
-        self._changed = True  # counts, owners or waiting changed: gaps and census
+        self._moved: dict[str, bool] = dict.fromkeys(config.channels, True)  # census
+        self._gaps_due = True  # logged-in counts, owners or a waiting contact: gaps
         self._gap_at = -math.inf  # the earliest time a gap opens by time alone
         self._fresh: list[Contact] = []  # arrived this step: take their first look
         self._absences: list[Absence] = []
@@ -94,18 +99,18 @@ class RouterBase:
         time; waits and handle times use it, so figures do not depend on which
         adapter's event reached the core first.
         """
-        return self._ev_at if self._ev_at is not None else self._t
+        return self._ev_at if self._ev_at is not None else self._clock
 
     # -------------------------------------------------------------- outputs
     def _emit(self, cmd_type: type[Command], **fields: Any) -> None:
         self._cmd_seq += 1
-        self._out.append(cmd_type(seq=self._cmd_seq, at=self._t, **fields))
+        self._out.append(cmd_type(seq=self._cmd_seq, at=self._clock, **fields))
 
     def _alert(self, kind: str, details: dict[str, Any]) -> str:
         self._alert_seq += 1
         alert_id = f"{kind}-{self._alert_seq}"
         self._alerts[alert_id] = AlertState(
-            id=alert_id, kind=kind, raised_at=self._t, details=details
+            id=alert_id, kind=kind, raised_at=self._clock, details=details
         )
         self._emit(Alert, alert_id=alert_id, kind=kind, details=details)
         return alert_id
@@ -115,8 +120,8 @@ class RouterBase:
             alert = self._alerts.get(alert_id)
             if alert is not None and alert.open:
                 alert.open = False
-                alert.closed_at = self._t
-                self._closed_alerts.append((self._t, alert_id))
+                alert.closed_at = self._clock
+                self._closed_alerts.append((self._clock, alert_id))
 
     def _record(self, record: Record) -> None:
         self._records.append(record)

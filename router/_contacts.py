@@ -101,7 +101,8 @@ class ContactsMixin(RouterBase):
         self._waiting[c.channel][c.id] = c
         self._qwaiting[c.queue] += 1
         self._want[c.channel] = True
-        self._changed = True
+        if q.gap is None:
+            self._gaps_due = True  # a waiting contact opens a gap at once
         self._fresh.append(c)
         logged, busy, _ = self._census(q)
         c.logged_in_at_arrival, c.busy_at_arrival = logged, busy
@@ -207,7 +208,7 @@ class ContactsMixin(RouterBase):
         self._move(c, trigger)
         c.ended_at = ended_at
         self.ended_total += 1
-        self._ended.append((self._t, c.id))
+        self._ended.append((self._clock, c.id))
         self._timers.cancel(RECONCILE, c.id)
         self._close_alert(c.long_wait_alert)
 
@@ -285,7 +286,7 @@ class ContactsMixin(RouterBase):
                     "contact_id": c.id,
                     "queue": c.queue,
                     "channel": c.channel,
-                    "wait_s": round(self._t - c.arrived_at, 3),
+                    "wait_s": round(self._clock - c.arrived_at, 3),
                 },
             )
 
@@ -310,11 +311,11 @@ class ContactsMixin(RouterBase):
                 team=a.team,
                 channel=c.channel,
                 contact_id=c.id,
-                at=self._t,
+                at=self._clock,
                 declined=True,
             )
         )
-        c.cooldown[a.id] = self._t + self._policy.retry_s
+        c.cooldown[a.id] = self._clock + self._policy.retry_s
         self._after_unring(c)
         self._set_retry(c)
 
@@ -340,7 +341,7 @@ class ContactsMixin(RouterBase):
     def _offer(self, c: Contact, targets: list[AgentChannel]) -> None:
         ch = c.channel
         ring = self._ring[ch]
-        expiry = self._t + ring
+        expiry = self._clock + ring
         agents = self._agents
         for chs in targets:
             aid = chs.agent_id
@@ -378,13 +379,13 @@ class ContactsMixin(RouterBase):
             self._timers.cancel(RING, c.id)
 
     def _set_retry(self, c: Contact) -> None:
-        now = self._t
+        now = self._clock
         pending = [t for t in c.cooldown.values() if t > now]
         if pending:
             self._timers.set(min(pending), RETRY, c.id)
 
     def _ring_timeout(self, c: Contact) -> None:
-        now = self._t
+        now = self._clock
         due = sorted(a for a, t in c.ringing.items() if t <= now)
         retry = self._policy.retry_s
         for agent_id in due:

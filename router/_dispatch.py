@@ -21,8 +21,6 @@ from router.errors import InternalError
 
 __all__ = ["DispatchMixin"]
 
-_NO_TEAMS: frozenset[str] = frozenset()
-
 
 class DispatchMixin(RouterBase):
     def _settle(self) -> None:
@@ -33,11 +31,11 @@ class DispatchMixin(RouterBase):
                 want[ch] = False
                 if self._n_ready[ch] and self._waiting[ch]:
                     self._dispatch(ch)
-        if self._changed or self._t >= self._gap_at:
+        if self._gaps_due or self._clock >= self._gap_at:
             self._check_gaps()
-        if self._changed:
-            self._changed = False
-            for q in self._queues.values():
+        moved = self._moved
+        for q in self._queues.values():
+            if moved[q.channel]:
                 logged, busy, _ = self._census(q)
                 if logged:
                     if not q.any_logged:
@@ -51,6 +49,8 @@ class DispatchMixin(RouterBase):
                         q.free_epoch += 1
                 else:
                     q.any_free = False
+        for ch in moved:
+            moved[ch] = False
         if self._fresh:
             for c in self._fresh:
                 q = self._queues[c.queue]
@@ -59,26 +59,33 @@ class DispatchMixin(RouterBase):
             self._fresh.clear()
 
     def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]:
-        """Teams whose agents may be offered this queue's contacts now.
+        """Teams whose agents may be offered this queue's contacts now, the serving team,
+        and whether a fallback team is among them."""
+        teams = q.teams if q.teams is not None else self._update_eligible(q)
+        return frozenset(teams), q.serving, q.fallback_active
 
-        The owning team; if it has nobody logged in on the channel, also its
+    def _update_eligible(self, q: QueueState) -> tuple[str, ...]:
+        """The owning team; if it has nobody logged in on the channel, also its
         fallback teams that do (the coverage plan's fallback rule). A closed
         queue keeps serving the contacts already queued with its last open owner.
         """
         owner = q.segment.owner
         if owner == CLOSED:
             owner = q.last_team
-            if owner == CLOSED:
-                return _NO_TEAMS, owner, False
         logged = self._logged
-        if logged.get((owner, q.channel), 0) > 0 or not q.fallback:
-            return frozenset((owner,)), owner, False
-        fbs = [t for t in self.plan.fallbacks(owner) if logged.get((t, q.channel), 0) > 0]
-        return frozenset((owner, *fbs)), owner, bool(fbs)
+        if owner == CLOSED:
+            teams: tuple[str, ...] = ()
+        elif logged.get((owner, q.channel), 0) > 0 or not q.fallback:
+            teams = (owner,)
+        else:
+            fbs = [t for t in self.plan.fallbacks(owner) if logged.get((t, q.channel), 0) > 0]
+            teams = (owner, *fbs)
+        q.teams, q.serving, q.fallback_active = teams, owner, len(teams) > 1
+        return teams
 
     def _census(self, q: QueueState) -> tuple[int, int, int]:
         """(eligible agents logged in, of them occupied, of them free) on the queue's channel."""
-        teams, _, _ = self._eligible(q)
+        teams = q.teams if q.teams is not None else self._update_eligible(q)
         ch = q.channel
         logged = busy = 0
         for t in teams:
@@ -88,16 +95,20 @@ class DispatchMixin(RouterBase):
         return logged, busy, logged - busy
 
     def _dispatch(self, ch: str) -> None:
-        now = self._t
+        now = self._clock
         ready = self._ready[ch]
         n_ready = self._n_ready
-        eligible: dict[str, tuple[frozenset[str], str, bool]] = {}
+        queues = self._queues
+        for q in queues.values():  # anyone ready whom some queue on ch may offer to?
+            if q.channel == ch and self._qwaiting[q.name]:
+                teams = q.teams if q.teams is not None else self._update_eligible(q)
+                if any(ready[t] for t in teams):
+                    break
+        else:
+            return
         for c in list(self._waiting[ch].values()):
-            q = self._queues[c.queue]
-            el = eligible.get(c.queue)
-            if el is None:
-                el = eligible[c.queue] = self._eligible(q)
-            teams, owner, fallback = el
+            q = queues[c.queue]
+            teams = q.teams if q.teams is not None else self._update_eligible(q)
             ringing, cooldown = c.ringing, c.cooldown
             cands: list[AgentChannel] = []
             for t in teams:
@@ -113,7 +124,8 @@ class DispatchMixin(RouterBase):
                 continue  # one agent at a time for the other strategies
             else:
                 targets = [self._pick(q, cands)]
-            if fallback and any(chs.team != owner for chs in targets):
+            owner = q.serving
+            if q.fallback_active and any(chs.team != owner for chs in targets):
                 c.fallback = True
             self._offer(c, targets)
             if not n_ready[ch]:

@@ -28,7 +28,7 @@ HANDOVER, GRACE = TimerKind.HANDOVER, TimerKind.GRACE
 class HandoverMixin(RouterBase):
     def _start(self, t: float) -> None:
         """The first instant the core sees: every queue's segment and timers."""
-        self.now = t
+        self.now = self._clock = t
         self.today.roll(t)
         for name, q in self.config.queues.items():
             seg = self.plan.segment(name, t, self._absences)
@@ -44,14 +44,15 @@ class HandoverMixin(RouterBase):
             self._timers.set(seg.end, HANDOVER, name)
             if seg.owner != CLOSED:
                 self._timers.set(max(t, seg.start + q.grace_min * 60), GRACE, name)
-        self._changed = True
 
     def _refresh_segment(self, q: QueueState) -> None:
-        now = self._t
+        now = self._clock
         seg = self.plan.segment(q.name, now, self._absences)
         old = q.segment.owner
         q.segment = seg
-        self._changed = True
+        q.teams = None
+        self._moved[q.channel] = True
+        self._gaps_due = True
         self._want[q.channel] = True
         self._timers.set(seg.end, HANDOVER, q.name)
         if seg.owner == old:
@@ -75,14 +76,14 @@ class HandoverMixin(RouterBase):
                 team=gap.team,
                 boundary_at=gap.boundary_at,
                 start=gap.start,
-                end=self._t,
+                end=self._clock,
                 others_logged_in=tuple(others),
             )
         )
 
     def _check_gaps(self) -> None:
         """Open and close gaps; note the earliest time one would open by time alone."""
-        now = self._t
+        now = self._clock
         soonest = math.inf
         for q in self._queues.values():
             owner = q.segment.owner
@@ -111,6 +112,7 @@ class HandoverMixin(RouterBase):
             )
             q.gap = GapState(team=owner, boundary_at=q.segment.start, start=now, alert_id=alert_id)
         self._gap_at = soonest
+        self._gaps_due = False
 
     def _logged_names(self, team: str, ch: str) -> list[str]:
         return sorted(a.id for a in self._on[ch].values() if a.team == team)
@@ -133,4 +135,4 @@ class HandoverMixin(RouterBase):
         alert = self._alerts[ev.alert_id]
         if alert.acked_by is None:
             alert.acked_by = ev.by
-            alert.acked_at = self._t
+            alert.acked_at = self._clock

@@ -106,6 +106,10 @@ class QueueState:
     fallback: bool = True  # may borrow the fallback teams' agents (config)
     grace_s: float = 300.0
     gap: GapState | None = None
+    # Eligibility, cached until who is logged in on the channel or the owner changes.
+    teams: tuple[str, ...] | None = None
+    serving: str = ""
+    fallback_active: bool = False
     rr_last: str | None = None  # round-robin cursor (agent id)
     # Whether an eligible agent was logged in / free at the last step, and how
     # many times either went from none to some (contacts compare epochs).

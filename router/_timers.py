@@ -12,6 +12,7 @@ O(log n).
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Hashable
 
 from router.tables import TimerKind
@@ -61,6 +62,20 @@ class Timers:
     def next_deadline(self) -> float | None:
         self._prune()
         return self._heap[0][0] if self._heap else None
+
+    def peek(self) -> float:
+        """The next live deadline, or infinity."""
+        heap = self._heap
+        if heap:
+            _, seq, kind, key = heap[0]
+            entry = self._live.get((kind, key))
+            if entry is not None and entry[0] == seq:
+                return heap[0][0]
+            self._prune()
+            if heap is self._heap and heap:
+                return heap[0][0]
+            return self._heap[0][0] if self._heap else math.inf
+        return math.inf
 
     def pop_due(self, now: float) -> tuple[float, TimerKind, Hashable] | None:
         """Remove and return the earliest live timer due at or before ``now``."""

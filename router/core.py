@@ -85,15 +85,15 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
                 check(self, event)
                 self._start(at)
             else:
-                tolerance = self.config.clock_tolerance_s
+                tolerance = self._tolerance
                 if at < clock - tolerance:
                     raise TimeWentBackwards(
                         f"event {eid} at {at:.3f} is {clock - at:.3f} s before the latest "
                         f"time seen; at most {tolerance} s is tolerated",
                         field="at",
                     )
-                due = self._timers.next_deadline()
-                if due is not None and due <= at:
+                due = self._timers.peek()
+                if due <= at:
                     # Timers due by the event's time fire first, whatever the event
                     # is: they would have fired had the driver called advance().
                     self._fire_until(at)
@@ -186,8 +186,8 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
 
     def _set_now(self, t: float) -> bool:
         """Move the clock forward to ``t``; True if that swept expired state."""
-        if t > self._t:
-            self.now = t
+        if t > self._clock:
+            self.now = self._clock = t
             self.today.roll(t)
             if t >= self._next_purge:
                 self._purge()
@@ -218,7 +218,7 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
             chs = a.channels.get(ch)
             if chs is not None and chs.wrap_until is not None:
                 chs.wrap_until = None
-                chs.idle_since = self._t
+                chs.idle_since = self._clock
                 self._refresh(a, ch)
         elif kind is TimerKind.HANDOVER:
             self._refresh_segment(self._queues[key])
@@ -233,19 +233,23 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
 
     def _purge(self) -> None:
         """Forget what is past every retention window; at most once a minute of event time."""
-        now = self._t
+        now = self._clock
         self._next_purge = now + PURGE_EVERY_S
-        horizon = now - self.config.dedup_window_s
-        seen, order = self._seen, self._seen_order
-        while order and order[0][0] < horizon:
-            seen.pop(order.popleft()[1], None)
-        horizon = now - self.config.ended_retention_s
-        ended, contacts = self._ended, self._contacts
-        while ended and ended[0][0] < horizon:
-            cid = ended.popleft()[1]
-            c = contacts.get(cid)
-            if c is not None and c.state is ContactState.ENDED:
-                del contacts[cid]
+        horizon = now - self._dedup_s
+        order = self._seen_order
+        if order and order[0][0] < horizon:
+            seen = self._seen
+            while order and order[0][0] < horizon:
+                seen.pop(order.popleft()[1], None)
+        horizon = now - self._retention_s
+        ended = self._ended
+        if ended and ended[0][0] < horizon:
+            contacts = self._contacts
+            while ended and ended[0][0] < horizon:
+                cid = ended.popleft()[1]
+                c = contacts.get(cid)
+                if c is not None and c.state is ContactState.ENDED:
+                    del contacts[cid]
         closed = self._closed_alerts
         while closed and closed[0][0] < horizon:
             self._alerts.pop(closed.popleft()[1], None)

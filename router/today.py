@@ -12,6 +12,7 @@ answered and unanswered, 24 slots each, for the dashboard's hourly chart.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any
 
 from router.config import HelplineConfig
@@ -24,13 +25,14 @@ HOURLY = ("contacts", "answered", "unanswered")
 
 
 class Today:
-    __slots__ = ("_end", "_plan", "_sl", "_start", "_t", "counts", "date", "hours")
+    __slots__ = ("_bounds", "_end", "_plan", "_sl", "_start", "_t", "counts", "date", "hours")
 
     def __init__(self, plan: CoveragePlan, config: HelplineConfig) -> None:
         self._plan = plan
         self._sl = config.service_level_s[0] if config.service_level_s else 20.0
         self._end = -float("inf")
         self._start = -float("inf")
+        self._bounds: list[float] = []  # start of each local hour of the day (DST-correct)
         self._t = 0.0  # the router's clock: roll() is called whenever it moves
         self.date = ""
         self.counts: dict[str, dict[str, float]] = {}
@@ -44,6 +46,7 @@ class Today:
         self.date = day.isoformat()
         self._start = self._plan.instant(day, 0)
         self._end = self._plan.next_midnight(t)
+        self._bounds = [self._plan.instant(day, h * 60) for h in range(24)]
         self.counts = {}
         self.hours = {}
 
@@ -65,7 +68,12 @@ class Today:
         if h is None:
             h = self.hours[channel] = {k: [0] * 24 for k in HOURLY}
         # Yesterday's arrivals that end today count in the first hour.
-        hour = self._plan.local(arrived_at).hour if arrived_at >= self._start else 0
+        if arrived_at < self._start:
+            hour = 0
+        elif arrived_at < self._end:
+            hour = bisect_right(self._bounds, arrived_at) - 1
+        else:
+            hour = self._plan.local(arrived_at).hour
         h[what][hour] += 1
 
     def arrived(self, channel: str) -> None:
