@@ -57,13 +57,13 @@ class AgentsMixin(RouterBase):
             chs.occupied = occupied
             key = (chs.team, ch)
             self._occ[key] = self._occ.get(key, 0) + (1 if occupied else -1)
-            self._moved[ch] = True
+            self._moved.add(ch)
         if takes is not chs.takes:
             chs.takes = takes
             if takes:
                 self._ready[ch][chs.team][chs.agent_id] = chs
                 self._n_ready[ch] += 1
-                self._want[ch] = True
+                self._want.add(ch)
             else:
                 del self._ready[ch][chs.team][chs.agent_id]
                 self._n_ready[ch] -= 1
@@ -73,8 +73,8 @@ class AgentsMixin(RouterBase):
         for q in self._queues.values():
             if q.channel == ch:
                 q.teams = None
-        self._moved[ch] = True
-        self._want[ch] = True
+        self._moved.add(ch)
+        self._want.add(ch)
         self._gaps_due = True
 
     # -------------------------------------------------------------- events

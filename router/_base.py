@@ -60,8 +60,9 @@ class RouterBase:
         }
         self._n_ready: dict[str, int] = dict.fromkeys(config.channels, 0)
         # What the next settle has to look at (cost follows change).
-        self._want: dict[str, bool] = dict.fromkeys(config.channels, False)  # dispatch
-        self._moved: dict[str, bool] = dict.fromkeys(config.channels, True)  # census
+        self._channels = tuple(config.channels)  # the order settles visit channels in
+        self._want: set[str] = set()  # channels to dispatch
+        self._moved: set[str] = set(config.channels)  # channels whose counts changed: census
         self._gaps_due = True  # logged-in counts, owners or a waiting contact: gaps
         self._gap_at = -math.inf  # the earliest time a gap opens by time alone
         self._fresh: list[Contact] = []  # arrived this step: take their first look

@@ -100,7 +100,7 @@ class ContactsMixin(RouterBase):
             return
         self._waiting[c.channel][c.id] = c
         self._qwaiting[c.queue] += 1
-        self._want[c.channel] = True
+        self._want.add(c.channel)
         if q.gap is None:
             self._gaps_due = True  # a waiting contact opens a gap at once
         self._fresh.append(c)
@@ -368,7 +368,7 @@ class ContactsMixin(RouterBase):
         if chs is not None:
             chs.offered.pop(c.id, None)
             self._refresh(a, c.channel)
-        self._want[c.channel] = True  # it may be offered to someone else now
+        self._want.add(c.channel)  # it may be offered to someone else now
 
     def _after_unring(self, c: Contact) -> None:
         """After offers were withdrawn: back to waiting if nobody rings any more."""

@@ -26,37 +26,44 @@ class DispatchMixin(RouterBase):
     def _settle(self) -> None:
         """After every change: offer what can be offered, check gaps, take the census."""
         want = self._want
-        for ch, flag in want.items():
-            if flag:
-                want[ch] = False
-                if self._n_ready[ch] and self._waiting[ch]:
-                    self._dispatch(ch)
+        if want:
+            for ch in self._channels:
+                if ch in want:
+                    want.discard(ch)
+                    if self._n_ready[ch] and self._waiting[ch]:
+                        self._dispatch(ch)
         if self._gaps_due or self._clock >= self._gap_at:
             self._check_gaps()
         moved = self._moved
-        for q in self._queues.values():
-            if moved[q.channel]:
-                logged, busy, _ = self._census(q)
-                if logged:
-                    if not q.any_logged:
-                        q.any_logged = True
-                        q.logged_epoch += 1
-                else:
-                    q.any_logged = False
-                if logged > busy:
-                    if not q.any_free:
-                        q.any_free = True
-                        q.free_epoch += 1
-                else:
-                    q.any_free = False
-        for ch in moved:
-            moved[ch] = False
-        if self._fresh:
-            for c in self._fresh:
-                q = self._queues[c.queue]
+        if moved:
+            for q in self._queues.values():
+                if q.channel in moved:
+                    self._take_census(q)
+            moved.clear()
+        fresh = self._fresh
+        if fresh:
+            queues = self._queues
+            for c in fresh:
+                q = queues[c.queue]
                 c.saw_logged_in, c.logged_epoch = q.any_logged, q.logged_epoch
                 c.saw_free, c.free_epoch = q.any_free, q.free_epoch
-            self._fresh.clear()
+            fresh.clear()
+
+    def _take_census(self, q: QueueState) -> None:
+        """Whether an eligible agent is logged in / free now; epochs move when one appears."""
+        logged, busy, _ = self._census(q)
+        if logged:
+            if not q.any_logged:
+                q.any_logged = True
+                q.logged_epoch += 1
+        else:
+            q.any_logged = False
+        if logged > busy:
+            if not q.any_free:
+                q.any_free = True
+                q.free_epoch += 1
+        else:
+            q.any_free = False
 
     def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]:
         """Teams whose agents may be offered this queue's contacts now, the serving team,

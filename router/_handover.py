@@ -51,9 +51,9 @@ class HandoverMixin(RouterBase):
         old = q.segment.owner
         q.segment = seg
         q.teams = None
-        self._moved[q.channel] = True
+        self._moved.add(q.channel)
         self._gaps_due = True
-        self._want[q.channel] = True
+        self._want.add(q.channel)
         self._timers.set(seg.end, HANDOVER, q.name)
         if seg.owner == old:
             return

@@ -210,7 +210,7 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
             self._ring_timeout(self._contacts[key])
         elif kind is TimerKind.RETRY:
             c = self._contacts[key]
-            self._want[c.channel] = True  # a cool-down ended
+            self._want.add(c.channel)  # a cool-down ended
             self._set_retry(c)
         elif kind is TimerKind.WRAP:
             agent_id, ch = key
