@@ -87,11 +87,6 @@ class RouterBase:
 
     # ----------------------------------------------------------------- time
     @property
-    def _t(self) -> float:
-        assert self.now is not None
-        return self.now
-
-    @property
     def _fact(self) -> float:
         """The time to record as when something happened: the event's own time.
 

@@ -79,7 +79,7 @@ class ContactsMixin(RouterBase):
         q = self._queues[ev.queue]
         self._contact_seq += 1
         self.arrived_total += 1
-        self.today.arrived(ev.channel)
+        self.today.arrived(ev.channel, self._clock)
         owner = q.segment.owner
         c = Contact(
             id=ev.contact_id,
@@ -171,7 +171,7 @@ class ContactsMixin(RouterBase):
         self._refresh(a, ch)
         self._timers.set(now + self.config.reconcile_service_s, RECONCILE, c.id)
         self._close_alert(c.long_wait_alert)
-        self.today.answered(ch, now - c.arrived_at)
+        self.today.answered(ch, now - c.arrived_at, self._clock)
 
     # ---------------------------------------------------------------- ends
     def _check_abandoned(self, ev: ContactAbandoned) -> None:

@@ -101,8 +101,13 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
                     check(self, event)
                 else:
                     check(self, event)  # nothing is due first: refuse before anything moves
-                    if self._set_now(at):
-                        check(self, event)  # the sweep may have forgotten what it saw
+                    if at > clock:  # _set_now, inlined on the hot path
+                        self.now = self._clock = at
+                        if at >= self.today.end:
+                            self.today.roll(at)
+                        if at >= self._next_purge:
+                            self._purge()
+                            check(self, event)  # the sweep may have forgotten what it saw
         except BadInput as err:
             return Step(REFUSED, self._take_out(), self._take_records(), err, clock, self.now)
         now = self.now
@@ -114,7 +119,9 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
         self._seen[eid] = now  # type: ignore[assignment]
         self._seen_order.append((now, eid))  # type: ignore[arg-type]
         self._settle()
-        return Step(ACCEPTED, self._take_out(), self._take_records(), None, clock, now)
+        out, records = self._out, self._records
+        self._out, self._records = [], []
+        return Step(ACCEPTED, out, records, None, clock, now)
 
     def advance(self, now: float) -> Step:
         """Fire every timer due at or before ``now``; what they caused."""
@@ -188,7 +195,8 @@ class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
         """Move the clock forward to ``t``; True if that swept expired state."""
         if t > self._clock:
             self.now = self._clock = t
-            self.today.roll(t)
+            if t >= self.today.end:
+                self.today.roll(t)
             if t >= self._next_purge:
                 self._purge()
                 return True

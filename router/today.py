@@ -25,27 +25,26 @@ HOURLY = ("contacts", "answered", "unanswered")
 
 
 class Today:
-    __slots__ = ("_bounds", "_end", "_plan", "_sl", "_start", "_t", "counts", "date", "hours")
+    __slots__ = ("_bounds", "_plan", "_sl", "_start", "counts", "date", "end", "hours")
 
     def __init__(self, plan: CoveragePlan, config: HelplineConfig) -> None:
         self._plan = plan
         self._sl = config.service_level_s[0] if config.service_level_s else 20.0
-        self._end = -float("inf")
+        self.end = -float("inf")  # local midnight ending the day counted: roll() at or after it
         self._start = -float("inf")
         self._bounds: list[float] = []  # start of each local hour of the day (DST-correct)
-        self._t = 0.0  # the router's clock: roll() is called whenever it moves
         self.date = ""
         self.counts: dict[str, dict[str, float]] = {}
         self.hours: dict[str, dict[str, list[int]]] = {}
 
     def roll(self, t: float) -> None:
-        self._t = t
-        if t < self._end:
+        """Start a new day if ``t`` (the router's clock) is past the one counted."""
+        if t < self.end:
             return
         day = self._plan.local(t).date()
         self.date = day.isoformat()
         self._start = self._plan.instant(day, 0)
-        self._end = self._plan.next_midnight(t)
+        self.end = self._plan.next_midnight(t)
         self._bounds = [self._plan.instant(day, h * 60) for h in range(24)]
         self.counts = {}
         self.hours = {}
@@ -70,23 +69,25 @@ class Today:
         # Yesterday's arrivals that end today count in the first hour.
         if arrived_at < self._start:
             hour = 0
-        elif arrived_at < self._end:
+        elif arrived_at < self.end:
             hour = bisect_right(self._bounds, arrived_at) - 1
         else:
             hour = self._plan.local(arrived_at).hour
         h[what][hour] += 1
 
-    def arrived(self, channel: str) -> None:
+    def arrived(self, channel: str, now: float) -> None:
+        """A contact arrived; ``now`` is the router's clock."""
         self._ch(channel)["contacts"] += 1
-        self._hour(channel, "contacts", self._t)
+        self._hour(channel, "contacts", now)
 
-    def answered(self, channel: str, wait: float) -> None:
+    def answered(self, channel: str, wait: float, now: float) -> None:
+        """A contact was answered after ``wait``; ``now`` is the router's clock."""
         c = self._ch(channel)
         c["answered"] += 1
         c["wait_sum_answered"] += wait
         if wait <= self._sl:
             c["answered_within_sl"] += 1
-        self._hour(channel, "answered", self._t - wait)
+        self._hour(channel, "answered", now - wait)
 
     def add(self, record: Record) -> None:
         if not isinstance(record, ContactRecord):
