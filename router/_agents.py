@@ -35,7 +35,7 @@ class AgentsMixin(RouterBase):
     def _refresh(self, a: Agent, ch: str) -> None:
         """After a change to ``a`` on ``ch``: its displayed state and the indexes."""
         self._refresh_one(a, a.channels[ch])
-        if ch == "phone" and self._blocks:
+        if self._blocks and ch == "phone":
             chat = a.channels.get("chat")
             if chat is not None:
                 self._refresh_one(a, chat)  # a busy phone blocks new chats

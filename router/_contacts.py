@@ -101,7 +101,7 @@ class ContactsMixin(RouterBase):
         self._waiting[c.channel][c.id] = c
         self._qwaiting[c.queue] += 1
         self._want.add(c.channel)
-        if q.gap is None:
+        if q.gap is None and self._logged.get((owner, c.channel), 0) == 0:
             self._gaps_due = True  # a waiting contact opens a gap at once
         self._fresh.append(c)
         logged, busy, _ = self._census(q)

@@ -20,33 +20,42 @@ from router.tables import TimerKind
 __all__ = ["Timers"]
 
 _COMPACT_FLOOR = 256
+_push, _pop = heapq.heappush, heapq.heappop
 
 
 class Timers:
-    __slots__ = ("_heap", "_live", "_seq")
+    __slots__ = ("_heap", "_live", "_n", "_seq")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, TimerKind, Hashable]] = []
-        self._live: dict[tuple[TimerKind, Hashable], tuple[int, float]] = {}
+        # kind -> key -> (seq, deadline) of the live timer
+        self._live: tuple[dict[Hashable, tuple[int, float]], ...] = tuple({} for _ in TimerKind)
         self._seq = 0
+        self._n = 0  # entries pushed since the last compaction, for the compaction check
 
     def set(self, deadline: float, kind: TimerKind, key: Hashable) -> None:
-        self._seq += 1
-        self._live[(kind, key)] = (self._seq, deadline)
-        heap = self._heap
-        heapq.heappush(heap, (deadline, self._seq, kind, key))
-        if len(heap) > 2 * len(self._live) + _COMPACT_FLOOR:
-            self._compact()
+        self._seq = seq = self._seq + 1
+        self._live[kind][key] = (seq, deadline)
+        _push(self._heap, (deadline, seq, kind, key))
+        self._n += 1
+        if self._n > 4 * _COMPACT_FLOOR:
+            self._n = 0
+            if len(self._heap) > 2 * len(self) + _COMPACT_FLOOR:
+                self._compact()
 
     def cancel(self, kind: TimerKind, key: Hashable) -> None:
-        self._live.pop((kind, key), None)
+        self._live[kind].pop(key, None)
 
     def deadline(self, kind: TimerKind, key: Hashable) -> float | None:
-        live = self._live.get((kind, key))
+        live = self._live[kind].get(key)
         return None if live is None else live[1]
 
     def _compact(self) -> None:
-        self._heap = [(d, s, k, key) for (k, key), (s, d) in self._live.items()]
+        self._heap = [
+            (d, s, TimerKind(k), key)
+            for k, live in enumerate(self._live)
+            for key, (s, d) in live.items()
+        ]
         heapq.heapify(self._heap)
 
     def _prune(self) -> None:
@@ -54,28 +63,20 @@ class Timers:
         live = self._live
         while heap:
             _, seq, kind, key = heap[0]
-            entry = live.get((kind, key))
+            entry = live[kind].get(key)
             if entry is not None and entry[0] == seq:
                 return
-            heapq.heappop(heap)
+            _pop(heap)
+
+    def peek(self) -> float:
+        """The next live deadline, or infinity."""
+        self._prune()
+        heap = self._heap
+        return heap[0][0] if heap else math.inf
 
     def next_deadline(self) -> float | None:
         self._prune()
         return self._heap[0][0] if self._heap else None
-
-    def peek(self) -> float:
-        """The next live deadline, or infinity."""
-        heap = self._heap
-        if heap:
-            _, seq, kind, key = heap[0]
-            entry = self._live.get((kind, key))
-            if entry is not None and entry[0] == seq:
-                return heap[0][0]
-            self._prune()
-            if heap is self._heap and heap:
-                return heap[0][0]
-            return self._heap[0][0] if self._heap else math.inf
-        return math.inf
 
     def pop_due(self, now: float) -> tuple[float, TimerKind, Hashable] | None:
         """Remove and return the earliest live timer due at or before ``now``."""
@@ -83,12 +84,12 @@ class Timers:
         heap = self._heap
         if not heap or heap[0][0] > now:
             return None
-        deadline, _, kind, key = heapq.heappop(heap)
-        del self._live[(kind, key)]
+        deadline, _, kind, key = _pop(heap)
+        del self._live[kind][key]
         return deadline, kind, key
 
     def __len__(self) -> int:
-        return len(self._live)
+        return sum(len(live) for live in self._live)
 
     @property
     def heap_size(self) -> int:
