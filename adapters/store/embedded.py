@@ -10,8 +10,10 @@ No server needed (DESIGN.md "Storage", embedded default)::
 Every accepted event is logged with the commands and records it caused, one
 ``fsync`` per ``ingest`` call (group commit: callers batch under load). A
 duplicate ``event_id`` is answered "duplicate" and writes nothing; a refused
-event writes nothing either. Recovery is the latest snapshot plus a verified
-replay of the log's tail (``adapters.store.recovery``).
+event is not logged, only what the timers that fell due before it caused (a
+tick). Each event goes through ``Router.apply``, each tick ``Router.advance``.
+Recovery is the latest snapshot plus a verified replay of the log's tail
+(``adapters.store.recovery``).
 
 The data directory holds ``log/`` (segments), ``snapshots/`` and ``LOCK`` (an
 ``flock`` so that two processes never append to one log).
