@@ -26,9 +26,10 @@ from rich.table import Table
 from adapters.store.entries import log_dir, read_entries
 from router.config import HelplineConfig
 from router.core import Router
-from router.errors import BadInput, LinjeError
+from router.errors import BadInput
 from router.records import OTHER_REASONS, UNANSWERED_CLASSES, Record
 from router.stats import Group, Stats, fold_for_config, stats_to_json
+from router.step import replay_step
 
 __all__ = ["ReplayResult", "comparison_rows", "render_replay", "replay", "replay_to_json"]
 
@@ -66,21 +67,18 @@ def replay(data_dir: str | Path, config: HelplineConfig) -> ReplayResult:
         event = entry.event
         out.events += 1
         last = max(last, event.at)
-        # The logged clock just before the event replays "behind the clock" exactly;
-        # timers due by the event's own time fire first, as the live timer loop does.
-        target = max(entry.at, event.at)
-        if router.now is None or target > router.now:
-            router.advance(target)
-        try:
-            router.handle(event)
-        except LinjeError as exc:
-            out.refused[f"{event.type}: {exc.code}"] += 1
+        # As recovery replays it: the clock moves to the logged clock just before
+        # the event so an event behind the clock replays exactly; timers due by
+        # the event's own time fire first, as the live timer loop does.
+        step = replay_step(router, entry.kind, entry.at, event)
+        if step.error is not None:
+            err = step.error
+            out.refused[f"{event.type}: {err.code}"] += 1
             if len(out.refusals) < MAX_REFUSALS_KEPT:
-                out.refusals.append((entry.seq, f"{event.type} {event.event_id}: {exc.detail}"))
-        out.replayed.extend(router.take_records())
+                out.refusals.append((entry.seq, f"{event.type} {event.event_id}: {err.detail}"))
+        out.replayed.extend(step.records)
     if last is not None:
-        router.advance(last)
-        out.replayed.extend(router.take_records())
+        out.replayed.extend(router.advance(last).records)
     out.last_at = last
     out.still_open = router.arrived_total - router.ended_total
     return out

@@ -73,7 +73,7 @@ from router.records import (
     record_from_dict,
     record_to_dict,
 )
-from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step, replay_entry
+from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step, replay_entry, replay_step
 
 __all__ = [
     "ACCEPTED",
@@ -140,4 +140,5 @@ __all__ = [
     "record_from_dict",
     "record_to_dict",
     "replay_entry",
+    "replay_step",
 ]

@@ -281,26 +281,3 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     TeamAbsent: (Router._check_absent, Router._on_absent),
     AlertAcknowledged: (Router._check_ack, Router._on_ack),
 }
-
-
-def _compat_handle(self: Router, event: Event) -> list[Any]:  # TEMPORARY until drivers move
-    pending = getattr(self, "_compat_pending", [])
-    self._compat_pending = []  # type: ignore[attr-defined]
-    step = self.apply(event)
-    recs = getattr(self, "_compat_recs", [])
-    recs.extend(step.records)
-    self._compat_recs = recs  # type: ignore[attr-defined]
-    if step.error is not None:
-        self._compat_pending = pending + step.commands  # type: ignore[attr-defined]
-        raise step.error
-    return pending + step.commands
-
-
-def _compat_take(self: Router) -> list[Any]:
-    recs = getattr(self, "_compat_recs", [])
-    self._compat_recs = []  # type: ignore[attr-defined]
-    return recs
-
-
-Router.handle = _compat_handle  # type: ignore[attr-defined]
-Router.take_records = _compat_take  # type: ignore[attr-defined]

@@ -3,7 +3,8 @@
 Every driver (the embedded and Redis engines, recovery, what-if replay, the
 importers, the simulator, ``router.testing``) feeds the core through
 ``Router.apply(event)`` and ``Router.advance(now)`` and reads a ``Step`` back;
-a logged entry is replayed through ``replay_entry``. There is no second copy
+a logged entry is replayed through ``replay_step`` (decoded: the what-if
+replay) or ``replay_entry`` (a raw dict: recovery). There is no second copy
 of "apply an event" anywhere.
 
 A step is one of:
@@ -36,7 +37,16 @@ from router.records import Record
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from router.events import Event
 
-__all__ = ["ACCEPTED", "DUPLICATE", "REFUSED", "TICK", "Step", "Stepper", "replay_entry"]
+__all__ = [
+    "ACCEPTED",
+    "DUPLICATE",
+    "REFUSED",
+    "TICK",
+    "Step",
+    "Stepper",
+    "replay_entry",
+    "replay_step",
+]
 
 ACCEPTED: Final = "accepted"
 DUPLICATE: Final = "duplicate"
@@ -76,25 +86,38 @@ class Stepper(Protocol):
     def advance(self, now: float) -> Step: ...
 
 
-def replay_entry(router: Stepper, raw: dict[str, Any], *, to_clock: bool = True) -> Step:
-    """Apply one logged entry (``{"k": "event" | "tick", "at": ..., "event": {...}}``).
+def replay_step(
+    router: Stepper, kind: str, at: float | None, event: Event | None, *, to_clock: bool = True
+) -> Step:
+    """Apply one logged entry, already decoded: ``kind`` "event" or "tick".
 
     A tick advances to its ``at``. An event is applied with ``Router.apply``;
     with ``to_clock`` (the embedded log, which stores the clock just before
-    each event) the clock is first advanced to the logged ``at`` so an event
+    each event as ``at``) the clock is first advanced to ``at`` so an event
     behind the clock is applied exactly as it was live. The Redis input log
     stores no clock beside its events (``to_clock=False``). The commands and
     records of that advance are part of the returned step.
     """
-    if raw["k"] == TICK:
-        return router.advance(float(raw["at"]))
-    event = event_from_dict(raw["event"])
+    if kind == TICK:
+        assert at is not None, "a tick entry has a time"
+        return router.advance(float(at))
+    assert event is not None, "an event entry has an event"
     pre: Step | None = None
-    if to_clock and router.now is not None and raw.get("at") is not None:
-        pre = router.advance(float(raw["at"]))
+    if to_clock and router.now is not None and at is not None:
+        pre = router.advance(float(at))
     step = router.apply(event)
-    if pre is not None and pre.produced:
+    if pre is not None:
         step.commands[:0] = pre.commands
         step.records[:0] = pre.records
         step.clock = pre.clock
     return step
+
+
+def replay_entry(router: Stepper, raw: dict[str, Any], *, to_clock: bool = True) -> Step:
+    """Apply one raw logged entry (``{"k": "event" | "tick", "at": ..., "event": {...}}``).
+
+    Decodes the event (``InvalidEvent`` if it does not decode) and replays it
+    with ``replay_step``.
+    """
+    event = event_from_dict(raw["event"]) if raw["k"] != TICK else None
+    return replay_step(router, raw["k"], raw.get("at"), event, to_clock=to_clock)

@@ -1,7 +1,8 @@
 """Helpers for talking to a ``Router`` in tests, shipped for adapter authors too.
 
 ``Script`` builds events with fresh ids and local wall-clock times, feeds
-them to a router and returns the commands; ``brief`` turns commands into
+them to a router (``Router.apply`` / ``Router.advance``) and returns the
+commands, raising a refused event's error; ``brief`` turns commands into
 short tuples that read well in assertions::
 
     s = Script(Router(config))
@@ -33,6 +34,7 @@ from router.events import (
     TeamAbsent,
 )
 from router.records import Record
+from router.step import Step
 
 __all__ = ["Script", "brief"]
 
@@ -61,6 +63,9 @@ class Script:
         self.t = 0.0
         self._n = 0
         self.records: list[Record] = []
+        # Commands of timers that fired before a refused event: the start of
+        # the next result (the refusal itself is raised).
+        self._held: list[Command] = []
 
     # time -----------------------------------------------------------------
     def ts(self, local: str) -> float:
@@ -79,16 +84,19 @@ class Script:
             self.t = self.ts(to)
         elif seconds is not None:
             self.t += seconds
-        step = self.router.advance(self.t)
-        pending = getattr(self.router, "_compat_pending", [])
-        self.router._compat_pending = []
-        self.records += self.router.take_records() + step.records
-        return pending + step.commands
+        return self._take(self.router.advance(self.t))
 
     # events ---------------------------------------------------------------
     def send(self, event: Event) -> list[Command]:
-        out = self.router.handle(event)
-        self.records += self.router.take_records()
+        """Apply ``event``; its commands. A refusal is raised (``step.error``)."""
+        return self._take(self.router.apply(event))
+
+    def _take(self, step: Step) -> list[Command]:
+        self.records += step.records
+        out, self._held = self._held + step.commands, []
+        if step.error is not None:
+            self._held = out
+            raise step.error
         return out
 
     def _env(self, event_id: str | None) -> dict[str, Any]:

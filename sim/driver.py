@@ -28,6 +28,7 @@ from typing import Any
 
 from router import Alert, CancelOffer, Command, ContactRecord, Event, Offer, Record, Router
 from router.config import HelplineConfig
+from router.step import Step
 from sim import _events as ev
 from sim.arrivals import Arrival
 from sim.distributions import Sampler
@@ -242,16 +243,20 @@ class Simulation:
         self.stats.events += 1
         if self.trace is not None:
             self.trace.append(event)
-        commands = self.router.handle(event)
-        records = self.router.take_records()
+        step = self.router.apply(event)
+        if step.error is not None:
+            raise step.error  # the simulator mints only events the core accepts
+        self._on_step(step)
+
+    def _on_step(self, step: Step) -> None:
         # The router's next deadline only moves when it is called: ask once here.
         self._due = self.router.next_deadline()
         # Commands first: a record may log an agent out, which cancels offers
         # made in this same batch, and the cancel must come after the offer.
-        if commands:
-            self._on_commands(commands)
-        if records:
-            self._on_records(records)
+        if step.commands:
+            self._on_commands(step.commands)
+        if step.records:
+            self._on_records(step.records)
 
     # ---------------------------------------------------------------- run
     def run(self) -> list[Record]:
@@ -278,13 +283,7 @@ class Simulation:
             due = self._due
             if due is not None and due <= t:
                 stats.ticks += 1
-                commands = router.advance(due)
-                records = router.take_records()
-                self._due = router.next_deadline()
-                if commands:
-                    self._on_commands(commands)
-                if records:
-                    self._on_records(records)
+                self._on_step(router.advance(due))
                 continue
             if t == INF:
                 break
@@ -326,13 +325,11 @@ class Simulation:
             else:
                 self._agent_item(t, kind, payload)
         stats.sim_end = router.now if router.now is not None else self.start
-        self.records.extend(router.take_records())
         return self.records
 
     def _begin(self) -> None:
         """Start the router's clock at the horizon and schedule the rota and absences."""
-        self._on_commands(self.router.advance(self.start))
-        self._due = self.router.next_deadline()
+        self._on_step(self.router.advance(self.start))
         for t, k, want in self.timeline.changes:
             self._push(t, ROTA, (k, want))
         for a in self.absences:

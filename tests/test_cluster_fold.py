@@ -17,6 +17,7 @@ from benchmarks.workload import realistic_events
 from router import HelplineConfig, Router
 from router.events import AgentLoggedIn, ContactAnswered, ContactArrived, Event
 from router.records import record_to_dict
+from router.step import Step
 from tests.http_helpers import local_ts
 
 T0 = local_ts("2021-11-15 10:00")
@@ -56,10 +57,10 @@ def test_an_arrival_offers_as_the_core_does_and_a_tick_times_the_ring_out(
     for e in (login("kss-1", "kss"), arrive("c1", T0 + 1)):
         applied = log.event(fold, e)
         assert applied.result.status == "accepted"  # type: ignore[attr-defined]
-        assert applied.commands == plain.handle(e)  # type: ignore[attr-defined]
+        assert applied.commands == plain.apply(e).commands  # type: ignore[attr-defined]
     timeout = log.tick(fold, T0 + 21)
     assert [c.type for c in timeout.commands] == ["cancel_offer"]  # type: ignore[attr-defined]
-    assert timeout.commands == plain.advance(T0 + 21)  # type: ignore[attr-defined]
+    assert timeout.commands == plain.advance(T0 + 21).commands  # type: ignore[attr-defined]
     assert fold.ordinal == 3 and fold.router.snapshot() == plain.snapshot()
 
 
@@ -153,17 +154,17 @@ def test_a_busy_day_folds_to_what_one_embedded_node_logs(
 def test_an_entry_that_trips_a_bug_breaks_the_fold_and_is_skipped_on_the_rebuild(
     vo_config: HelplineConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = Router.handle
+    real = Router.apply
 
-    def buggy(self: Router, event: Event) -> list[object]:
+    def buggy(self: Router, event: Event) -> Step:
         if event.event_id == "in-kss-2":
             raise RuntimeError("a bug in the core")
-        return real(self, event)  # type: ignore[return-value]
+        return real(self, event)
 
     entries = [("1-0", encode_event(login("kss-1", "kss"), "n1")),
                ("2-0", encode_event(login("kss-2", "kss"), "n1")),
                ("3-0", encode_event(arrive("c1", T0 + 1), "n1"))]  # fmt: skip
-    monkeypatch.setattr(Router, "handle", buggy)
+    monkeypatch.setattr(Router, "apply", buggy)
     fold = Fold(Router(vo_config))
     fold.apply(*entries[0])
     with pytest.raises(PoisonEntry) as info:

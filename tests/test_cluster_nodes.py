@@ -265,7 +265,7 @@ async def test_an_event_that_trips_a_bug_in_the_core_is_skipped_by_every_node(
     cluster: Cluster, vo_config: HelplineConfig, clock: ManualClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    real = Router.handle
+    real = Router.apply
 
     def buggy(self: Router, event: Any) -> Any:
         if event.event_id == "carrier-2":
@@ -273,7 +273,7 @@ async def test_an_event_that_trips_a_bug_in_the_core_is_skipped_by_every_node(
             raise RuntimeError("a bug in the core")
         return real(self, event)
 
-    monkeypatch.setattr(Router, "handle", buggy)
+    monkeypatch.setattr(Router, "apply", buggy)
     _, a = await cluster.start([vo_config], "a")
     _, b = await cluster.start([vo_config], "b")
     ev = Events(clock)

@@ -5,7 +5,9 @@ Times are local (Europe/Oslo) as the helpline lives them. 2021-11-15 is a Monday
 
 from __future__ import annotations
 
-from router import Router
+import pytest
+
+from router import Router, UnknownContact
 from router.testing import Script, brief
 
 
@@ -491,3 +493,19 @@ def test_two_vendors_log_the_same_agent_in_on_their_own_channels(script: Script)
     assert agent(s, "kss-1")["channels"]["phone"] == {"state": "logged_out"}
     assert agent(s, "kss-1")["channels"]["chat"]["state"] == "ready"
     assert brief(s.arrive("c1")) == [("offer", "c1", ("kss-2",))]
+
+
+def test_timers_that_fired_before_a_refused_event_come_with_the_next_call(
+    script: Script,
+) -> None:
+    s = script
+    s.at("2021-11-15 10:00")
+    s.login("kss-1", "kss")
+    assert brief(s.arrive("c1")) == [("offer", "c1", ("kss-1",))]
+    s.after(22)  # the ring timed out at 20 s, before this refused event's time
+    with pytest.raises(UnknownContact):
+        s.end("nobody")
+    assert brief(s.advance(3)) == [
+        ("cancel_offer", "c1", ("kss-1",)),  # fired before the refusal, held until now
+        ("offer", "c1", ("kss-1",)),  # re-rung after retry = 5 s
+    ]

@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 from adapters.config_file import load_config
-from router import Router, command_to_dict, record_to_dict
+from router import Router, Step, command_to_dict, record_to_dict
 from router.events import (
     AgentAway,
     AgentLoggedIn,
@@ -86,18 +86,23 @@ def random_day(seed: int) -> list[Event]:
 def run(events: list[Event], advance_every: float | None = None) -> tuple[list, list, dict]:  # type: ignore[type-arg]
     router = Router(load_config(VO_LINJEN))
     commands: list[dict] = []  # type: ignore[type-arg]
+    records: list[dict] = []  # type: ignore[type-arg]
+
+    def took(step: Step) -> None:
+        commands.extend(command_to_dict(c) for c in step.commands)
+        records.extend(record_to_dict(r) for r in step.records)
+
     for ev in events:
         if advance_every is not None and router.now is not None:
             t = router.now
             while t + advance_every < ev.at:
                 t += advance_every
-                commands += [command_to_dict(c) for c in router.advance(t)]
-        try:
-            commands += [command_to_dict(c) for c in router.handle(ev)]
-        except Exception as exc:  # refused events are part of the conversation too
-            commands.append({"refused": type(exc).__name__, "event": ev.event_id})
-    commands += [command_to_dict(c) for c in router.advance(events[-1].at + 7200)]
-    records = [record_to_dict(r) for r in router.take_records()]
+                took(router.advance(t))
+        step = router.apply(ev)
+        if step.error is not None:  # refused events are part of the conversation too
+            commands.append({"refused": type(step.error).__name__, "event": ev.event_id})
+        took(step)
+    took(router.advance(events[-1].at + 7200))
     return commands, records, router.snapshot()
 
 

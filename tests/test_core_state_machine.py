@@ -17,7 +17,7 @@ from hypothesis.stateful import (
 )
 
 from adapters.config_file import load_config
-from router import LinjeError, Offer, Router
+from router import Offer, Router
 from router.errors import TimeWentBackwards
 from router.events import (
     AgentAway,
@@ -32,6 +32,7 @@ from router.events import (
     OfferDeclined,
 )
 from router.records import ContactRecord
+from router.step import DUPLICATE, REFUSED, Step
 from tests.conftest import VO_LINJEN
 
 CONFIG = load_config(VO_LINJEN)
@@ -83,19 +84,20 @@ class RouterMachine(RuleBasedStateMachine):
         if due is not None and due <= event_.at:
             self._took(self.router.advance(event_.at))  # what the driver would have done
         before = self.router.snapshot()
-        try:
-            commands = self.router.handle(event_)
-        except LinjeError as exc:
+        step = self.router.apply(event_)
+        if step.error is not None:
+            assert step.status == REFUSED
             assert self.router.snapshot() == before, "a refused event changed the state"
-            event(f"refused {type(exc).__name__}")
+            event(f"refused {type(step.error).__name__}")
+            self._took(step)  # timers due before it (none: the driver advanced)
             return
         event(f"accepted {event_.type}")
         self.sent.append(event_)
-        self._took(commands)
+        self._took(step)
 
-    def _took(self, commands: list[Any]) -> None:
-        self.offers += [c for c in commands if isinstance(c, Offer)]
-        self.records += self.router.take_records()
+    def _took(self, step: Step) -> None:
+        self.offers += [c for c in step.commands if isinstance(c, Offer)]
+        self.records += step.records
         for r in self.records:
             if isinstance(r, ContactRecord):
                 event(f"outcome {r.outcome}/{r.unanswered}")
@@ -179,12 +181,16 @@ class RouterMachine(RuleBasedStateMachine):
         before = self.router.snapshot()
         assert self.router.now is not None
         if event.at >= self.router.now - CONFIG.dedup_window_s:
-            assert self.router.handle(event) == []  # a redelivery: an accepted no-op
+            step = self.router.apply(event)  # a redelivery: an accepted no-op
+            assert (step.status, step.commands, step.records) == (DUPLICATE, [], [])
         else:
             # Older than the dedup window (ids are forgotten at most a minute late):
             # still a no-op if remembered, otherwise refused as time going backwards.
-            with contextlib.suppress(TimeWentBackwards):
-                assert self.router.handle(event) == []
+            step = self.router.apply(event)
+            if step.error is not None:
+                assert isinstance(step.error, TimeWentBackwards), step.error
+            else:
+                assert step.commands == []
         assert self.router.snapshot() == before
 
     # ------------------------------------------------------------- invariants

@@ -26,8 +26,9 @@ import pytest
 
 from adapters.http.app import ENGINES
 from adapters.store import read_entries
-from router import Event, HelplineConfig, LinjeError, Router
+from router import Event, HelplineConfig, Record, Router
 from router.stats import fold_for_config, stats_to_json
+from router.step import REFUSED
 from tests.helpers.http_crash import clean_run, to_wire, wire_events
 from tests.helpers.http_crash_server import EventClock
 from tests.http_helpers import auth, bearer
@@ -120,12 +121,12 @@ def two_sources_shuffled(events: list[Event], tolerance: float, rng: random.Rand
 def fold_in_memory(events: list[Event], config: HelplineConfig) -> tuple[Any, int]:
     router = Router(config)
     refused = 0
+    records: list[Record] = []
     for e in events:
-        try:
-            router.handle(e)
-        except LinjeError:
-            refused += 1
-    return stats_json(router.take_records(), config), refused
+        step = router.apply(e)
+        records += step.records
+        refused += step.status == REFUSED
+    return stats_json(records, config), refused
 
 
 def test_two_sources_interleaved_within_the_tolerance_are_all_accepted(

@@ -16,9 +16,12 @@ from rich.console import Console
 from adapters.cli import main
 from adapters.config_file import load_config
 from adapters.replay import render_replay, replay, replay_to_json
+from adapters.store import EmbeddedStore
+from router import HelplineConfig, record_to_dict
 from router.stats import stats_to_json
 from tests.conftest import VO_LINJEN
 from tests.golden_events import build_log
+from tests.helpers.store_workload import workload
 from tests.test_report import check_golden
 
 CHAT_DEFAULT = 'default = "closed"'
@@ -51,6 +54,26 @@ def test_replaying_with_the_same_configuration_reproduces_the_recorded_figures(
         assert stats_to_json(result.fold("replayed", group_by)) == stats_to_json(
             result.fold("recorded", group_by)
         )
+
+
+def test_a_log_that_starts_with_an_event_replays_to_exactly_its_records(
+    tmp_path: Path, vo_config: HelplineConfig
+) -> None:
+    # The replay starts the clock with the first event, as the store did live
+    # (no zero-length handover gaps from a clock started by a tick first).
+    ops = workload(vo_config, seed=3, n_events=300)
+    with EmbeddedStore.open(tmp_path, vo_config, fsync=False) as store:
+        for op in ops:
+            if op.event is None:
+                store.tick(op.at)
+            else:
+                store.ingest([op.event])
+    result = replay(tmp_path, vo_config)
+    assert dict(result.refused) == {}
+    assert len(result.recorded) > 100
+    assert [record_to_dict(r) for r in result.replayed] == [
+        record_to_dict(r) for r in result.recorded
+    ]
 
 
 def test_chat_open_around_the_clock_turns_closed_chats_into_unanswered_ones(

@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from adapters.store import EmbeddedStore, read_entries
-from router import HelplineConfig, LinjeError, Router
+from router import HelplineConfig, Router
 from tests.helpers.store_workload import Op, clean_run, workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,14 +65,8 @@ def accepted_in_clean_run(config: HelplineConfig, ops: list[Op]) -> list[str]:
     for op in ops:
         if op.event is None:
             router.advance(op.at)
-            continue
-        if router.is_duplicate(op.event.event_id):
-            continue
-        try:
-            router.handle(op.event)
-        except LinjeError:
-            continue
-        ids.append(op.event.event_id)
+        elif router.apply(op.event).accepted:
+            ids.append(op.event.event_id)
     return ids
 
 

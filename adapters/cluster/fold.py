@@ -8,11 +8,13 @@ caused, and a standby take over without a rebuild. No I/O here.
 
 Applying an entry mirrors the embedded store (``EmbeddedStore.stage``):
 
-* ``event``: a duplicate ``event_id`` (within the core's window) is answered
-  "duplicate" and changes nothing; a refused event changes nothing in the core
-  but any timers that fell due before it are flushed (``advance(now)``) and
-  kept as that entry's outputs, exactly as the embedded store logs them;
-* ``tick``: ``advance(at)``; a tick behind the core's clock is a no-op.
+* ``event``: ``router.step.replay_step`` without moving the clock first (the
+  input log stores no clock beside events), i.e. ``Router.apply``: a duplicate
+  ``event_id`` (within the core's window) is answered "duplicate" and changes
+  nothing; a refused event changes nothing in the core but the timers that
+  fell due before it fired, and what they caused is that entry's outputs,
+  exactly as the embedded store logs them;
+* ``tick``: ``Router.advance(at)``; a tick behind the core's clock is a no-op.
 
 The fold keeps what the live service reads: every record (statistics), the
 latest ``RECENT_COMMANDS`` commands (command-stream resume), and the outputs
@@ -36,6 +38,7 @@ from router.core import Router
 from router.errors import LinjeError
 from router.events import event_from_dict
 from router.records import Record
+from router.step import DUPLICATE, REFUSED, replay_step
 
 __all__ = ["Applied", "CursorTooOld", "Fold", "PoisonEntry", "id_after"]
 
@@ -152,28 +155,29 @@ class Fold:
         return applied
 
     def _apply(self, sid: str, raw: dict[str, Any]) -> Applied:
-        router = self.router
         node = raw.get("n") if isinstance(raw.get("n"), str) else None
-        if raw["k"] == "tick":
-            commands = router.advance(float(raw["at"]))
-            return Applied(sid, self.ordinal, "tick", node, None, commands, router.take_records())
-        try:
-            event = event_from_dict(raw["event"])
-        except (KeyError, TypeError, ValueError, LinjeError) as exc:
-            raise CorruptLog(f"log entry {sid} does not decode: {exc!r}") from None
-        if router.is_duplicate(event.event_id):
+        event = None
+        if raw["k"] == "event":
+            try:
+                event = event_from_dict(raw["event"])
+            except (KeyError, TypeError, ValueError, LinjeError) as exc:
+                raise CorruptLog(f"log entry {sid} does not decode: {exc!r}") from None
+        step = replay_step(self.router, raw["k"], raw.get("at"), event, to_clock=False)
+        if event is None:
+            return Applied(sid, self.ordinal, "tick", node, None, step.commands, step.records)
+        if step.status == DUPLICATE:
             result = IngestResult(event.event_id, "duplicate")
-            return Applied(sid, self.ordinal, "event", node, result)
-        try:
-            commands = router.handle(event)
-        except LinjeError as err:
-            # Timers that fell due before the refused event's time may have
-            # fired while it was checked again: flush them (see EmbeddedStore).
-            flushed = router.advance(router.now) if router.now is not None else []
-            result = IngestResult(event.event_id, "rejected", commands=flushed, error=err)
-            return Applied(sid, self.ordinal, "event", node, result, flushed, router.take_records())
-        result = IngestResult(event.event_id, "accepted", commands=commands, seq=self.ordinal)
-        return Applied(sid, self.ordinal, "event", node, result, commands, router.take_records())
+        elif step.status == REFUSED:
+            # Timers that fell due before the refused event's time still fired:
+            # they are this entry's outputs, as the embedded store logs them.
+            result = IngestResult(
+                event.event_id, "rejected", commands=step.commands, error=step.error
+            )
+        else:
+            result = IngestResult(
+                event.event_id, "accepted", commands=step.commands, seq=self.ordinal
+            )
+        return Applied(sid, self.ordinal, "event", node, result, step.commands, step.records)
 
     # ------------------------------------------------------------- outputs
     def mark_recorded(self, cursor: str) -> None:

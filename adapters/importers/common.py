@@ -35,6 +35,7 @@ from router.events import (
     Event,
 )
 from router.records import Record
+from router.step import ACCEPTED, DUPLICATE, REFUSED
 
 __all__ = [
     "MAX_PROBLEMS_SHOWN",
@@ -75,6 +76,10 @@ class _Result:
     error: LinjeError | None = None
 
 
+# A step's status as the embedded store answers it (``IngestResult.status``).
+_STATUS = {ACCEPTED: "accepted", DUPLICATE: "duplicate", REFUSED: "rejected"}
+
+
 class DryRunSink:
     """Feeds a fresh in-memory router: checks a file without writing anything."""
 
@@ -85,20 +90,15 @@ class DryRunSink:
     def ingest(self, events: list[Event]) -> list[Any]:
         out: list[Any] = []
         for ev in events:
-            if self.router.is_duplicate(ev.event_id):
-                out.append(_Result("duplicate", []))
-                continue
-            try:
-                out.append(_Result("accepted", self.router.handle(ev)))
-            except LinjeError as exc:
-                out.append(_Result("rejected", [], exc))
-            self.records += self.router.take_records()
+            step = self.router.apply(ev)
+            self.records += step.records
+            out.append(_Result(_STATUS[step.status], step.commands, step.error))
         return out
 
     def tick(self, now: float) -> list[Command]:
-        out = self.router.advance(now)
-        self.records += self.router.take_records()
-        return out
+        step = self.router.advance(now)
+        self.records += step.records
+        return step.commands
 
 
 def _commands(result: Any) -> list[Command]:

@@ -10,8 +10,10 @@ No server needed (DESIGN.md "Storage", embedded default)::
 Every accepted event is logged with the commands and records it caused, one
 ``fsync`` per ``ingest`` call (group commit: callers batch under load). A
 duplicate ``event_id`` is answered "duplicate" and writes nothing; a refused
-event writes nothing either. Recovery is the latest snapshot plus a verified
-replay of the log's tail (``adapters.store.recovery``).
+event is not logged, only what the timers that fell due before it caused (a
+tick). Each event goes through ``Router.apply``, each tick ``Router.advance``.
+Recovery is the latest snapshot plus a verified replay of the log's tail
+(``adapters.store.recovery``).
 
 The data directory holds ``log/`` (segments), ``snapshots/`` and ``LOCK`` (an
 ``flock`` so that two processes never append to one log).
@@ -46,6 +48,7 @@ from router.config import HelplineConfig
 from router.core import Router
 from router.errors import InvalidEvent, LinjeError
 from router.events import Event
+from router.step import DUPLICATE, REFUSED, Step
 
 __all__ = ["EmbeddedStore", "IngestResult", "Staged"]
 
@@ -199,28 +202,27 @@ class EmbeddedStore:
                 raise InvalidEvent(f"ingest takes router events, not {type(event).__name__}")
         router = self.router
         staged = Staged()
-        payloads, owners, results = staged.payloads, staged.owners, staged.results
+        results = staged.results
         try:
             for event in events:
-                if router.is_duplicate(event.event_id):
+                step = router.apply(event)
+                if step.status == DUPLICATE:
                     results.append(IngestResult(event.event_id, "duplicate"))
                     continue
-                clock = router.now if router.now is not None else event.at
-                try:
-                    commands = router.handle(event)
-                except LinjeError as err:
-                    result = IngestResult(event.event_id, "rejected", error=err)
-                    result.commands = self._flush_after_refusal(staged)
-                    results.append(result)
-                    continue
-                records = router.take_records()
-                payloads.append(
-                    encode_entry(
-                        "event", clock, event, commands, records, collect=staged.command_dicts
+                if step.status == REFUSED:
+                    # Timers that fell due before the refused event's time still
+                    # fired: log what they caused as a tick.
+                    if step.produced:
+                        self._stage_entry(staged, "tick", step.clock_after, None, step)
+                    results.append(
+                        IngestResult(
+                            event.event_id, "rejected", commands=step.commands, error=step.error
+                        )
                     )
-                )
-                result = IngestResult(event.event_id, "accepted", commands=commands)
-                owners.append(result)
+                    continue
+                clock = step.clock if step.clock is not None else event.at
+                result = IngestResult(event.event_id, "accepted", commands=step.commands)
+                self._stage_entry(staged, "event", clock, event, step, owner=result)
                 results.append(result)
         except BaseException:
             # A bug in the core left the router in an unknown state, ahead of
@@ -235,19 +237,30 @@ class EmbeddedStore:
     def stage_tick(self, now: float) -> Staged:
         """Fire the timers due by ``now`` and encode what they caused (see ``stage``)."""
         self._check()
-        started = self.router.now is not None
-        commands = self.router.advance(now)
-        records = self.router.take_records()
-        staged = Staged(tick_commands=commands)
+        step = self.router.advance(now)
+        staged = Staged(tick_commands=step.commands)
         # The first tick also starts the router's clock: log it, or replay
         # would start the clock at the first event instead.
-        if commands or records or not started:
-            staged.payloads.append(
-                encode_entry("tick", now, None, commands, records, collect=staged.command_dicts)
-            )
-            staged.owners.append(None)
+        if step.produced or step.clock is None:
+            self._stage_entry(staged, "tick", now, None, step)
         self._reserve(staged)
         return staged
+
+    @staticmethod
+    def _stage_entry(
+        staged: Staged,
+        kind: str,
+        at: float | None,
+        event: Event | None,
+        step: Step,
+        *,
+        owner: IngestResult | None = None,
+    ) -> None:
+        assert at is not None, "a logged entry has a time"
+        staged.payloads.append(
+            encode_entry(kind, at, event, step.commands, step.records, collect=staged.command_dicts)
+        )
+        staged.owners.append(owner)
 
     def _reserve(self, staged: Staged) -> None:
         staged.first_seq = self._staged_seq + 1
@@ -281,23 +294,6 @@ class EmbeddedStore:
             and self.last_seq - self._snapshot_seq >= self.snapshot_every
         ):
             self._snapshot()
-
-    def _flush_after_refusal(self, staged: Staged) -> list[Command]:
-        # A refused event may still have moved the clock and fired timers
-        # before it was checked again; log what they caused as a tick.
-        router = self.router
-        if router.now is None:
-            return []
-        commands = router.advance(router.now)
-        records = router.take_records()
-        if commands or records:
-            staged.payloads.append(
-                encode_entry(
-                    "tick", router.now, None, commands, records, collect=staged.command_dicts
-                )
-            )
-            staged.owners.append(None)
-        return commands
 
     def tick(self, now: float) -> list[Command]:
         """Fire the timers due by ``now``; log (durably) what they caused."""

@@ -1,7 +1,8 @@
 """Recovery: latest usable snapshot, then replay of the log's tail, verified.
 
 Each entry is replayed through the real ``Router`` exactly as the store fed
-it live ("event": advance to the logged clock, then handle; "tick": advance),
+it live (``router.step.replay_entry``: "event": advance to the logged clock,
+then ``Router.apply``; "tick": ``Router.advance``),
 and the commands and records it produces are compared with the logged ones,
 byte for byte after msgpack encoding. A difference means the code or the
 configuration changed under the log; by default that stops recovery
@@ -25,14 +26,14 @@ from adapters.store.entries import decode_payload, log_dir
 from adapters.store.errors import CorruptLog, ReplayDiverged
 from adapters.store.segments import LogScan, TornTail, truncate_tail
 from adapters.store.snapshots import load_latest
-from router.commands import Command, command_to_dict
+from router.commands import command_to_dict
 from router.config import HelplineConfig
 from router.core import Router
-from router.errors import LinjeError
-from router.events import event_from_dict
-from router.records import Record, record_to_dict
+from router.errors import BadInput
+from router.records import record_to_dict
+from router.step import REFUSED, Step, replay_entry
 
-__all__ = ["RECENT_COMMANDS", "Recovered", "recover", "replay_entry"]
+__all__ = ["RECENT_COMMANDS", "Recovered", "recover"]
 
 log = logging.getLogger("linje.store")
 
@@ -50,19 +51,6 @@ class Recovered:
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_COMMANDS))
     # True when ``recent`` holds every command the log has (full replay, nothing evicted).
     recent_complete: bool = False
-
-
-def replay_entry(router: Router, raw: dict[str, Any]) -> tuple[list[Command], list[Record]]:
-    """Apply one raw entry to ``router`` as the store did live; what it produced."""
-    if raw["k"] == "event":
-        event = event_from_dict(raw["event"])
-        out: list[Command] = []
-        if router.now is not None:
-            out = router.advance(raw["at"])
-        out += router.handle(event)
-    else:
-        out = router.advance(raw["at"])
-    return out, router.take_records()
 
 
 def _difference(seq: int, raw: dict[str, Any], cmds: list[Any], recs: list[Any]) -> str:
@@ -92,16 +80,19 @@ def recover(
     for seq, payload in scan:
         raw = decode_payload(seq, payload, str(scan.last_segment))
         try:
-            cmds, recs = replay_entry(router, raw)
-        except LinjeError as err:
+            step = replay_entry(router, raw)
+        except BadInput as err:  # the logged event no longer decodes
+            step = Step(REFUSED, error=err)
+        if raw["k"] == "event" and not step.accepted:
+            why = step.error.detail if step.error is not None else "its event_id is a duplicate"
             if on_divergence != "accept":
                 raise ReplayDiverged(
-                    f"record {seq}: the logged event was refused on replay: {err.detail}"
-                ) from err
+                    f"record {seq}: the logged event was refused on replay: {why}"
+                ) from step.error
             diverged += 1
             continue
-        cmd_dicts = [command_to_dict(c) for c in cmds]
-        rec_dicts = [record_to_dict(r) for r in recs]
+        cmd_dicts = [command_to_dict(c) for c in step.commands]
+        rec_dicts = [record_to_dict(r) for r in step.records]
         if msgpack.packb([cmd_dicts, rec_dicts]) != msgpack.packb(
             [raw["commands"], raw["records"]]
         ):

@@ -39,7 +39,7 @@ from typing import Any
 
 from adapters.http.wire import event_adapter, to_event
 from adapters.store import read_entries
-from router import Event, HelplineConfig, LinjeError, Router
+from router import Event, HelplineConfig, Router
 from router.events import event_to_dict
 from router.records import Record
 from router.stats import fold_for_config, stats_to_json
@@ -91,17 +91,15 @@ def to_wire(event: Event) -> dict[str, Any]:
 def clean_run(config: HelplineConfig, events: list[Event]) -> tuple[list[str], list[Record]]:
     """Ids accepted and records made by a fresh in-memory router fed the same stream."""
     router = Router(config)
-    router.advance(events[0].at)  # the service starts the core's clock when it opens
+    # The service starts the core's clock when it opens.
+    records = router.advance(events[0].at).records
     accepted: list[str] = []
     for e in events:
-        if router.is_duplicate(e.event_id):
-            continue
-        try:
-            router.handle(e)
-        except LinjeError:
-            continue
-        accepted.append(e.event_id)
-    return accepted, router.take_records()
+        step = router.apply(e)
+        records += step.records
+        if step.accepted:
+            accepted.append(e.event_id)
+    return accepted, records
 
 
 class Lines:

@@ -11,7 +11,6 @@ match however often it was killed on the way.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import random
 from dataclasses import dataclass
@@ -30,13 +29,13 @@ from router import (
     ContactEnded,
     Event,
     HelplineConfig,
-    LinjeError,
     Offer,
     OfferDeclined,
     Record,
     Reject,
     Router,
 )
+from router.step import REFUSED
 
 __all__ = ["Op", "clean_run", "workload"]
 
@@ -76,11 +75,10 @@ class _Gen:
 
     def send(self, event: Event) -> bool:
         self.ops.append(Op(event.at, event))
-        try:
-            self._see(self.router.handle(event))
-        except LinjeError:
-            return False
-        return True
+        step = self.router.apply(event)
+        # A refused event's commands are those of timers that fell due before it.
+        self._see(step.commands)
+        return step.status != REFUSED
 
     def env(self) -> dict[str, object]:
         self.n += 1
@@ -88,7 +86,7 @@ class _Gen:
 
     def tick(self) -> None:
         self.ops.append(Op(self.t))
-        self._see(self.router.advance(self.t))
+        self._see(self.router.advance(self.t).commands)
 
     def step(self) -> None:
         rng = self.rng
@@ -172,10 +170,9 @@ def clean_run(config: HelplineConfig, ops: list[Op]) -> tuple[list[Command], lis
     """Every command and record of ``ops`` fed straight to a fresh in-memory router."""
     router = Router(config)
     commands: list[Command] = []
+    records: list[Record] = []
     for op in ops:
-        if op.event is None:
-            commands += router.advance(op.at)
-        else:
-            with contextlib.suppress(LinjeError):
-                commands += router.handle(op.event)
-    return commands, router.take_records()
+        step = router.advance(op.at) if op.event is None else router.apply(op.event)
+        commands += step.commands
+        records += step.records
+    return commands, records
