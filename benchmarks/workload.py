@@ -3,8 +3,9 @@
 Agents of both teams log in and out around the handovers, go away and come
 back; calls and chats arrive as a Poisson stream; most are answered by an agent
 the router actually offered them to, some callers leave, some rings time out.
-The generator drives a Router while it generates, so every answer refers to a
-real offer, then returns the events for replay through fresh routers.
+The generator drives a Router (``Router.apply``) while it generates, so every
+answer refers to a real offer, and keeps only the events the router accepted;
+it returns them for replay through fresh routers.
 """
 
 from __future__ import annotations
@@ -36,12 +37,11 @@ def realistic_events(config: HelplineConfig, n_events: int, seed: int = 1) -> li
     t = START
 
     def emit(event: Event) -> None:
-        try:
-            commands = router.handle(event)
-        except Exception:
+        step = router.apply(event)
+        if not step.accepted:
             return
         events.append(event)
-        for c in commands:
+        for c in step.commands:
             if isinstance(c, Offer) and rng.random() < 0.85:
                 agent = rng.choice(c.agent_ids)
                 schedule(event.at + rng.uniform(2, 15), "answer", c.contact_id, agent)
