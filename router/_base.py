@@ -48,6 +48,14 @@ class RouterBase:
         # channel -> contacts waiting or ringing, FIFO by arrival
         self._waiting: dict[str, dict[str, Contact]] = {ch: {} for ch in config.channels}
         self._qwaiting: dict[str, int] = dict.fromkeys(config.queues, 0)
+        # channel -> seqs (sorted: FIFO) of the waiting contacts that ring nobody, and
+        # seq -> contact: the queue a strategy other than ring-all offers from
+        self._unrung: dict[str, list[int]] = {ch: [] for ch in config.channels}
+        self._by_seq: dict[int, Contact] = {}
+        # channels where some queue rings all (its ringing contacts take more agents)
+        self._ring_all = {
+            q.channel for q in config.queues.values() if q.effective_strategy == "ring_all"
+        }
         # channel -> agents logged in on it (names for gap alerts)
         self._on: dict[str, dict[str, Agent]] = {ch: {} for ch in config.channels}
         # Indexes kept where an agent's channel changes (``_agents._refresh``):

@@ -1,11 +1,13 @@
 """Contacts: their events, offers and ring time-outs, and how each one ends.
 
-Every state change goes through ``_move`` (the contact table of
+Every state change goes through ``_transition`` (the contact table of
 ``router.tables``); how an ended contact is classified is
 ``router.outcomes``'s job.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left, insort
 
 from router._base import RouterBase
 from router._state import Agent, AgentChannel, Contact
@@ -58,6 +60,19 @@ class ContactsMixin(RouterBase):
         if target is not None:
             c.state = target
 
+    def _transition(self, c: Contact, trigger: str) -> None:
+        """``_move``, keeping the index of waiting contacts that ring nobody current."""
+        before = c.state
+        self._move(c, trigger)
+        if c.state is not before:
+            if before is W:
+                if self._by_seq.pop(c.seq, None) is not None:
+                    keys = self._unrung[c.channel]
+                    del keys[bisect_left(keys, c.seq)]
+            elif c.state is W:
+                self._by_seq[c.seq] = c
+                insort(self._unrung[c.channel], c.seq)
+
     # -------------------------------------------------------------- arrive
     def _check_arrived(self, ev: ContactArrived) -> None:
         q = self.config.queues.get(ev.queue)
@@ -91,7 +106,7 @@ class ContactsMixin(RouterBase):
         )
         self._contacts[c.id] = c
         if owner == CLOSED:
-            self._move(c, "closed")
+            self._transition(c, "closed")
             c.ended_at = now
             self.ended_total += 1
             self._ended.append((now, c.id))
@@ -99,6 +114,8 @@ class ContactsMixin(RouterBase):
             self._record(closed_record(c, CLOSED, now))
             return
         self._waiting[c.channel][c.id] = c
+        self._unrung[c.channel].append(c.seq)  # seqs grow: the index stays sorted
+        self._by_seq[c.seq] = c
         self._qwaiting[c.queue] += 1
         self._want.add(c.channel)
         if q.gap is None and self._logged.get((owner, c.channel), 0) == 0:
@@ -135,7 +152,7 @@ class ContactsMixin(RouterBase):
 
     def _late_answer(self, c: Contact, a: Agent, chs: AgentChannel, at: float) -> bool:
         """The one conditional row: a pick-up just after the router timed the ring out."""
-        lapsed = c.lapsed.get(a.id)
+        lapsed = c.lapsed.get(a.id) if c.lapsed else None
         if lapsed is None or len(chs.active) >= self._cap[c.channel]:
             return False
         now = at if self.now is None else max(self.now, at)
@@ -149,7 +166,7 @@ class ContactsMixin(RouterBase):
         ch = c.channel
         chs = a.channels[ch]
         now = max(self._fact, c.arrived_at)
-        self._move(c, "contact.answered" if a.id in c.ringing else "late_answer")
+        self._transition(c, "contact.answered" if a.id in c.ringing else "late_answer")
         others = sorted(x for x in c.ringing if x != a.id)
         for x in list(c.ringing):
             self._unring(c, x)
@@ -205,7 +222,7 @@ class ContactsMixin(RouterBase):
         timers.cancel(LONG_WAIT, c.id)
 
     def _finish(self, c: Contact, trigger: str, ended_at: float) -> None:
-        self._move(c, trigger)
+        self._transition(c, trigger)
         c.ended_at = ended_at
         self.ended_total += 1
         self._ended.append((self._clock, c.id))
@@ -302,7 +319,7 @@ class ContactsMixin(RouterBase):
     def _on_declined(self, ev: OfferDeclined) -> None:
         c = self._contacts[ev.contact_id]
         a = self._agents[ev.agent_id]
-        self._move(c, "offer.declined")
+        self._transition(c, "offer.declined")
         self._unring(c, a.id)
         self._emit(CancelOffer, contact_id=c.id, agent_ids=(a.id,))
         self._record(
@@ -315,6 +332,8 @@ class ContactsMixin(RouterBase):
                 declined=True,
             )
         )
+        if c.cooldown is None:
+            c.cooldown = {}
         c.cooldown[a.id] = self._clock + self._policy.retry_s
         self._after_unring(c)
         self._set_retry(c)
@@ -334,7 +353,7 @@ class ContactsMixin(RouterBase):
     def _on_flagged(self, ev: ContactFlagged) -> None:
         c = self._contacts[ev.contact_id]
         if ev.flag not in c.flags:
-            c.flags.append(ev.flag)
+            c.flags = (*c.flags, ev.flag)
         self._record(FlagRecord(contact_id=c.id, at=self._fact, flag=ev.flag))
 
     # -------------------------------------------------------------- offers
@@ -347,11 +366,12 @@ class ContactsMixin(RouterBase):
             aid = chs.agent_id
             c.ringing[aid] = expiry
             c.rung.add(aid)
-            c.lapsed.pop(aid, None)
+            if c.lapsed:
+                c.lapsed.pop(aid, None)
             chs.offered[c.id] = None
             self._refresh(agents[aid], ch)
         c.offers += 1
-        self._move(c, "offer")
+        self._transition(c, "offer")
         self._emit(
             Offer,
             contact_id=c.id,
@@ -375,12 +395,12 @@ class ContactsMixin(RouterBase):
         if c.ringing:
             self._timers.set(min(c.ringing.values()), RING, c.id)
         elif c.state is OF:
-            self._move(c, "lapse")
+            self._transition(c, "lapse")
             self._timers.cancel(RING, c.id)
 
     def _set_retry(self, c: Contact) -> None:
         now = self._clock
-        pending = [t for t in c.cooldown.values() if t > now]
+        pending = [t for t in c.cooldown.values() if t > now] if c.cooldown else None
         if pending:
             self._timers.set(min(pending), RETRY, c.id)
 
@@ -390,6 +410,10 @@ class ContactsMixin(RouterBase):
         retry = self._policy.retry_s
         for agent_id in due:
             self._unring(c, agent_id)
+            if c.lapsed is None:
+                c.lapsed = {}
+            if c.cooldown is None:
+                c.cooldown = {}
             c.lapsed[agent_id] = now
             c.cooldown[agent_id] = now + retry
             a = self._agents[agent_id]

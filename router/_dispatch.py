@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from router._base import RouterBase
-from router._state import AgentChannel, QueueState
+from router._state import AgentChannel, Contact, QueueState
 from router.config import CLOSED
 from router.errors import InternalError
 
@@ -113,30 +113,45 @@ class DispatchMixin(RouterBase):
                     break
         else:
             return
-        for c in list(self._waiting[ch].values()):
-            q = queues[c.queue]
-            teams = q.teams if q.teams is not None else self._update_eligible(q)
-            ringing, cooldown = c.ringing, c.cooldown
-            cands: list[AgentChannel] = []
-            for t in teams:
-                for chs in ready[t].values():
-                    aid = chs.agent_id
-                    if aid not in ringing and (not cooldown or cooldown.get(aid, -math.inf) <= now):
-                        cands.append(chs)
-            if not cands:
-                continue
-            if q.strategy == "ring_all":
-                targets = cands
-            elif ringing:
-                continue  # one agent at a time for the other strategies
-            else:
-                targets = [self._pick(q, cands)]
-            owner = q.serving
-            if q.fallback_active and any(chs.team != owner for chs in targets):
-                c.fallback = True
-            self._offer(c, targets)
-            if not n_ready[ch]:
+        if ch in self._ring_all:
+            # Offers never add or remove waiting contacts: the FIFO is walked in place.
+            for c in self._waiting[ch].values():
+                if self._try_offer(c, now, ready) and not n_ready[ch]:
+                    return
+            return
+        # No queue here rings all: only contacts that ring nobody can be offered, and
+        # they are indexed in FIFO order; an offer takes the contact out of the index.
+        keys, by_seq = self._unrung[ch], self._by_seq
+        i = 0
+        while i < len(keys):
+            if not self._try_offer(by_seq[keys[i]], now, ready):
+                i += 1
+            elif not n_ready[ch]:
                 return
+
+    def _try_offer(self, c: Contact, now: float, ready: dict[str, dict[str, AgentChannel]]) -> bool:
+        """Offer ``c`` to whom its queue's strategy picks among the ready agents; True if it did."""
+        q = self._queues[c.queue]
+        ringing = c.ringing
+        ring_all = q.strategy == "ring_all"
+        if ringing and not ring_all:
+            return False  # one agent at a time for the other strategies
+        teams = q.teams if q.teams is not None else self._update_eligible(q)
+        cooldown = c.cooldown
+        cands: list[AgentChannel] = []
+        for t in teams:
+            for chs in ready[t].values():
+                aid = chs.agent_id
+                if aid not in ringing and (not cooldown or cooldown.get(aid, -math.inf) <= now):
+                    cands.append(chs)
+        if not cands:
+            return False
+        targets = cands if ring_all else [self._pick(q, cands)]
+        owner = q.serving
+        if q.fallback_active and any(chs.team != owner for chs in targets):
+            c.fallback = True
+        self._offer(c, targets)
+        return True
 
     def _pick(self, q: QueueState, cands: list[AgentChannel]) -> AgentChannel:
         if q.strategy == "longest_idle":

@@ -26,10 +26,12 @@ class Contact:
     state: ContactState = ContactState.WAITING
     # agent -> time the ring times out
     ringing: dict[str, float] = field(default_factory=dict)
-    # agent -> time before which it is not rung again for this contact
-    cooldown: dict[str, float] = field(default_factory=dict)
+    # agent -> time before which it is not rung again for this contact (None: nobody);
+    # created on first use: most contacts never need it, and fewer objects per
+    # contact is less work for Python's garbage collector
+    cooldown: dict[str, float] | None = None
     # agent -> time its offer lapsed (for a late pick-up within late_answer_s)
-    lapsed: dict[str, float] = field(default_factory=dict)
+    lapsed: dict[str, float] | None = None
     rung: set[str] = field(default_factory=set)
     offers: int = 0
     # What the contact saw while it waited, as of its first look (at the end of
@@ -45,7 +47,7 @@ class Contact:
     agent_id: str | None = None
     answered_at: float | None = None
     ended_at: float | None = None
-    flags: list[str] = field(default_factory=list)
+    flags: tuple[str, ...] = ()
     long_wait_alert: str | None = None
 
 

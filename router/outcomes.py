@@ -80,7 +80,7 @@ def unanswered_record(
         busy_at_end=busy_at_end,
         fallback=c.fallback,
         end_reconciled=missing,
-        flags=tuple(c.flags),
+        flags=c.flags,
     )
 
 
@@ -116,5 +116,5 @@ def answered_record(
         busy_at_end=busy_at_end,
         fallback=c.fallback,
         end_reconciled=reconciled,
-        flags=tuple(c.flags),
+        flags=c.flags,
     )
