@@ -21,6 +21,7 @@ __all__ = ["Timers"]
 
 _COMPACT_FLOOR = 256
 _push, _pop = heapq.heappush, heapq.heappop
+_KINDS = tuple(TimerKind)
 
 
 class Timers:
@@ -52,8 +53,8 @@ class Timers:
 
     def _compact(self) -> None:
         self._heap = [
-            (d, s, TimerKind(k), key)
-            for k, live in enumerate(self._live)
+            (d, s, kind, key)
+            for kind, live in zip(_KINDS, self._live, strict=True)
             for key, (s, d) in live.items()
         ]
         heapq.heapify(self._heap)
