@@ -34,7 +34,8 @@ The workloads, on ``config/vo-linjen.toml`` on a Tuesday from 09:05:
   contacts have ended) and log in again, at per-agent rates.
 
 Run: ``.venv/bin/python benchmarks/bench_core_scale.py [--body N] [--rounds R]``
-or ``make bench`` (pytest-benchmark, ``test_core_agent_scale``, which asserts
+(about 5 CPU minutes on the current core, most of it generating the 800-agent
+warm-up) or ``make bench`` (pytest-benchmark, ``test_core_agent_scale``, which asserts
 the target).
 """
 

@@ -1,10 +1,11 @@
 """Statistics fold throughput: the records of a busy helpline's weeks through ``router.stats``.
 
 The records come from routing the seeded realistic event mix
-(``benchmarks.workload``). Reported as records/s, and as a ratio against a
+(``benchmarks.workload``) through ``Router.apply`` and a final ``advance``. Reported as records/s, and as a ratio against a
 baseline measured in the same run on the same records: the least any fold
 must do, one pass counting outcomes per (month, channel) with a Counter and
-one local-time conversion per contact. Run:
+one local-time conversion per contact. Both sides run A/B interleaved
+(baseline, fold, baseline, fold, ...; 5 rounds), CPU time, medians. Run:
 ``.venv/bin/python benchmarks/bench_stats.py`` or ``make bench``.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.config_file import load_config
+from benchmarks._ab import cpu, interleave, median
 from benchmarks.workload import realistic_events
 from router import ContactRecord, Router
 from router.records import Record
@@ -28,6 +29,7 @@ from router.stats import fold_for_config
 CONFIG = Path(__file__).resolve().parent.parent / "config" / "vo-linjen.toml"
 N_EVENTS = int(__import__("os").environ.get("LINJE_BENCH_EVENTS", "100000"))
 GROUP_BY = ("month", "channel")
+ROUNDS = 5
 
 
 def records_of(config, n_events: int) -> list[Record]:  # type: ignore[no-untyped-def]
@@ -35,13 +37,8 @@ def records_of(config, n_events: int) -> list[Record]:  # type: ignore[no-untype
     out: list[Record] = []
     events = realistic_events(config, n_events)
     for ev in events:
-        try:
-            router.handle(ev)
-        except Exception:
-            pass
-        out += router.take_records()
-    router.advance(events[-1].at + 86400)
-    return out + router.take_records()
+        out += router.apply(ev).records
+    return out + router.advance(events[-1].at + 86400).records
 
 
 def baseline(records: list[Record], tz: ZoneInfo) -> Counter[tuple[str, str, str]]:
@@ -57,12 +54,14 @@ def measure() -> dict[str, float]:
     config = load_config(CONFIG)
     records = records_of(config, N_EVENTS)
     tz = ZoneInfo(config.timezone)
-    t0 = time.perf_counter()
-    baseline(records, tz)
-    t_base = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fold_for_config(records, config, group_by=GROUP_BY)
-    t_fold = time.perf_counter() - t0
+    times = interleave(
+        [
+            ("baseline", lambda: baseline(records, tz)),
+            ("fold", lambda: fold_for_config(records, config, group_by=GROUP_BY)),
+        ],
+        ROUNDS,
+    )
+    t_base, t_fold = median(times["baseline"]), median(times["fold"])
     contacts = sum(1 for r in records if isinstance(r, ContactRecord))
     return {
         "records": len(records),
@@ -77,9 +76,7 @@ def test_stats_fold_throughput(benchmark) -> None:  # type: ignore[no-untyped-de
     config = load_config(CONFIG)
     records = records_of(config, N_EVENTS)
     tz = ZoneInfo(config.timezone)
-    t0 = time.perf_counter()
-    baseline(records, tz)
-    base = time.perf_counter() - t0
+    base = median([cpu(lambda: baseline(records, tz))[0] for _ in range(ROUNDS)])
     benchmark.pedantic(
         fold_for_config, args=(records, config), kwargs={"group_by": GROUP_BY}, rounds=3
     )
