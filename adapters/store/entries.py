@@ -84,13 +84,18 @@ def encode_entry(
     )
 
 
-def decode_payload(seq: int, payload: bytes | memoryview, where: str = "") -> dict[str, Any]:
-    """The raw map of one entry, checked for shape; ``CorruptLog`` if it is not one."""
+def decode_payload(
+    seq: int, payload: bytes | memoryview, where: str | Path | None = ""
+) -> dict[str, Any]:
+    """The raw map of one entry, checked for shape; ``CorruptLog`` if it is not one.
+
+    ``where`` (the segment) is only turned into text for an error message.
+    """
     try:
         raw = msgpack.unpackb(payload, raw=False, strict_map_key=False)
     except (ValueError, msgpack.UnpackException) as exc:
         raise CorruptLog(
-            f"record {seq} is not valid msgpack: {exc}", segment=where or None
+            f"record {seq} is not valid msgpack: {exc}", segment=str(where) if where else None
         ) from None
     if (
         not isinstance(raw, dict)
@@ -100,7 +105,9 @@ def decode_payload(seq: int, payload: bytes | memoryview, where: str = "") -> di
         or not isinstance(raw.get("records"), list)
         or (raw["k"] == "event") != isinstance(raw.get("event"), dict)
     ):
-        raise CorruptLog(f"record {seq} is not a log entry", segment=where or None)
+        raise CorruptLog(
+            f"record {seq} is not a log entry", segment=str(where) if where else None
+        )
     return raw
 
 
