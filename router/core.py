@@ -30,6 +30,7 @@ from router._agents import AgentsMixin
 from router._contacts import AlreadyAnswered, ContactsMixin
 from router._dispatch import DispatchMixin
 from router._handover import HandoverMixin
+from router._offers import OffersMixin
 from router._state import Agent, AlertState, Contact, QueueState
 from router.coverage import Absence
 from router.errors import BadInput, InternalError, InvalidEvent, TimeWentBackwards
@@ -53,7 +54,26 @@ from router.snapshot import build_snapshot
 from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step
 from router.tables import ContactState, TimerKind
 
-__all__ = ["AlreadyAnswered", "Router"]
+__all__ = ["ROUTING_STATE_MODULES", "AlreadyAnswered", "Router"]
+
+# The modules whose classes make up a router's state (what a snapshot holds):
+# a snapshot is valid only for the code of exactly these (see
+# ``adapters.store.snapshots.code_fingerprint``).
+ROUTING_STATE_MODULES = (
+    "router._agents",
+    "router._base",
+    "router._contacts",
+    "router._dispatch",
+    "router._handover",
+    "router._offers",
+    "router._state",
+    "router._timers",
+    "router.config",
+    "router.core",
+    "router.coverage",
+    "router.tables",
+    "router.today",
+)
 
 # Retention windows are hours long; sweeping for expired state once a minute
 # (of event time, so replays sweep at the same instants) is plenty.
@@ -62,7 +82,7 @@ PURGE_EVERY_S = 60.0
 _Check = Callable[[Any, Any], None]
 
 
-class Router(ContactsMixin, AgentsMixin, DispatchMixin, HandoverMixin):
+class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMixin):
     """One helpline's routing state. Not thread-safe; one driver feeds it.
 
     ``Router(config)`` starts empty; its clock starts at the first step.

@@ -105,9 +105,7 @@ def decode_payload(
         or not isinstance(raw.get("records"), list)
         or (raw["k"] == "event") != isinstance(raw.get("event"), dict)
     ):
-        raise CorruptLog(
-            f"record {seq} is not a log entry", segment=str(where) if where else None
-        )
+        raise CorruptLog(f"record {seq} is not a log entry", segment=str(where) if where else None)
     return raw
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import router as router_pkg
 from adapters.store.segments import fsync_dir, make_dir
 from router.config import HelplineConfig
-from router.core import Router
+from router.core import ROUTING_STATE_MODULES, Router
 
 __all__ = [
     "FORMAT_VERSION",
@@ -40,6 +40,7 @@ __all__ = [
     "config_fingerprint",
     "load_latest",
     "snapshot_dir",
+    "state_module_paths",
     "write_snapshot",
 ]
 
@@ -56,11 +57,21 @@ def snapshot_dir(data_dir: Path) -> Path:
     return data_dir / "snapshots"
 
 
+def state_module_paths() -> list[Path]:
+    """The source files of the modules that define a router's state."""
+    base = Path(router_pkg.__file__).parent
+    return sorted(base / f"{name.rpartition('.')[2]}.py" for name in ROUTING_STATE_MODULES)
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """Hash of the routing core's source and the Python version: what a pickle depends on."""
+    """Hash of the source of the modules that define routing state, and the Python version.
+
+    Only those (``router.core.ROUTING_STATE_MODULES``): editing a report label or
+    the statistics does not invalidate every snapshot.
+    """
     h = hashlib.sha256(f"{sys.version_info[:2]}".encode())
-    for path in sorted(Path(router_pkg.__file__).parent.glob("*.py")):
+    for path in state_module_paths():
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
