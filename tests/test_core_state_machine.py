@@ -249,6 +249,57 @@ class RouterMachine(RuleBasedStateMachine):
                 if ch["state"] == "offered":
                     assert ch["offered"] and not ch["active"]
 
+    @invariant()
+    def indexes_equal_a_rescan(self) -> None:
+        """The counts and the ready index kept where channels change equal a scan from scratch."""
+        r = self.router
+        cap = {ch: c.capacity for ch, c in CONFIG.channels.items()}
+        blocks = CONFIG.agents.phone_blocks_chat
+        logged: dict[tuple[str, str], int] = {}
+        occ: dict[tuple[str, str], int] = {}
+        ready: dict[str, set[str]] = {ch: set() for ch in CONFIG.channels}
+        for a in r._agents.values():
+            for ch, chs in a.channels.items():
+                key = (a.team, ch)
+                logged[key] = logged.get(key, 0) + 1
+                phone = a.channels.get("phone")
+                blocked = (
+                    ch == "chat"
+                    and blocks
+                    and phone is not None
+                    and bool(phone.active or phone.offered)
+                )
+                full = len(chs.active) + len(chs.offered) >= cap[ch]
+                occupied = chs.wrap_until is not None or full or blocked
+                occ[key] = occ.get(key, 0) + occupied
+                if not occupied and chs.presence.value == "ready":
+                    ready[ch].add(a.id)
+        assert {k: v for k, v in logged.items() if v} == {k: v for k, v in r._logged.items() if v}
+        assert {k: v for k, v in occ.items() if v} == {k: v for k, v in r._occ.items() if v}
+        assert ready == {ch: {aid for t in r._ready[ch].values() for aid in t} for ch in ready}
+        assert {ch: len(ids) for ch, ids in ready.items()} == r._n_ready
+        # The FIFO of waiting contacts that ring nobody.
+        unrung = {
+            ch: [c.seq for c in w.values() if c.state.value == "waiting"]
+            for ch, w in r._waiting.items()
+        }
+        assert unrung == r._unrung
+
+    @invariant()
+    def what_contacts_saw_equals_a_census_now(self) -> None:
+        """A waiting contact's "saw an eligible agent logged in / free" holds if one is now."""
+        r = self.router
+        if r.now is None:
+            return
+        for w in r._waiting.values():
+            for c in w.values():
+                q = r._queues[c.queue]
+                logged, _, free = r._census(q)
+                saw_logged = c.saw_logged_in or c.logged_epoch != q.logged_epoch
+                saw_free = c.saw_free or c.free_epoch != q.free_epoch
+                assert saw_logged or not logged, c.id
+                assert saw_free or not free, c.id
+
 
 RouterMachine.TestCase.settings = settings(
     max_examples=60,
