@@ -24,7 +24,7 @@ from router.events import (
 )
 from router.outcomes import answered_record, classify, closed_record, unanswered_record
 from router.records import FeedbackRecord, FlagRecord
-from router.tables import ContactState, TimerKind, contact_next
+from router.tables import CONTACT_TRANSITIONS, ContactState, TimerKind, contact_next
 
 __all__ = ["AlreadyAnswered", "ContactsMixin"]
 
@@ -41,6 +41,9 @@ RING, RETRY, WRAP, RECONCILE, LONG_WAIT = (
     TimerKind.RECONCILE,
     TimerKind.LONG_WAIT,
 )
+
+
+_TABLE = CONTACT_TRANSITIONS
 
 
 class AlreadyAnswered(RoutingError):
@@ -62,13 +65,18 @@ class ContactsMixin(RouterBase):
     def _transition(self, c: Contact, trigger: str) -> None:
         """``_move``, keeping the index of waiting contacts that ring nobody current."""
         before = c.state
-        self._move(c, trigger)
-        if c.state is not before:
+        try:
+            target = _TABLE[(before, trigger)]
+        except KeyError:
+            contact_next(before, trigger, f"contact {c.id}")  # raises the table's refusal
+            raise
+        if target is not None and target is not before:
+            c.state = target
             if before is W:
                 if self._by_seq.pop(c.seq, None) is not None:
                     keys = self._unrung[c.channel]
                     del keys[bisect_left(keys, c.seq)]
-            elif c.state is W:
+            elif target is W:
                 self._by_seq[c.seq] = c
                 insort(self._unrung[c.channel], c.seq)
 
@@ -120,7 +128,7 @@ class ContactsMixin(RouterBase):
         if q.gap is None and self._logged.get((owner, c.channel), 0) == 0:
             self._gaps_due = True  # a waiting contact opens a gap at once
         self._fresh.append(c)
-        logged, busy, _ = self._census(q)
+        logged, busy = self._census_now(q)
         c.logged_in_at_arrival, c.busy_at_arrival = logged, busy
         self._timers.set(now + self.config.reconcile_wait_s, RECONCILE, c.id)
         self._timers.set(now + self.config.queues[c.queue].long_wait_s, LONG_WAIT, c.id)
@@ -245,7 +253,7 @@ class ContactsMixin(RouterBase):
             rung=bool(c.rung),
             saw_free=c.saw_free or c.free_epoch != q.free_epoch,
         )
-        logged, busy, _ = self._census(q)
+        logged, busy = self._census_now(q)
         self._finish(c, trigger, now)
         self._record(
             unanswered_record(
@@ -274,7 +282,7 @@ class ContactsMixin(RouterBase):
             else:
                 chs.idle_since = now
             self._refresh(a, ch)
-        logged, busy, _ = self._census(self._queues[c.queue])
+        logged, busy = self._census_now(self._queues[c.queue])
         self._finish(c, trigger, now)
         self._record(
             answered_record(

@@ -52,6 +52,7 @@ class DispatchMixin(RouterBase):
     def _take_census(self, q: QueueState) -> None:
         """Whether an eligible agent is logged in / free now; epochs move when one appears."""
         logged, busy, _ = self._census(q)
+        q.census = (logged, busy)
         if logged:
             if not q.any_logged:
                 q.any_logged = True
@@ -89,6 +90,13 @@ class DispatchMixin(RouterBase):
             teams = (owner, *fbs)
         q.teams, q.serving, q.fallback_active = teams, owner, len(teams) > 1
         return teams
+
+    def _census_now(self, q: QueueState) -> tuple[int, int]:
+        """(logged in, occupied) now: the last census unless its channel's counts moved since."""
+        if q.channel in self._moved or q.teams is None:
+            logged, busy, _ = self._census(q)
+            return logged, busy
+        return q.census
 
     def _census(self, q: QueueState) -> tuple[int, int, int]:
         """(eligible agents logged in, of them occupied, of them free) on the queue's channel."""

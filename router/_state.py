@@ -115,6 +115,7 @@ class QueueState:
     rr_last: str | None = None  # round-robin cursor (agent id)
     # Whether an eligible agent was logged in / free at the last step, and how
     # many times either went from none to some (contacts compare epochs).
+    census: tuple[int, int] = (0, 0)  # (logged in, occupied) at the last census
     any_logged: bool = False
     any_free: bool = False
     logged_epoch: int = 0

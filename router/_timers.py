@@ -71,13 +71,19 @@ class Timers:
 
     def peek(self) -> float:
         """The next live deadline, or infinity."""
-        self._prune()
         heap = self._heap
+        if heap:
+            deadline, seq, kind, key = heap[0]
+            entry = self._live[kind].get(key)
+            if entry is not None and entry[0] == seq:
+                return deadline
+            self._prune()
+            heap = self._heap
         return heap[0][0] if heap else math.inf
 
     def next_deadline(self) -> float | None:
-        self._prune()
-        return self._heap[0][0] if self._heap else None
+        due = self.peek()
+        return None if due == math.inf else due
 
     def pop_due(self, now: float) -> tuple[float, TimerKind, Hashable] | None:
         """Remove and return the earliest live timer due at or before ``now``."""
