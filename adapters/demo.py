@@ -33,7 +33,7 @@ DEMO_MARKER = ".linje-demo"
 PHONE_AGENTS = {"kss-1": "kss", "kss-2": "kss", "ok-1": "ok", "ok-2": "ok"}
 CHAT_AGENTS = {"kss-c": "kss", "ok-c": "ok"}
 # Seconds to reach the phone: the office answers fast, the crisis centre's staff
-# have other duties (SEED-DIGEST.md "Why calls go unanswered").
+# have other duties (the pilot report: OK's staff reach the phone slower).
 REACH_S = {"kss": (3.0, 9.0), "ok": (8.0, 30.0)}
 
 
@@ -138,7 +138,7 @@ class Demo:
             cid = f"demo-{channel}-{self.n}"
             self.live.add(cid)
             await self.post("contact.arrived", contact_id=cid, channel=channel, queue=channel)
-            # A fifth hang up within seconds (SEED-DIGEST.md: ~20 % in a peer line's first year).
+            # A fifth hang up within seconds (the pilot report: ~20 % in a Swedish peer line's first year).
             patience = (
                 self.rng.uniform(3, 9) if self.rng.random() < 0.2 else self.rng.expovariate(1 / 90)
             )

@@ -3,7 +3,7 @@
 Reads the records stored in the log (``adapters.store.read_entries``), folds
 them with ``router.stats`` (the same fold as the live service and the
 simulator) and renders them as rich tables shaped like the pilot report's
-statistics pages (SEED-DIGEST.md): contacts per month by channel, unanswered
+statistics pages (docs/ARCHITECTURE.md, "Facts"): contacts per month by channel, unanswered
 calls by cause with shares, contacts by hour of day and weekday, answer rate
 with and without short abandons, service level, chat feedback and handover
 gaps. CSV (one row per group) and JSON (the ``GET /v1/stats`` shape) are for

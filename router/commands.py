@@ -1,4 +1,4 @@
-"""Commands out: what the core asks adapters to do (DESIGN.md "Commands out").
+"""Commands out: what the core asks adapters to do (docs/ROUTING.md).
 
 ``seq`` is assigned by the core, increasing per helpline, so a replay of the
 same events yields the same commands with the same cursors; adapters resume

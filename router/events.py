@@ -1,6 +1,6 @@
 """Events in: what adapters (and the simulator) tell the core.
 
-Small frozen value objects, one class per wire ``type`` (DESIGN.md "Events
+Small frozen value objects, one class per wire ``type`` (docs/ROUTING.md, "Events
 in"). Time is ``at``: POSIX seconds, already parsed from the wire's ISO 8601
 timestamp at the edge, so the core never touches a clock or a time-zone
 parser. Caller identity has no field here on purpose: there is nowhere to put

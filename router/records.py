@@ -2,7 +2,7 @@
 
 Commands tell adapters what to do; records tell the statistics what happened.
 A ``ContactRecord`` is produced exactly once per contact, when it ends, with
-its outcome classified (DESIGN.md "Outcomes") and the raw facts kept beside
+its outcome classified (docs/ARCHITECTURE.md "Domain") and the raw facts kept beside
 the class so any other classification can be recomputed later.
 """
 
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 OUTCOMES = ("answered", "rejected_closed", "unanswered")
-# In precedence order: the first that matches is the class (DESIGN.md "Outcomes").
+# In precedence order: the first that matches is the class (docs/ARCHITECTURE.md "Domain").
 UNANSWERED_CLASSES = ("missing_data", "no_agent", "short_abandon", "agents_busy", "other")
 OTHER_REASONS = ("rang_unanswered", "agents_away")
 

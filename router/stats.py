@@ -2,8 +2,8 @@
 
 The live service, replay and the simulator all produce ``router.records``
 objects; this module turns any sequence of them into the figures the helpline
-reviews every month (DESIGN.md "Outcomes", SEED-DIGEST.md "Unanswered
-calls"), so the three drivers report through the same code. No clock, no I/O:
+reviews every month (docs/ARCHITECTURE.md, "Outcomes" and the pilot report's unanswered
+calls), so the three drivers report through the same code. No clock, no I/O:
 local time comes from the ``tz`` passed in.
 
 Counting rules, stated once:

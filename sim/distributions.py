@@ -144,7 +144,7 @@ class Patience(_Spec):
 
     ``short_share`` of callers hang up within the first seconds whatever
     happens (shame or fear; Kvinnofridslinjen saw 20 % leave before 10 s in
-    its first year, SEED-DIGEST.md); their patience is drawn from ``short``.
+    its first year, the pilot report); their patience is drawn from ``short``.
     The rest draw from ``rest``.
     """
 

@@ -1,4 +1,4 @@
-"""Every unanswered contact ends in exactly one class, first match wins (DESIGN.md "Outcomes")."""
+"""Every unanswered contact ends in exactly one class, first match wins (docs/ARCHITECTURE.md "Domain")."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def test_the_pilot_runs_end_to_end_and_reports_next_to_the_recorded_figures(
     assert "pilot-2019-2021: 2019-10-01 to 2021-12-31" in capsys.readouterr().out
     stats = json.loads((tmp_path / "stats.json").read_text())
     figures = stats["figures"]
-    # Every recorded contact is simulated: 4499 phone, 695 chat (SEED-DIGEST.md).
+    # Every recorded contact is simulated: 4499 phone, 695 chat (the pilot report).
     assert figures["phone"]["contacts"]["mean"] == 4499
     assert figures["chat"]["contacts"]["mean"] == 695
     assert figures["all"]["contacts"]["mean"] == 5194

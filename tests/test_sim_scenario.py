@@ -52,7 +52,7 @@ def test_the_pilot_scenario_adds_up_to_the_seeds_volumes() -> None:
     assert s.arrivals.phone is not None
     assert s.arrivals.chat is not None
     phone, chat = s.arrivals.phone.monthly, s.arrivals.chat.monthly
-    # 4499 phone and 695 chat contacts, 1 Oct 2019 - 31 Dec 2021 (SEED-DIGEST.md).
+    # 4499 phone and 695 chat contacts, 1 Oct 2019 - 31 Dec 2021 (the pilot report).
     assert sum(phone.values()) == 4499
     assert sum(chat.values()) == 695
     # First three months: 468 phone (Oct-Dec 2019) and 152 chat (Apr-Jun 2021).

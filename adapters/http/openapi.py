@@ -208,7 +208,7 @@ def build_openapi() -> dict[str, Any]:
         },
         "/stats": {
             "get": _op(
-                "Statistics folded from the log (DESIGN.md 'Outcomes')",
+                "Statistics folded from the log (docs/ARCHITECTURE.md 'Outcomes')",
                 roles=["supervisor", "planner"],
                 ok=_json_ok("Groups of figures"),
                 params=[

@@ -1,6 +1,6 @@
 """The embedded store: a ``Router`` in memory, made durable by an event log on disk.
 
-No server needed (DESIGN.md "Storage", embedded default)::
+No server needed (docs/ARCHITECTURE.md "Storage", embedded default)::
 
     store = EmbeddedStore.open("var/vo_linjen", config)
     results = store.ingest([event, ...])   # acknowledged only once fsynced
