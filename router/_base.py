@@ -34,6 +34,7 @@ class RouterBase:
         self.config = config
         self.plan = CoveragePlan(config)
         self.now: float | None = None
+        self.started_at: float | None = None  # the first instant the core saw
         self._clock = -math.inf  # ``now`` as a float for the hot paths (set at the first step)
         self._tolerance = config.clock_tolerance_s
         self._dedup_s = config.dedup_window_s
@@ -78,7 +79,7 @@ class RouterBase:
         self._absences: list[Absence] = []
         self._alerts: dict[str, AlertState] = {}
         self._closed_alerts: deque[tuple[float, str]] = deque()
-        self._seen: dict[str, float] = {}
+        self._seen: dict[str, int] = {}  # event_id -> digest of its body (router.events)
         self._seen_order: deque[tuple[float, str]] = deque()
         self._ended: deque[tuple[float, str]] = deque()
         self._next_purge = -math.inf

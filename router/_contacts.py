@@ -13,7 +13,14 @@ from router._base import RouterBase
 from router._state import Agent, AgentChannel, Contact
 from router.commands import CancelOffer, Reject
 from router.config import CLOSED
-from router.errors import InvalidEvent, InvalidTransition, NotOffered, RoutingError, UnknownName
+from router.errors import (
+    FeedbackRefused,
+    InvalidEvent,
+    InvalidTransition,
+    NotOffered,
+    RoutingError,
+    UnknownName,
+)
 from router.events import (
     ChatFeedback,
     ContactAbandoned,
@@ -23,7 +30,7 @@ from router.events import (
     ContactFlagged,
 )
 from router.outcomes import answered_record, classify, closed_record, unanswered_record
-from router.records import FeedbackRecord, FlagRecord
+from router.records import FeedbackRecord, FlagRecord, LateAnswerRecord
 from router.tables import CONTACT_TRANSITIONS, ContactState, TimerKind, contact_next
 
 __all__ = ["AlreadyAnswered", "ContactsMixin"]
@@ -173,7 +180,19 @@ class ContactsMixin(RouterBase):
         ch = c.channel
         chs = a.channels[ch]
         now = max(self._fact, c.arrived_at)
-        self._transition(c, "contact.answered" if a.id in c.ringing else "late_answer")
+        late = a.id not in c.ringing
+        self._transition(c, "late_answer" if late else "contact.answered")
+        if late and c.lapsed:
+            self._record(
+                LateAnswerRecord(
+                    agent_id=a.id,
+                    team=a.team,
+                    channel=ch,
+                    contact_id=c.id,
+                    at=self._clock,
+                    rang_out_at=c.lapsed.pop(a.id),
+                )
+            )
         others = sorted(x for x in c.ringing if x != a.id)
         for x in list(c.ringing):
             self._unring(c, x)
@@ -318,8 +337,34 @@ class ContactsMixin(RouterBase):
     def _check_contact_note(self, ev: ChatFeedback | ContactFlagged) -> None:
         _check(self._contact(ev.contact_id), ev.type)
 
+    def _check_feedback(self, ev: ChatFeedback) -> None:
+        """One post-chat form per ended, answered chat (the vendor opens it when the chat ends)."""
+        c = self._contact(ev.contact_id)
+        if c.channel != "chat":
+            raise FeedbackRefused(
+                f"contact {c.id} is a {c.channel} contact; chat.feedback is for chats",
+                field="contact_id",
+            )
+        try:
+            _check(c, ev.type)
+        except FeedbackRefused:
+            raise FeedbackRefused(
+                f"chat {c.id} has not ended; its feedback form opens when it ends",
+                field="contact_id",
+            ) from None
+        if c.agent_id is None:
+            raise FeedbackRefused(
+                f"chat {c.id} was not answered; only an answered chat gets a feedback form",
+                field="contact_id",
+            )
+        if c.feedback:
+            raise FeedbackRefused(
+                f"chat {c.id} already has its feedback; one form per chat", field="contact_id"
+            )
+
     def _on_feedback(self, ev: ChatFeedback) -> None:
         c = self._contacts[ev.contact_id]
+        c.feedback = True
         team = self._agents[c.agent_id].team if c.agent_id else c.team
         self._record(
             FeedbackRecord(

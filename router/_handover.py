@@ -29,6 +29,7 @@ class HandoverMixin(RouterBase):
     def _start(self, t: float) -> None:
         """The first instant the core sees: every queue's segment and timers."""
         self.now = self._clock = t
+        self.started_at = t
         self.today.roll(t)
         for name, q in self.config.queues.items():
             seg = self.plan.segment(name, t, self._absences)
@@ -43,7 +44,9 @@ class HandoverMixin(RouterBase):
             )
             self._timers.set(seg.end, HANDOVER, name)
             if seg.owner != CLOSED:
-                self._timers.set(max(t, seg.start + q.grace_min * 60), GRACE, name)
+                # Nobody could log in before the service existed: the grace runs
+                # from the later of the boundary and the start.
+                self._timers.set(max(t, seg.start) + q.grace_min * 60, GRACE, name)
 
     def _refresh_segment(self, q: QueueState) -> None:
         now = self._clock
@@ -90,15 +93,16 @@ class HandoverMixin(RouterBase):
             nobody = owner != CLOSED and self._logged.get((owner, q.channel), 0) == 0
             if q.gap is not None and (not nobody or q.gap.team != owner):
                 self._close_gap(q)
-            if q.gap is not None or not nobody:
+            if q.gap is not None:
+                self._update_gap_alert(q)
                 continue
-            due = q.segment.start + q.grace_s
+            if not nobody:
+                continue
+            start = q.segment.start
+            due = (start if self.started_at is None else max(start, self.started_at)) + q.grace_s
             if self._qwaiting[q.name] == 0 and now < due:
                 soonest = min(soonest, due)
                 continue
-            sides = {owner: self._logged_names(owner, q.channel)}
-            for fb in self.plan.fallbacks(owner):
-                sides[fb] = self._logged_names(fb, q.channel)
             alert_id = self._alert(
                 "handover_gap",
                 {
@@ -106,13 +110,31 @@ class HandoverMixin(RouterBase):
                     "channel": q.channel,
                     "team": owner,
                     "boundary_at": q.segment.start,
-                    "logged_in": sides,
+                    "logged_in": self._sides(owner, q.channel),
                     "fallback": q.fallback,
                 },
             )
             q.gap = GapState(team=owner, boundary_at=q.segment.start, start=now, alert_id=alert_id)
         self._gap_at = soonest
         self._gaps_due = False
+
+    def _sides(self, owner: str, ch: str) -> dict[str, list[str]]:
+        """Who is logged in on ``ch`` for the owning team and each of its fallbacks."""
+        sides = {owner: self._logged_names(owner, ch)}
+        for fb in self.plan.fallbacks(owner):
+            sides[fb] = self._logged_names(fb, ch)
+        return sides
+
+    def _update_gap_alert(self, q: QueueState) -> None:
+        """An open gap's alert shows who is logged in now (a new dict: the raised
+        alert's command keeps what it said then)."""
+        assert q.gap is not None
+        alert = self._alerts.get(q.gap.alert_id)
+        if alert is None:
+            return
+        sides = self._sides(q.gap.team, q.channel)
+        if alert.details.get("logged_in") != sides:
+            alert.details = {**alert.details, "logged_in": sides}
 
     def _logged_names(self, team: str, ch: str) -> list[str]:
         return sorted(a.id for a in self._on[ch].values() if a.team == team)

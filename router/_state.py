@@ -48,6 +48,7 @@ class Contact:
     answered_at: float | None = None
     ended_at: float | None = None
     flags: tuple[str, ...] = ()
+    feedback: bool = False  # its post-chat form has been received
     long_wait_alert: str | None = None
 
 

@@ -33,7 +33,13 @@ from router._handover import HandoverMixin
 from router._offers import OffersMixin
 from router._state import Agent, AlertState, Contact, QueueState
 from router.coverage import Absence
-from router.errors import BadInput, InternalError, InvalidEvent, TimeWentBackwards
+from router.errors import (
+    BadInput,
+    IdempotencyConflict,
+    InternalError,
+    InvalidEvent,
+    TimeWentBackwards,
+)
 from router.events import (
     AgentAway,
     AgentLoggedIn,
@@ -49,6 +55,7 @@ from router.events import (
     Event,
     OfferDeclined,
     TeamAbsent,
+    event_digest,
 )
 from router.snapshot import build_snapshot
 from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step
@@ -94,7 +101,7 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
         clock = self.now
         eid = event.event_id
         if eid in self._seen:
-            return Step(DUPLICATE, [], [], None, clock, clock)
+            return self._again(event)
         pair = _HANDLERS.get(event.__class__)
         at = event.at
         try:
@@ -136,7 +143,7 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
             on(self, event)
         finally:
             self._ev_at = None
-        self._seen[eid] = now  # type: ignore[assignment]
+        self._seen[eid] = event_digest(event)
         self._seen_order.append((now, eid))  # type: ignore[arg-type]
         self._settle()
         out, records = self._out, self._records
@@ -157,6 +164,26 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
     def is_duplicate(self, event_id: str) -> bool:
         """True if an event with this id was already accepted (within the dedup window)."""
         return event_id in self._seen
+
+    def check_duplicate(self, event: Event) -> Step | None:
+        """What ``apply`` answers for an ``event_id`` already accepted, or None if it was not.
+
+        The same body again is a ``duplicate`` (an accepted no-op); the same id
+        with another body is refused with ``IdempotencyConflict`` and the first
+        body is kept, as payment APIs treat a reused idempotency key.
+        """
+        return self._again(event) if event.event_id in self._seen else None
+
+    def _again(self, event: Event) -> Step:
+        clock = self.now
+        if self._seen[event.event_id] == event_digest(event):
+            return Step(DUPLICATE, [], [], None, clock, clock)
+        err = IdempotencyConflict(
+            f"event_id {event.event_id} was already accepted with another body; "
+            "an event_id names one event: the first body is kept",
+            field="event_id",
+        )
+        return Step(REFUSED, [], [], err, clock, clock)
 
     @property
     def last_command_seq(self) -> int:
@@ -296,7 +323,7 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     AgentLoggedOut: (Router._check_logged_out, Router._on_logged_out),
     AgentReady: (Router._check_ready, Router._on_ready),
     AgentAway: (Router._check_away, Router._on_away),
-    ChatFeedback: (Router._check_contact_note, Router._on_feedback),
+    ChatFeedback: (Router._check_feedback, Router._on_feedback),
     ContactFlagged: (Router._check_contact_note, Router._on_flagged),
     TeamAbsent: (Router._check_absent, Router._on_absent),
     AlertAcknowledged: (Router._check_ack, Router._on_ack),

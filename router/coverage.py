@@ -172,7 +172,9 @@ class CoveragePlan:
     def segment(self, queue: str, t: float, absences: Sequence[Absence] = ()) -> Segment:
         """The ownership segment containing ``t``."""
         owner = self.owner(queue, t, absences)
-        cands = self._boundaries(queue, t, 2, HORIZON_DAYS)
+        # As far back as forward: a weekend's owner began on Friday afternoon, more
+        # than two days before Monday morning.
+        cands = self._boundaries(queue, t, HORIZON_DAYS, HORIZON_DAYS)
         cands.extend(x for a in absences for x in (a.start, a.end))
         cands = sorted(set(cands))
         end, change = t + HORIZON_DAYS * 86400.0, False
@@ -180,7 +182,7 @@ class CoveragePlan:
             if c > t and self.owner(queue, c, absences) != owner:
                 end, change = c, True
                 break
-        start = t - 2 * 86400.0
+        start = t - HORIZON_DAYS * 86400.0
         for c in reversed(cands):
             if c <= t and self.owner(queue, c - 1e-3, absences) != owner:
                 start = c

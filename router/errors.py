@@ -14,6 +14,8 @@ __all__ = [
     "BadInput",
     "ConfigError",
     "ContactAlreadyEnded",
+    "FeedbackRefused",
+    "IdempotencyConflict",
     "InternalError",
     "InvalidEvent",
     "InvalidTransition",
@@ -117,6 +119,18 @@ class AlreadyLoggedIn(RoutingError):
 
 class InvalidTransition(RoutingError):
     code = "invalid-transition"
+
+
+class FeedbackRefused(RoutingError):
+    """A post-chat form that does not belong to one ended, answered chat, or a second one."""
+
+    code = "feedback-refused"
+
+
+class IdempotencyConflict(RoutingError):
+    """An ``event_id`` already accepted with another body: the first body is kept."""
+
+    code = "event-id-reused"
 
 
 class TimeWentBackwards(RoutingError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Self
 
@@ -37,6 +38,7 @@ __all__ = [
     "Event",
     "OfferDeclined",
     "TeamAbsent",
+    "event_digest",
     "event_from_dict",
     "event_to_dict",
 ]
@@ -355,6 +357,19 @@ _REQUIRED: dict[type[Event], frozenset[str]] = {
     )
     for cls in EVENT_TYPES.values()
 }
+
+
+def event_digest(event: Event) -> int:
+    """A stable fingerprint of the event's whole body (type and every field).
+
+    Two events with one ``event_id`` are the same delivery only if their digests
+    match (an idempotency key reused with another body is refused). Stable across
+    processes (CRC-32 of the fields' text, no salted ``hash``), so a digest kept in
+    a snapshot still compares after a restart.
+    """
+    parts = [event.type]
+    parts += [str(getattr(event, name)) for name, _ in _DEFAULTS[type(event)]]
+    return zlib.crc32("\x1f".join(parts).encode("utf-8", "surrogatepass"))
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

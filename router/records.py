@@ -20,6 +20,7 @@ __all__ = [
     "FeedbackRecord",
     "FlagRecord",
     "GapRecord",
+    "LateAnswerRecord",
     "NoAnswerRecord",
     "Record",
     "record_from_dict",
@@ -111,8 +112,35 @@ class NoAnswerRecord(Record):
     declined: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LateAnswerRecord(Record):
+    """An agent picked up within ``late_answer_s`` after the router timed its ring out.
+
+    The ring's ``NoAnswerRecord`` (at ``rang_out_at``) was already issued: the
+    router learnt of the pick-up only after its own time-out. This record
+    withdraws it, so the statistics do not count an answered ring as the
+    agent's no-answer.
+    """
+
+    kind: ClassVar[str] = "late_answer"
+    agent_id: str
+    team: str
+    channel: str
+    contact_id: str
+    at: float
+    rang_out_at: float
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
-    r.kind: r for r in (ContactRecord, FeedbackRecord, FlagRecord, GapRecord, NoAnswerRecord)
+    r.kind: r
+    for r in (
+        ContactRecord,
+        FeedbackRecord,
+        FlagRecord,
+        GapRecord,
+        NoAnswerRecord,
+        LateAnswerRecord,
+    )
 }
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
 

@@ -41,6 +41,7 @@ from router.records import (
     ContactRecord,
     FeedbackRecord,
     GapRecord,
+    LateAnswerRecord,
     NoAnswerRecord,
     Record,
 )
@@ -208,20 +209,26 @@ def fold(
             when_of[r.contact_id] = w = _when(r.arrived_at, tz)
             f.contact(r, w)
     for r in items:
-        if isinstance(r, FeedbackRecord | NoAnswerRecord):
+        if isinstance(r, FeedbackRecord | NoAnswerRecord | LateAnswerRecord):
             c = contacts.get(r.contact_id)
+            # A late answer withdraws the no-answer issued at its ring's time-out:
+            # it is placed where that no-answer was.
+            at = r.rang_out_at if isinstance(r, LateAnswerRecord) else r.at
             if c is not None:
                 w_c = when_of.get(r.contact_id)
                 if w_c is None:
                     continue  # its contact is outside the window
                 g = f.group(w_c, c.channel, c.queue, c.team)
-            elif f.inside(r.at):
-                g = f.group(_when(r.at, tz), r.channel, None, r.team)
+            elif f.inside(at):
+                g = f.group(_when(at, tz), r.channel, None, r.team)
             else:
                 continue
             if isinstance(r, FeedbackRecord):
                 if 1 <= r.rating <= 10:
                     g.ratings[r.rating - 1] += 1
+            elif isinstance(r, LateAnswerRecord):
+                a = g.agents.setdefault(r.agent_id, AgentTally(team=r.team))
+                a.no_answer = max(0, a.no_answer - 1)
             else:
                 a = g.agents.setdefault(r.agent_id, AgentTally(team=r.team))
                 a.no_answer += 1

@@ -30,7 +30,13 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-from router.errors import ContactAlreadyEnded, InvalidTransition, NotOffered, RoutingError
+from router.errors import (
+    ContactAlreadyEnded,
+    FeedbackRefused,
+    InvalidTransition,
+    NotOffered,
+    RoutingError,
+)
 
 __all__ = [
     "AGENT_REFUSALS",
@@ -112,10 +118,7 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, str], ContactState | None] = {
     (W, "reconcile"): E,
     (OF, "reconcile"): E,
     (S, "reconcile"): E,
-    (W, "chat.feedback"): None,
-    (OF, "chat.feedback"): None,
-    (S, "chat.feedback"): None,
-    (E, "chat.feedback"): None,  # the form opens when the chat ends
+    (E, "chat.feedback"): None,  # the form opens when the chat ends (one per answered chat)
     (W, "contact.flagged"): None,
     (OF, "contact.flagged"): None,
     (S, "contact.flagged"): None,
@@ -130,6 +133,9 @@ CONTACT_REFUSALS: dict[tuple[ContactState, str], type[RoutingError]] = {
     (E, "offer.declined"): ContactAlreadyEnded,
     (W, "contact.answered"): NotOffered,  # only a ringing agent (or a late_answer) picks up
     (W, "offer.declined"): NotOffered,
+    (W, "chat.feedback"): FeedbackRefused,  # the chat vendor's form opens when it ends
+    (OF, "chat.feedback"): FeedbackRefused,
+    (S, "chat.feedback"): FeedbackRefused,
 }
 
 LO, R, A = Presence.LOGGED_OUT, Presence.READY, Presence.AWAY

@@ -16,6 +16,7 @@ from router import (
     AlreadyAnswered,
     AlreadyLoggedIn,
     ContactAlreadyEnded,
+    ContactArrived,
     InvalidEvent,
     InvalidTransition,
     LinjeError,
@@ -116,7 +117,20 @@ def test_small_clock_skew_within_tolerance_is_accepted(script: Script) -> None:
 
 
 NOOPS: list[tuple[str, Callable[[Script], object]]] = [
-    ("duplicate event id", lambda s: s.arrive("c2", eid="ev-c2")),
+    # A redelivery: the same event_id with the same body (its own time).
+    (
+        "duplicate event id",
+        lambda s: s.send(
+            ContactArrived(
+                event_id="ev-c2",
+                at=s.ts("2021-11-15 10:00"),
+                source=s.source,
+                contact_id="c2",
+                channel="phone",
+                queue="phone",
+            )  # fmt: skip
+        ),
+    ),
     ("end after abandon", lambda s: s.end("c3")),
     ("same pick-up twice", lambda s: s.answer("c2", "kss-2")),
     ("logout twice", lambda s: (s.logout("kss-c"), s.logout("kss-c"))),

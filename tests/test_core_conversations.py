@@ -261,6 +261,8 @@ def test_fallback_during_a_handover_gap_raises_an_alert(script: Script) -> None:
     s.at("2021-11-15 14:00")
     s.login("ok-c", "ok", ("chat",))
     s.login("kss-1", "kss")  # OK has nobody logged in on the phone
+    # A fresh start gives KSS five minutes to log in on chat: then the chat's gap.
+    assert brief(s.advance(to="2021-11-15 14:05")) == [("alert", "handover_gap")]
     s.at("2021-11-15 15:31")
     # OK owns the line but nobody from OK is there: the caller rings KSS and a gap is raised.
     assert brief(s.arrive("c1")) == [("offer", "c1", ("kss-1",)), ("alert", "handover_gap")]
@@ -311,6 +313,8 @@ def test_fallback_off_leaves_the_caller_waiting(vo_config) -> None:  # type: ign
     s.at("2021-11-15 14:00")
     s.login("kss-1", "kss")
     s.login("ok-c", "ok", ("chat",))
+    # A fresh start gives KSS five minutes to log in on chat: then the chat's gap.
+    assert brief(s.advance(to="2021-11-15 14:05")) == [("alert", "handover_gap")]
     s.at("2021-11-15 16:00")
     assert brief(s.arrive("c1")) == [("alert", "handover_gap")]
 

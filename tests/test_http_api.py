@@ -331,8 +331,10 @@ async def test_stats_group_by_channel_and_bad_parameters(
 async def test_supervisor_acknowledges_an_alert(client: TestClient, clock: ManualClock) -> None:
     ev = Events(clock)
     await post(client, ev("agent.logged_in", agent_id="kss-c", team="kss", channels=["chat"]))
+    # A caller waits with nobody on the phone: a gap at once (no start-up grace then).
+    await post(client, ev("contact.arrived", contact_id="c1", channel="phone", queue="phone"))
     state = await (await client.get("/v1/state", headers=bearer("supervisor"))).json()
-    gap = next(a for a in state["alerts"] if a["kind"] == "handover_gap")  # nobody on the phone
+    gap = next(a for a in state["alerts"] if a["kind"] == "handover_gap")
     r = await client.post(f"/v1/alerts/{gap['alert_id']}/acknowledge", headers=bearer("supervisor"))
     assert r.status == 200
     state = await (await client.get("/v1/state", headers=bearer("supervisor"))).json()

@@ -123,7 +123,7 @@ async def test_a_replayed_signed_request_is_a_duplicate_and_writes_nothing(
     assert data_blob(tmp_path / "data") == before
 
 
-async def test_a_reused_event_id_with_other_content_is_a_no_op(
+async def test_a_reused_event_id_with_other_content_is_refused_and_changes_nothing(
     client: TestClient, tmp_path: Path
 ) -> None:
     clock = ManualClock(MONDAY)
@@ -141,7 +141,13 @@ async def test_a_reused_event_id_with_other_content_is_a_no_op(
         r = await send(
             client, "/v1/events", forged, Authenticator.sign(WEBHOOK_SECRET, forged, now)
         )
-        assert [x["status"] for x in (await r.json())["results"]] == ["duplicate"]
+        problem = await r.json()
+        # An idempotency key reused with another body: refused (409), the first kept.
+        assert (
+            r.status,
+            problem["type"].rsplit(":", 1)[-1],
+            problem.get("field"),
+        ) == (409, "event-id-reused", "event_id")
     assert last_seq(client) == seq
     assert data_blob(tmp_path / "data") == before
     state = await (await client.get("/v1/state", headers={"Authorization":

@@ -430,7 +430,11 @@ class RedisEngine(Listeners):
             raise NotReady(f"entry {sid} not folded yet; retry") from None
         if sid in self.skip:
             return self._skipped(event, sid)
-        if self.current_fold().router.is_duplicate(event.event_id) or not again:
+        prior = self.current_fold().router.check_duplicate(event)
+        if prior is not None and prior.error is not None:
+            # The same event_id with another body: refused, the first body kept.
+            return IngestResult(event.event_id, "rejected", error=prior.error)
+        if prior is not None or not again:
             return IngestResult(event.event_id, "duplicate")
         with contextlib.suppress(*_REDIS_DOWN):
             await self.log.forget(event.event_id, sid)
