@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.http.auth import Authenticator, Principal
+from adapters.http.bodies import parse_json
 from adapters.http.clock import Clock
 from adapters.http.dashboard import add_dashboard_routes
 from adapters.http.engine import Engine
@@ -93,10 +93,8 @@ async def _body(request: web.Request) -> bytes:
 
 
 def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Problem(400, "malformed-json", f"body is not valid JSON: {exc}") from None
+    # Strict: UTF-8, bounded depth and integers, only encodable strings (bodies.py).
+    return parse_json(body)
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
