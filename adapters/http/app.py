@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from adapters.http.engine_api import HelplineEngine
 from adapters.http.limits import Limiter, Limits
 from adapters.http.openapi import build_openapi
 from adapters.http.problems import Problem, problem_middleware, problem_response
+from adapters.http.server import ProblemApplication
 from adapters.http.streams import StateHub, command_stream, state_stream
 from adapters.http.telemetry import Telemetry
 from adapters.http.vendors import CarrierEvent, ChatVendorEvent, carrier_to_event, chat_to_event
@@ -42,6 +44,9 @@ __all__ = ["MAX_BODY", "MAX_FUTURE_S", "build_app"]
 
 log = logging.getLogger("linje.http")
 MAX_BODY = 64 * 1024
+# A command cursor is a log position: 18 digits outlast any helpline.
+MAX_CURSOR_DIGITS = 18
+_CURSOR = re.compile(rf"[0-9]{{1,{MAX_CURSOR_DIGITS}}}")
 # An event stamped further than this into the future has a broken clock.
 MAX_FUTURE_S = 300.0
 
@@ -239,9 +244,13 @@ async def get_commands(request: web.Request) -> web.StreamResponse:
     raw = request.query.get("cursor")
     cursor: int | None = None
     if raw is not None:
-        if not raw.isdigit():
+        # ASCII digits, bounded: "²".isdigit() is True, and int() of 5,000 digits raises.
+        if _CURSOR.fullmatch(raw) is None:
             raise Problem(
-                400, "bad-parameter", "cursor must be a non-negative integer", field="cursor"
+                400,
+                "bad-parameter",
+                f"cursor must be a non-negative integer of at most {MAX_CURSOR_DIGITS} digits",
+                field="cursor",
             )
         cursor = int(raw)
     if not engine.ready:
@@ -378,7 +387,7 @@ def build_app(
         raise ValueError(f"helpline ids must be distinct (got {ids})")
     clock = clock or Clock()
     telemetry = telemetry or Telemetry()
-    app = web.Application(
+    app = ProblemApplication(
         middlewares=[problem_middleware, telemetry.middleware], client_max_size=MAX_BODY
     )
     app[TELEMETRY] = telemetry

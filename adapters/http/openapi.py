@@ -181,7 +181,11 @@ def build_openapi() -> dict[str, Any]:
                 roles=["adapter"],
                 ok=_json_ok("Commands after the cursor"),
                 params=[
-                    {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0}}
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                    }
                 ],
                 codes=("400", "410", *read),
             )
