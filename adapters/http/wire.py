@@ -3,18 +3,31 @@
 One source of truth: each pydantic model is built from the fields of the
 frozen dataclass in ``router.events`` (names, types, defaults), with ``at``
 and other times as ISO 8601 timestamps with an offset, and unknown fields
-forbidden. The models validate request bodies and feed the OpenAPI document;
-``to_event`` turns a validated model into the core's event.
+forbidden. Types are strict: no string-to-number coercion (a rating ``"8"``,
+``true``, ``5.0`` or ``" 7 "`` is refused), and a time is an ISO 8601 string
+with a zone, never a bare Unix number (``WireTime``). The models validate
+request bodies and feed the OpenAPI document; ``to_event`` turns a validated
+model into the core's event.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import typing
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    create_model,
+)
 
 from router.errors import InvalidEvent
 from router.events import EVENT_TYPES, Event
@@ -24,6 +37,7 @@ __all__ = [
     "EventBatch",
     "EventIn",
     "EventModels",
+    "WireTime",
     "event_adapter",
     "to_event",
 ]
@@ -31,6 +45,26 @@ __all__ = [
 # A batch is one group commit; bigger ones should be split by the adapter.
 MAX_BATCH = 500
 _TIME_FIELDS = {"at", "start", "end"}
+# A calendar date and a time of day, in ASCII digits, before pydantic parses the rest.
+_ISO_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+_MAX_TIME_CHARS = 40
+
+
+def _iso_time(value: object) -> object:
+    if (
+        not isinstance(value, str)
+        or len(value) > _MAX_TIME_CHARS
+        or _ISO_START.match(value) is None
+    ):
+        raise ValueError(
+            "a time must be an ISO 8601 string with a UTC offset, e.g. 2021-11-15T10:00:00+01:00"
+        )
+    return value
+
+
+# A time on the wire: an ISO 8601 string with a zone (parsed by pydantic, which alone
+# would also take a bare Unix number or a numeric string).
+WireTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_time)]
 
 
 def _model_for(cls: type[Event]) -> type[BaseModel]:
@@ -41,7 +75,7 @@ def _model_for(cls: type[Event]) -> type[BaseModel]:
         wire = f.metadata.get("wire", f.name)
         ann: Any = hints[f.name]
         if f.name in _TIME_FIELDS:
-            ann = AwareDatetime
+            ann = WireTime
         elif ann == tuple[str, ...]:
             ann = list[str]
         default: Any = ... if f.default is dataclasses.MISSING else f.default
@@ -51,7 +85,7 @@ def _model_for(cls: type[Event]) -> type[BaseModel]:
     name = "".join(p.capitalize() for p in cls.type.replace(".", "_").split("_")) + "Event"
     model = create_model(
         name,
-        __config__=ConfigDict(extra="forbid", populate_by_name=True, strict=False),
+        __config__=ConfigDict(extra="forbid", populate_by_name=True, strict=True),
         __doc__=(cls.__doc__ or cls.type).strip(),
         **fields,
     )
@@ -66,7 +100,7 @@ event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
 class EventBatch(BaseModel):
     """Several events, applied in order and made durable with one fsync."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
