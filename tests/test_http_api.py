@@ -418,7 +418,7 @@ NOT_A_TIME = ("Value error, a time must be an ISO 8601 string with a UTC offset,
          "channels: Input should be a valid list"),
         ("/v1/events", {"event_id": 1, "type": "contact.ended", "at": AT, "source": "carrier",
                         "contact_id": "c1"}, "event_id", "event_id: Input should be a valid string"),
-        ("/v1/events", {"event_id": "e1", "type": "team.absent", "at": AT, "source": "carrier",
+        ("/v1/events", {"event_id": "e1", "type": "team.absent", "at": AT, "source": "supervisor",
                         "team": "kss", "from": UNIX_AT, "to": AT}, "from", f"from: {NOT_A_TIME}"),
         *[("/v1/adapters/chat", {"event": "feedback", "timestamp": AT, "chat_id": "c1",
                                  "rating": rating}, "rating", NOT_AN_INT)
@@ -436,7 +436,7 @@ async def test_wire_types_are_strict_with_no_coercion(
 ) -> None:
     engine = next(iter(client.app[ENGINES].values()))
     before = engine.store.last_seq  # type: ignore[union-attr]
-    who = "chat" if path.endswith("chat") else "carrier"
+    who = "chat" if path.endswith("chat") else body.get("source", "carrier")
     r = await post(client, body, who, path)
     problem = await r.json()
     got = (r.status, r.content_type, problem["type"], problem.get("field"), problem["detail"])

@@ -32,7 +32,14 @@ from adapters.http.server import ProblemApplication
 from adapters.http.streams import StateHub, command_stream, state_stream
 from adapters.http.telemetry import Telemetry
 from adapters.http.vendors import CarrierEvent, ChatVendorEvent, carrier_to_event, chat_to_event
-from adapters.http.wire import MAX_BATCH, EventBatch, event_adapter, to_event
+from adapters.http.wire import (
+    EVENT_ROLES,
+    FROM_PRINCIPAL,
+    MAX_BATCH,
+    EventBatch,
+    event_adapter,
+    to_event,
+)
 from adapters.store.embedded import IngestResult
 from router.commands import command_to_dict
 from router.config import HelplineConfig
@@ -197,21 +204,53 @@ async def _ingest(request: web.Request, events: list[Event], single: bool) -> we
 
 
 # -------------------------------------------------------------------- handlers
+def _check_roles(raw: list[Any], principal: Principal, single: bool) -> None:
+    """403 for an event type the principal's role may not send (``EVENT_ROLES``), 422 for
+    a field the service sets from the principal (``FROM_PRINCIPAL``); before validation."""
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if not isinstance(kind, str) or kind not in EVENT_ROLES:
+            continue  # validation names it
+        at = "" if single else f"events[{i}]."
+        allowed = EVENT_ROLES[kind]
+        if principal.role not in allowed:
+            raise Problem(
+                403,
+                "forbidden-event-type",
+                f"{at}type: role {principal.role} may not post {kind} events "
+                f"(allowed: {', '.join(sorted(allowed))})",
+                field=f"{at}type",
+            )
+        for name in FROM_PRINCIPAL.get(kind, ()):
+            if name in item:
+                raise Problem(
+                    422,
+                    "invalid-event",
+                    f"{at}{name}: set by the service from your token; leave it out",
+                    field=f"{at}{name}",
+                )
+
+
 async def post_events(request: web.Request) -> web.Response:
     body = await _body(request)
-    principal = _principal(request, ("adapter",), body)
+    principal = _principal(request, ("adapter", "supervisor"), body)
     data = _json(body)
     single = not (isinstance(data, dict) and "events" in data)
     if single:
+        _check_roles([data], principal, single)
         models = [_validate(event_adapter, data)]
     else:
         if isinstance(data.get("events"), list) and len(data["events"]) > MAX_BATCH:
             raise Problem(
                 413, "batch-too-large", f"a batch holds at most {MAX_BATCH} events", field="events"
             )
+        if isinstance(data.get("events"), list):
+            _check_roles(data["events"], principal, single)
         models = _validate(EventBatch, data).events
     try:
-        events = [to_event(m) for m in models]
+        events = [to_event(m, principal.name) for m in models]
     except LinjeError as err:
         raise Problem(err.status, err.code, err.detail, field=err.field) from None
     _check_events(request, events, principal)

@@ -1,8 +1,10 @@
 """Who may do what: bearer tokens per role, and signed webhooks for adapters.
 
-Roles: ``adapter`` (post events, only as its own ``source``; read its command
-stream), ``supervisor`` (live state, stats, acknowledge alerts), ``planner``
-(stats). Tokens come from an auth file (TOML) or from the environment
+Roles: ``adapter`` (post contact, offer, feedback and agent events, only as
+its own ``source``; read its command stream), ``supervisor`` (live state,
+stats, acknowledge alerts, post ``alert.acknowledged`` and ``team.absent``),
+``planner`` (stats). Which role posts which event type:
+``adapters.http.wire.EVENT_ROLES``. Tokens come from an auth file (TOML) or from the environment
 (``token_env``); only their SHA-256 digests are kept in memory and they are
 compared in constant time. Secrets never reach a log: nothing here logs, and
 the models keep them out of ``repr``.

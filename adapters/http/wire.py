@@ -33,6 +33,8 @@ from router.errors import InvalidEvent
 from router.events import EVENT_TYPES, Event
 
 __all__ = [
+    "EVENT_ROLES",
+    "FROM_PRINCIPAL",
     "MAX_BATCH",
     "EventBatch",
     "EventIn",
@@ -67,11 +69,39 @@ def _iso_time(value: object) -> object:
 WireTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_time)]
 
 
+_ADAPTER = frozenset({"adapter"})
+_SUPERVISOR = frozenset({"supervisor"})
+# Who may send each event type on /v1/events (a refused role is a 403): adapters
+# report contacts and agents, supervisors acknowledge alerts and declare absences.
+EVENT_ROLES: dict[str, frozenset[str]] = {
+    "contact.arrived": _ADAPTER,
+    "contact.answered": _ADAPTER,
+    "contact.abandoned": _ADAPTER,
+    "contact.ended": _ADAPTER,
+    "contact.flagged": _ADAPTER,
+    "offer.declined": _ADAPTER,
+    "chat.feedback": _ADAPTER,
+    "agent.logged_in": _ADAPTER,
+    "agent.logged_out": _ADAPTER,
+    "agent.ready": _ADAPTER,
+    "agent.away": _ADAPTER,
+    "alert.acknowledged": _SUPERVISOR,
+    "team.absent": _SUPERVISOR,
+}
+if set(EVENT_ROLES) != set(EVENT_TYPES):  # pragma: no cover - a new type needs its roles
+    raise RuntimeError(f"EVENT_ROLES must list every event type: {sorted(EVENT_TYPES)}")
+# Fields the service fills from the authenticated principal (its name), never from
+# the body: they are not in the wire model, and a body that sends one is a 422.
+FROM_PRINCIPAL: dict[str, tuple[str, ...]] = {"alert.acknowledged": ("by",)}
+
+
 def _model_for(cls: type[Event]) -> type[BaseModel]:
     hints = typing.get_type_hints(cls)
     tag: Any = Literal[cls.type]
     fields: dict[str, Any] = {"type": (tag, Field(description="event type"))}
     for f in dataclasses.fields(cls):
+        if f.name in FROM_PRINCIPAL.get(cls.type, ()):
+            continue
         wire = f.metadata.get("wire", f.name)
         ann: Any = hints[f.name]
         if f.name in _TIME_FIELDS:
@@ -104,15 +134,23 @@ class EventBatch(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-def to_event(model: BaseModel) -> Event:
+def to_event(model: BaseModel, principal: str | None = None) -> Event:
     """The core event for a validated wire model (times become POSIX seconds).
 
-    Reads the model's attributes directly (every request passes here); the
-    event's own checks still run when it is constructed.
+    ``principal``: the authenticated sender's name, for the fields in
+    ``FROM_PRINCIPAL`` (``by`` of ``alert.acknowledged``). Reads the model's
+    attributes directly (every request passes here); the event's own checks
+    still run when it is constructed.
     """
     cls = EVENT_TYPES[model.type]  # type: ignore[attr-defined]
+    own = FROM_PRINCIPAL.get(cls.type, ())
     kwargs: dict[str, Any] = {}
     for name in _NAMES[cls]:
+        if name in own:
+            if principal is None:
+                raise InvalidEvent(f"{cls.type}: {name} needs an authenticated sender", field=name)
+            kwargs[name] = principal
+            continue
         value = getattr(model, name)
         if isinstance(value, dt.datetime):
             value = value.timestamp()
