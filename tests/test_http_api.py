@@ -459,3 +459,37 @@ async def test_a_byte_order_mark_before_the_json_is_refused(client: TestClient, 
         "type": "urn:linje:problem:malformed-json", "title": "Bad request", "status": 400,
         "detail": "body starts with a byte order mark; send plain UTF-8", "instance": path,
     }  # fmt: skip
+
+
+PHONE = "+47 912 34 567"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/events", {"event_id": "e1", "type": "contact.answered", "at": AT,
+                        "source": "carrier", "contact_id": "c1", "agent_id": PHONE}, "agent_id"),
+        ("/v1/events", {"event_id": "e1", "type": "contact.arrived", "at": AT, "source": "carrier",
+                        "contact_id": "c1", "channel": "phone", "queue": PHONE}, "queue"),
+        ("/v1/events", {"event_id": "e1", "type": "contact.arrived", "at": AT, "source": "carrier",
+                        "contact_id": "c1", "channel": PHONE, "queue": "phone"}, "channel"),
+        ("/v1/events", {"event_id": "e1", "type": "agent.logged_in", "at": AT,
+                        "source": "carrier", "agent_id": "kss-1", "team": "kss",
+                        "channels": [PHONE]}, "channels"),
+        ("/v1/events", {"event_id": "e1", "type": "agent.away", "at": AT, "source": "carrier",
+                        "agent_id": "kss-1", "reason": PHONE}, "reason"),
+        ("/v1/events", {"event_id": "e1", "type": "chat.feedback", "at": AT, "source": "carrier",
+                        "contact_id": "c1", "rating": 4791234567}, "rating"),
+        ("/v1/adapters/carrier", {"event": "member_login", "timestamp": AT, "extension": "kss-1",
+                                  "team": PHONE}, "team"),
+    ],
+)  # fmt: skip
+async def test_a_refused_value_is_never_echoed_in_the_problem(
+    client: TestClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    r = await post(client, body, "carrier", path)
+    problem = await r.json()
+    assert (r.status, problem["type"], problem["field"]) == (
+        422, "urn:linje:problem:invalid-event", field)  # fmt: skip
+    text = await r.text()
+    assert [s for s in ("912 34 567", "4791234567") if s in text] == []
