@@ -250,10 +250,13 @@ class ChatFeedback(Event):
         if not 1 <= self.rating <= 10:
             raise InvalidEvent("ChatFeedback.rating must be 1-10", field="rating")
         if self.comment is not None and (
-            not isinstance(self.comment, str) or len(self.comment) > MAX_COMMENT
+            not isinstance(self.comment, str)
+            or len(self.comment) > MAX_COMMENT
+            or not _encodable(self.comment)
         ):
             raise InvalidEvent(
-                f"ChatFeedback.comment must be text of at most {MAX_COMMENT} characters",
+                f"ChatFeedback.comment must be valid Unicode text of at most {MAX_COMMENT} "
+                "characters",
                 field="comment",
             )
 
@@ -297,6 +300,15 @@ class AlertAcknowledged(Event):
     _ids: ClassVar[tuple[str, ...]] = ("alert_id", "by")
     alert_id: str
     by: str
+
+
+def _encodable(text: str) -> bool:
+    # The log stores UTF-8: a lone surrogate ("\ud800") is not text it can hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_channels(cls: str, channels: object, *, empty_ok: bool) -> None:
