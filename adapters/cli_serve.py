@@ -7,7 +7,6 @@ import asyncio
 import functools
 import ipaddress
 import os
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -121,16 +120,10 @@ def serve(args: argparse.Namespace) -> int:
         clock = ScaledClock(_parse_start(args.clock_start), speed)
     elif speed != 1.0 and not args.demo:
         clock = ScaledClock(Clock().now(), speed)
-    if args.demo:
-        from adapters.demo import DEMO_MARKER, demo_clock
+    if args.demo and args.clock_start is None:
+        from adapters.demo import demo_clock
 
-        if data.exists() and not (data / DEMO_MARKER).exists() and any(data.iterdir()):
-            raise ConfigError(f"{data} holds a real log; give the demo its own --data folder")
-        shutil.rmtree(data, ignore_errors=True)
-        data.mkdir(parents=True)
-        (data / DEMO_MARKER).write_text("created by linje serve --demo; wiped on each demo run\n")
-        if args.clock_start is None:
-            clock = demo_clock(configs[0], speed)
+        clock = demo_clock(configs[0], speed)
     try:
         limits = Limits(events_per_s=args.adapter_rate, burst=args.adapter_burst)
     except ValueError as exc:
@@ -141,7 +134,13 @@ def serve(args: argparse.Namespace) -> int:
     metrics_open = _is_loopback(args.host)  # a scraper on this machine needs no token
     from adapters.cluster.cli import node_from_args
 
-    node = node_from_args(args)
+    node = node_from_args(args)  # checks --store and its options, refuses --demo with it
+    if args.demo:
+        from adapters.demo import check_demo_dir, new_demo_run
+
+        check_demo_dir(data)
+        # Every option passed: only now is anything written, and nothing is deleted.
+        data = new_demo_run(data)
     exit_code = 0
 
     def on_fatal(exc: BaseException) -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import secrets
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,11 +26,13 @@ from adapters.http.app import AUTH
 from adapters.http.clock import Clock, ScaledClock
 from router.config import HelplineConfig
 from router.coverage import CoveragePlan
+from router.errors import ConfigError
 
-__all__ = ["DEMO_MARKER", "demo_clock", "start_demo"]
+__all__ = ["DEMO_MARKER", "check_demo_dir", "demo_clock", "new_demo_run", "start_demo"]
 
 log = logging.getLogger("linje.demo")
 DEMO_MARKER = ".linje-demo"
+DEMO_RUN = "run-"  # each demo run logs into a new folder DATA/run-<UTC time>
 PHONE_AGENTS = {"kss-1": "kss", "kss-2": "kss", "ok-1": "ok", "ok-2": "ok"}
 CHAT_AGENTS = {"kss-c": "kss", "ok-c": "ok"}
 # Seconds to reach the phone: the office answers fast, the crisis centre's staff
@@ -46,6 +49,54 @@ def demo_clock(config: HelplineConfig, speed: float) -> Clock:
         day += dt.timedelta(days=1)
     start = dt.datetime(day.year, day.month, day.day, 15, 27, tzinfo=tz).timestamp()
     return ScaledClock(start, speed)
+
+
+def check_demo_dir(data: Path) -> None:
+    """Refuse a ``--demo`` data folder that holds anything but earlier demo runs.
+
+    Reads only; nothing is created, written or deleted. A folder is fit for a
+    demo if it does not exist, is empty, or holds the demo marker and nothing
+    but ``run-*`` folders of earlier demo runs. Anything else may be a real log
+    (a stray marker proves nothing), so it is refused.
+    """
+    if not data.exists():
+        return
+    if not data.is_dir():
+        raise ConfigError(f"{data} is not a folder; give the demo its own --data folder")
+    entries = list(data.iterdir())
+    if not entries:
+        return
+    names = {e.name for e in entries}
+    foreign = [e for e in entries if e.name != DEMO_MARKER and not (e.is_dir() and _is_run(e.name))]
+    if DEMO_MARKER not in names or foreign:
+        raise ConfigError(f"{data} holds a real log; give the demo its own --data folder")
+
+
+def _is_run(name: str) -> bool:
+    return name.startswith(DEMO_RUN)
+
+
+def new_demo_run(data: Path) -> Path:
+    """Mark ``data`` as a demo folder and create a fresh folder for this run's log.
+
+    Nothing is ever deleted: earlier runs stay in their own ``run-*`` folders
+    (delete them by hand when you like). Call only after every option passed.
+    """
+    data.mkdir(parents=True, exist_ok=True)
+    marker = data / DEMO_MARKER
+    if not marker.exists():
+        marker.write_text(
+            "created by linje serve --demo; each demo run logs into a new run-* folder here\n"
+        )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1, 1000):
+        run = data / f"{DEMO_RUN}{stamp}{'' if n == 1 else f'-{n}'}"
+        try:
+            run.mkdir()
+        except FileExistsError:
+            continue
+        return run
+    raise ConfigError(f"{data}: too many demo runs at {stamp}")
 
 
 def start_demo(app: web.Application, base: str, config: HelplineConfig, clock: Clock) -> None:

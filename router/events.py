@@ -59,7 +59,7 @@ MAX_COMMENT = 2000
 def _check_id(cls: str, name: str, value: object) -> None:
     if not isinstance(value, str) or not _ID.match(value):
         raise InvalidEvent(
-            f"{cls}.{name} must be an identifier of 1-80 letters, digits or ._:@- (got {value!r})",
+            f"{cls}.{name} must be an identifier of 1-80 letters, digits or ._:@-",
             field=name,
         )
 
@@ -67,7 +67,7 @@ def _check_id(cls: str, name: str, value: object) -> None:
 def _check_word(cls: str, name: str, value: object) -> None:
     if not isinstance(value, str) or not _WORD.match(value):
         raise InvalidEvent(
-            f"{cls}.{name} must be a lower-case word of 1-40 letters, digits or _ (got {value!r})",
+            f"{cls}.{name} must be a lower-case word of 1-40 letters, digits or _",
             field=name,
         )
 
@@ -137,8 +137,7 @@ class ContactArrived(Event):
         Event.__post_init__(self)
         if self.channel not in CHANNELS:
             raise InvalidEvent(
-                f"ContactArrived.channel must be one of {', '.join(CHANNELS)} "
-                f"(got {self.channel!r})",
+                f"ContactArrived.channel must be one of {', '.join(CHANNELS)}",
                 field="channel",
             )
 
@@ -251,14 +250,15 @@ class ChatFeedback(Event):
         if isinstance(self.rating, bool) or not isinstance(self.rating, int):
             raise InvalidEvent("ChatFeedback.rating must be an integer 1-10", field="rating")
         if not 1 <= self.rating <= 10:
-            raise InvalidEvent(
-                f"ChatFeedback.rating must be 1-10 (got {self.rating})", field="rating"
-            )
+            raise InvalidEvent("ChatFeedback.rating must be 1-10", field="rating")
         if self.comment is not None and (
-            not isinstance(self.comment, str) or len(self.comment) > MAX_COMMENT
+            not isinstance(self.comment, str)
+            or len(self.comment) > MAX_COMMENT
+            or not _encodable(self.comment)
         ):
             raise InvalidEvent(
-                f"ChatFeedback.comment must be text of at most {MAX_COMMENT} characters",
+                f"ChatFeedback.comment must be valid Unicode text of at most {MAX_COMMENT} "
+                "characters",
                 field="comment",
             )
 
@@ -304,6 +304,15 @@ class AlertAcknowledged(Event):
     by: str
 
 
+def _encodable(text: str) -> bool:
+    # The log stores UTF-8: a lone surrogate ("\ud800") is not text it can hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_channels(cls: str, channels: object, *, empty_ok: bool) -> None:
     if not isinstance(channels, tuple) or not all(isinstance(c, str) for c in channels):
         raise InvalidEvent(f"{cls}.channels must be a list of channel names", field="channels")
@@ -312,7 +321,7 @@ def _check_channels(cls: str, channels: object, *, empty_ok: bool) -> None:
     bad = [c for c in channels if c not in CHANNELS]
     if bad:
         raise InvalidEvent(
-            f"{cls}.channels has unknown channel {bad[0]!r} (known: {', '.join(CHANNELS)})",
+            f"{cls}.channels has an unknown channel (known: {', '.join(CHANNELS)})",
             field="channels",
         )
     if len(set(channels)) != len(channels):

@@ -18,6 +18,25 @@ TOKENS = {
 }
 WEBHOOK_SECRET = "carrier-webhook-secret-1"
 
+# A valid example of every event type's own fields (the envelope is added by Events).
+# ``by`` of alert.acknowledged is the sender's token name, never sent.
+EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "contact.arrived": {"contact_id": "c-9", "channel": "phone", "queue": "phone"},
+    "contact.answered": {"contact_id": "c-9", "agent_id": "kss-1"},
+    "contact.abandoned": {"contact_id": "c-9"},
+    "contact.ended": {"contact_id": "c-9"},
+    "offer.declined": {"contact_id": "c-9", "agent_id": "kss-1"},
+    "agent.logged_in": {"agent_id": "kss-1", "team": "kss", "channels": ["phone"]},
+    "agent.logged_out": {"agent_id": "kss-1", "channels": ["phone"]},
+    "agent.ready": {"agent_id": "kss-1", "channels": ["phone"]},
+    "agent.away": {"agent_id": "kss-1", "reason": "break"},
+    "chat.feedback": {"contact_id": "c-9", "rating": 7, "comment": "thanks"},
+    "contact.flagged": {"contact_id": "c-9", "flag": "duty_to_avert"},
+    "team.absent": {"team": "kss", "from": "2021-11-16T08:00:00+01:00",
+                    "to": "2021-11-16T16:00:00+01:00"},
+    "alert.acknowledged": {"alert_id": "al-1"},
+}  # fmt: skip
+
 
 def auth() -> Authenticator:
     return Authenticator(

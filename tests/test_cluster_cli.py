@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -27,14 +28,16 @@ from tests.redis_helpers import SHARED_URL, ensure_shared_redis, new_prefix
     ],
 )  # fmt: skip
 def test_bad_store_options_are_one_line_and_exit_2(
-    args: list[str], says: str, capsys: pytest.CaptureFixture[str]
+    args: list[str], says: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(["serve", "--port", "1", *args]) == 2
+    data = tmp_path / "data"
+    assert main(["serve", "--port", "1", "--data", str(data), *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err, err
+    assert not data.exists()  # refused before anything touched the disk
 
 
-def test_waitaof_on_a_server_without_it_stops_serve_before_it_serves() -> None:
+def test_waitaof_on_a_server_without_it_stops_serve_before_it_serves(tmp_path: Path) -> None:
     client = ensure_shared_redis()
     try:
         client.execute_command("WAITAOF", 0, 0, 0)
@@ -45,7 +48,7 @@ def test_waitaof_on_a_server_without_it_stops_serve_before_it_serves() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "adapters.cli", "serve", "--store", SHARED_URL,
          "--redis-prefix", prefix, "--redis-waitaof", "1,0", "--port", "0",
-         "--log-level", "critical"],
+         "--log-level", "critical", "--data", str(tmp_path / "data")],
         check=False, cwd=ROOT, capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert proc.returncode == 2

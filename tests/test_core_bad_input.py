@@ -241,3 +241,13 @@ def test_trusted_construction_equals_the_validated_one_and_still_needs_every_fie
     with pytest.raises(InvalidEvent) as caught:
         ContactArrived.trusted(**fields, channel="phone")
     assert caught.value.field == "queue"
+
+
+def test_a_comment_must_be_text_the_log_can_hold() -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        ChatFeedback(event_id="e", at=1.0, source="chat", contact_id="c", rating=5,
+                     comment="x \ud800")  # fmt: skip
+    assert (caught.value.field, caught.value.detail) == (
+        "comment",
+        "ChatFeedback.comment must be valid Unicode text of at most 2000 characters",
+    )

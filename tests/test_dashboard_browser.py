@@ -140,7 +140,8 @@ class Service:
 
     def post(self, type_: str, **fields: Any) -> dict[str, Any]:
         self.n += 1
-        event = {"event_id": f"carrier-{self.n}", "type": type_, "at": round(self.now(), 3),
+        at = dt.datetime.fromtimestamp(round(self.now(), 3), dt.UTC).isoformat()
+        event = {"event_id": f"carrier-{self.n}", "type": type_, "at": at,
                  "source": "carrier", **fields}  # fmt: skip
         status, body = self.request("POST", "/v1/events", "carrier", event)
         assert status == 200, body

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from tests.http_helpers import TOKENS
+import pytest
+
+from adapters.demo import DEMO_MARKER, check_demo_dir, new_demo_run
+from adapters.store import EmbeddedStore
+from router import AgentLoggedIn, HelplineConfig
+from router.errors import ConfigError
+from tests.conftest import ROOT, VO_LINJEN
+from tests.http_helpers import TOKENS, local_ts
+from tests.redis_helpers import SHARED_URL
 from tests.serve_process import Server, write_auth
 
 
@@ -42,3 +53,94 @@ def test_demo_traffic_moves_the_live_state_across_a_handover(tmp_path: Path) -> 
         assert (tmp_path / "demo" / ".linje-demo").exists()
     finally:
         assert server.stop() == 0  # SIGTERM: a graceful shutdown
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for a folder)."""
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def write_real_log(data: Path, config: HelplineConfig) -> None:
+    store = EmbeddedStore.open(data / config.id, config)
+    try:
+        login = AgentLoggedIn(
+            event_id="real-1", at=local_ts("2026-11-30T10:00:00"), source="ui",
+            agent_id="kss-1", team="kss", channels=("phone",),
+        )  # fmt: skip
+        (result,) = store.ingest([login])
+        assert result.status == "accepted"
+    finally:
+        store.close()
+
+
+def serve_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``linje serve ARGS`` run from ``cwd`` (so the default ``--data data`` is ``cwd/data``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "serve", "--config", str(VO_LINJEN),
+         "--port", "1", "--log-level", "critical", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+
+
+def test_a_refused_store_demo_run_leaves_a_real_log_byte_identical(
+    tmp_path: Path, vo_config: HelplineConfig
+) -> None:
+    # The reproduction: `linje serve --store redis://... --demo` with the default --data data.
+    write_real_log(tmp_path / "data", vo_config)
+    before = tree(tmp_path / "data")
+    assert any(name.endswith(".seg") for name in before)
+    done = serve_in(tmp_path, "--store", SHARED_URL, "--demo")
+    assert (done.returncode, done.stderr.count("\n")) == (2, 1), done.stderr
+    assert "--demo runs on the embedded store" in done.stderr
+    assert tree(tmp_path / "data") == before  # no marker either
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_a_refused_store_demo_run_in_an_empty_folder_leaves_no_marker(
+    tmp_path: Path, exists: bool
+) -> None:
+    if exists:
+        (tmp_path / "data").mkdir()
+    done = serve_in(tmp_path, "--store", SHARED_URL, "--demo")
+    assert done.returncode == 2, done.stderr
+    assert (tmp_path / "data").exists() == exists
+    if exists:
+        assert list((tmp_path / "data").iterdir()) == []
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_demo_refuses_a_folder_with_a_real_log_even_if_marked(
+    tmp_path: Path, vo_config: HelplineConfig, marked: bool
+) -> None:
+    write_real_log(tmp_path / "data", vo_config)
+    if marked:  # e.g. a marker a refused run left behind before this was fixed
+        (tmp_path / "data" / DEMO_MARKER).write_text("stale\n")
+    before = tree(tmp_path / "data")
+    done = serve_in(tmp_path, "--demo")
+    assert (done.returncode, done.stderr.count("\n")) == (2, 1), done.stderr
+    assert "holds a real log" in done.stderr
+    assert tree(tmp_path / "data") == before
+
+
+def test_each_demo_run_gets_a_new_folder_and_earlier_runs_are_kept(
+    tmp_path: Path, vo_config: HelplineConfig
+) -> None:
+    data = tmp_path / "demo"
+    check_demo_dir(data)  # not there yet: fine, and still not there
+    assert not data.exists()
+    first = new_demo_run(data)
+    write_real_log(first, vo_config)  # the first run's log
+    before = tree(first)
+    check_demo_dir(data)  # the marker and earlier runs: fine
+    second = new_demo_run(data)
+    assert second != first
+    assert sorted(p.name for p in data.iterdir()) == sorted([DEMO_MARKER, first.name, second.name])
+    assert tree(first) == before
+    assert list(second.iterdir()) == []
+    (data / "notes.txt").write_text("mine\n")
+    with pytest.raises(ConfigError, match="holds a real log"):
+        check_demo_dir(data)

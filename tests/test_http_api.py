@@ -396,3 +396,102 @@ async def test_not_ready_while_recovering(
             break
         await asyncio.sleep(0.01)
     assert (await client.get("/readyz")).status == 200
+
+
+AT = "2021-11-15T10:00:00+01:00"
+UNIX_AT = 1636966800  # the same instant as AT: accepted as a time before wire types were strict
+NOT_AN_INT = "rating: Input should be a valid integer"
+NOT_A_TIME = ("Value error, a time must be an ISO 8601 string with a UTC offset, "
+              "e.g. 2021-11-15T10:00:00+01:00")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "detail"),
+    [
+        *[("/v1/events", {"event_id": "e1", "type": "chat.feedback", "at": AT, "source": "carrier",
+                          "contact_id": "c1", "rating": rating}, "rating", NOT_AN_INT)
+          for rating in ("8", True, 5.0, " 7 ")],
+        *[("/v1/events", {"event_id": "e1", "type": "contact.arrived", "at": at,
+                          "source": "carrier", "contact_id": "c1", "channel": "phone",
+                          "queue": "phone"}, "at", f"at: {NOT_A_TIME}")
+          for at in (UNIX_AT, UNIX_AT + 0.5, str(UNIX_AT), True)],
+        ("/v1/events", {"event_id": "e1", "type": "agent.logged_in", "at": AT, "source": "carrier",
+                        "agent_id": "kss-1", "team": "kss", "channels": "phone"}, "channels",
+         "channels: Input should be a valid list"),
+        ("/v1/events", {"event_id": 1, "type": "contact.ended", "at": AT, "source": "carrier",
+                        "contact_id": "c1"}, "event_id", "event_id: Input should be a valid string"),
+        ("/v1/events", {"event_id": "e1", "type": "team.absent", "at": AT, "source": "supervisor",
+                        "team": "kss", "from": UNIX_AT, "to": AT}, "from", f"from: {NOT_A_TIME}"),
+        *[("/v1/adapters/chat", {"event": "feedback", "timestamp": AT, "chat_id": "c1",
+                                 "rating": rating}, "rating", NOT_AN_INT)
+          for rating in ("8", True, 5.0, " 7 ")],
+        ("/v1/adapters/chat", {"event": "chat_requested", "timestamp": UNIX_AT, "chat_id": "c1"},
+         "timestamp", f"timestamp: {NOT_A_TIME}"),
+        ("/v1/adapters/carrier", {"event": "call_queued", "timestamp": UNIX_AT, "call_id": "tn-1"},
+         "timestamp", f"timestamp: {NOT_A_TIME}"),
+        ("/v1/adapters/carrier", {"event": "call_queued", "timestamp": str(UNIX_AT),
+                                  "call_id": "tn-1"}, "timestamp", f"timestamp: {NOT_A_TIME}"),
+    ],
+)  # fmt: skip
+async def test_wire_types_are_strict_with_no_coercion(
+    client: TestClient, path: str, body: dict[str, Any], field: str, detail: str
+) -> None:
+    engine = next(iter(client.app[ENGINES].values()))
+    before = engine.store.last_seq  # type: ignore[union-attr]
+    who = "chat" if path.endswith("chat") else body.get("source", "carrier")
+    r = await post(client, body, who, path)
+    problem = await r.json()
+    got = (r.status, r.content_type, problem["type"], problem.get("field"), problem["detail"])
+    assert got == (422, "application/problem+json", "urn:linje:problem:invalid-event", field,
+                   detail)  # fmt: skip
+    assert engine.store.last_seq == before  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/adapters/carrier", "/v1/adapters/chat"])
+async def test_a_byte_order_mark_before_the_json_is_refused(client: TestClient, path: str) -> None:
+    body = {"event": "call_queued", "timestamp": AT, "call_id": "tn-1"}
+    if path == "/v1/events":
+        body = {"event_id": "e1", "type": "contact.arrived", "at": AT, "source": "carrier",
+                "contact_id": "c1", "channel": "phone", "queue": "phone"}  # fmt: skip
+    who = "chat" if path.endswith("chat") else "carrier"
+    r = await client.post(path, data=b"\xef\xbb\xbf" + json.dumps(body).encode(),
+                          headers={**bearer(who), "Content-Type": "application/json"})  # fmt: skip
+    assert (r.status, r.content_type) == (400, "application/problem+json")
+    assert await r.json() == {
+        "type": "urn:linje:problem:malformed-json", "title": "Bad request", "status": 400,
+        "detail": "body starts with a byte order mark; send plain UTF-8", "instance": path,
+    }  # fmt: skip
+
+
+PHONE = "+47 912 34 567"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/events", {"event_id": "e1", "type": "contact.answered", "at": AT,
+                        "source": "carrier", "contact_id": "c1", "agent_id": PHONE}, "agent_id"),
+        ("/v1/events", {"event_id": "e1", "type": "contact.arrived", "at": AT, "source": "carrier",
+                        "contact_id": "c1", "channel": "phone", "queue": PHONE}, "queue"),
+        ("/v1/events", {"event_id": "e1", "type": "contact.arrived", "at": AT, "source": "carrier",
+                        "contact_id": "c1", "channel": PHONE, "queue": "phone"}, "channel"),
+        ("/v1/events", {"event_id": "e1", "type": "agent.logged_in", "at": AT,
+                        "source": "carrier", "agent_id": "kss-1", "team": "kss",
+                        "channels": [PHONE]}, "channels"),
+        ("/v1/events", {"event_id": "e1", "type": "agent.away", "at": AT, "source": "carrier",
+                        "agent_id": "kss-1", "reason": PHONE}, "reason"),
+        ("/v1/events", {"event_id": "e1", "type": "chat.feedback", "at": AT, "source": "carrier",
+                        "contact_id": "c1", "rating": 4791234567}, "rating"),
+        ("/v1/adapters/carrier", {"event": "member_login", "timestamp": AT, "extension": "kss-1",
+                                  "team": PHONE}, "team"),
+    ],
+)  # fmt: skip
+async def test_a_refused_value_is_never_echoed_in_the_problem(
+    client: TestClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    r = await post(client, body, "carrier", path)
+    problem = await r.json()
+    assert (r.status, problem["type"], problem["field"]) == (
+        422, "urn:linje:problem:invalid-event", field)  # fmt: skip
+    text = await r.text()
+    assert [s for s in ("912 34 567", "4791234567") if s in text] == []

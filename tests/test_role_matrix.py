@@ -26,11 +26,12 @@ from aiohttp.test_utils import TestClient
 from adapters.cluster.codec import decode_input
 from adapters.cluster.keys import HelplineKeys
 from adapters.cluster.node import RedisNode, RedisOptions
-from adapters.http.app import ENGINES
+from adapters.http.app import AUTH, ENGINES
 from adapters.http.auth import Authenticator
 from adapters.store.entries import read_entries
 from router import HelplineConfig
-from tests.http_helpers import TOKENS, WEBHOOK_SECRET, ManualClock, bearer
+from router.events import EVENT_TYPES
+from tests.http_helpers import EVENT_EXAMPLES, TOKENS, WEBHOOK_SECRET, ManualClock, bearer
 from tests.redis_helpers import SHARED_URL, drop_prefix, ensure_shared_redis, new_prefix
 from tests.service_client import start
 
@@ -249,3 +250,98 @@ async def test_the_matrix_is_not_vacuous(client: TestClient) -> None:
         assert any(cells) == (role not in ("none", "unknown-token")), role
         assert not all(cells), role
     assert TOKENS["chat"] != TOKENS["carrier"]
+
+
+# ------------------------------------------------------------- event types
+SUPERVISOR_EVENTS = {"alert.acknowledged", "team.absent"}
+AT = "2021-11-15T10:00:00+01:00"
+ROLE_OF = {"carrier": "adapter", "supervisor": "supervisor"}
+
+
+def allowed_roles(kind: str) -> str:
+    return "supervisor" if kind in SUPERVISOR_EVENTS else "adapter"
+
+
+def event(kind: str, who: str, n: int, **extra: Any) -> dict[str, Any]:
+    return {"event_id": f"et-{who}-{n}", "type": kind, "at": AT, "source": who,
+            **EVENT_EXAMPLES[kind], **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize("who", ["carrier", "supervisor", "planner"])
+async def test_each_event_type_is_posted_only_by_its_roles(client: TestClient, who: str) -> None:
+    log = client.app[LOG]
+    mismatches: list[str] = []
+    for n, kind in enumerate(sorted(EVENT_TYPES)):
+        before = log.events()
+        r = await client.post("/v1/events", json=event(kind, who, n), headers=bearer(who))
+        body = await r.json()
+        got = (r.status, r.content_type, body.get("type"), body.get("field"), body.get("detail"))
+        if who == "planner":  # not a role that posts events at all
+            expected: Any = (403, "application/problem+json", "urn:linje:problem:forbidden",
+                             None, "role planner may not use POST /v1/events")  # fmt: skip
+        elif ROLE_OF[who] == allowed_roles(kind):
+            expected = None
+            if r.status in (401, 403):
+                mismatches.append(f"{who} {kind}: refused ({r.status}) but allowed")
+        else:
+            expected = (403, "application/problem+json",
+                        "urn:linje:problem:forbidden-event-type", "type",
+                        f"type: role {ROLE_OF[who]} may not post {kind} events "
+                        f"(allowed: {allowed_roles(kind)})")  # fmt: skip
+        if expected is not None:
+            if got != expected:
+                mismatches.append(f"{who} {kind}: got {got}")
+            if log.events() != before:
+                mismatches.append(f"{who} {kind}: a refused event was logged")
+    assert mismatches == []
+
+
+async def test_a_batch_with_one_event_of_another_role_is_refused_whole(client: TestClient) -> None:
+    log = client.app[LOG]
+    before = log.events()
+    batch = [event("agent.logged_in", "carrier", 1), event("team.absent", "carrier", 2)]
+    r = await client.post("/v1/events", json={"events": batch}, headers=bearer("carrier"))
+    body = await r.json()
+    assert (r.status, body["type"], body["field"]) == (
+        403, "urn:linje:problem:forbidden-event-type", "events[1].type")  # fmt: skip
+    assert log.events() == before
+
+
+async def test_an_adapter_cannot_acknowledge_an_alert_in_a_supervisors_name(
+    client: TestClient,
+) -> None:
+    log = client.app[LOG]
+    before = log.events()
+    forged = event("alert.acknowledged", "carrier", 1, by="supervisor")
+    r = await client.post("/v1/events", json=forged, headers=bearer("carrier"))
+    assert (r.status, (await r.json())["type"]) == (403, "urn:linje:problem:forbidden-event-type")
+    assert log.events() == before
+
+
+async def test_by_of_an_acknowledgement_is_the_token_name_and_never_from_the_body(
+    client: TestClient,
+) -> None:
+    log = client.app[LOG]
+    client.app[AUTH].add_token("supervisor", "duty-lead", "duty-lead-token-00000001")
+    lead = {"Authorization": "Bearer duty-lead-token-00000001"}
+    login = {"event_id": "l-1", "type": "agent.logged_in", "at": AT, "source": "carrier",
+             "agent_id": "kss-c", "team": "kss", "channels": ["chat"]}  # fmt: skip
+    assert (await client.post("/v1/events", json=login, headers=bearer("carrier"))).status == 200
+    state = await (await client.get("/v1/state", headers=lead)).json()
+    gap = next(a for a in state["alerts"] if a["kind"] == "handover_gap")  # nobody on the phone
+    ack = {"event_id": "ack-1", "type": "alert.acknowledged", "at": AT, "source": "duty-lead",
+           "alert_id": gap["alert_id"]}  # fmt: skip
+    before = log.events()
+    r = await client.post("/v1/events", json={**ack, "by": "someone-else"}, headers=lead)
+    assert (r.status, await r.json()) == (422, {
+        "type": "urn:linje:problem:invalid-event", "title": "Unprocessable event", "status": 422,
+        "detail": "by: set by the service from your token; leave it out", "field": "by",
+        "instance": "/v1/events"})  # fmt: skip
+    assert log.events() == before
+    r = await client.post("/v1/events", json=ack, headers=lead)
+    assert (r.status, [x["status"] for x in (await r.json())["results"]]) == (200, ["accepted"])
+    assert log.events() == before + 1
+    state = await (await client.get("/v1/state", headers=lead)).json()
+    assert [a["acknowledged_by"] for a in state["alerts"] if a["alert_id"] == gap["alert_id"]] == [
+        "duty-lead"
+    ]

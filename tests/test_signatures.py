@@ -28,6 +28,7 @@ from tests.service_client import last_seq, start
 
 MONDAY = "2021-11-15 10:00"
 PATHS = ["/v1/events", "/v1/adapters/carrier"]
+E_ACUTE = "\u00e9"
 
 
 def data_blob(root: Path) -> dict[str, bytes]:
@@ -82,6 +83,13 @@ def forgeries(body: bytes, now: int) -> dict[str, tuple[bytes, str]]:
         "truncated mac": (body, sign(WEBHOOK_SECRET, body, now, kid="car-1")[:-2]),
         "upper-case mac": (body, sign(WEBHOOK_SECRET, body, now, kid="car-1").upper()),
         "empty header": (body, ""),
+        # Before: a 500 before any authentication ("²".isdigit(); int() of 5,000 digits).
+        "timestamp of 5,000 digits": (body, f"t={'9' * 5_000},kid=car-1,v1={'0' * 64}"),
+        "timestamp ²": (body, f"t=\u00b2,kid=car-1,v1={'0' * 64}"),
+        "timestamp in Arabic-Indic digits": (body, f"t=\u0663,v1={'0' * 64}"),
+        "timestamp with a sign": (body, f"t=+{now},v1={'0' * 64}"),
+        "a mac of non-ASCII letters": (body, f"t={now},kid=car-1,v1={E_ACUTE * 64}"),
+        "a key id of non-ASCII letters": (body, f"t={now},kid={E_ACUTE},v1={'0' * 64}"),
     }
 
 

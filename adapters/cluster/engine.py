@@ -374,6 +374,14 @@ class RedisEngine(Listeners):
                 if not fut.done():
                     fut.set_exception(err)
             return
+        except Exception as exc:
+            # Anything else (an event the codec cannot encode) must still answer every
+            # waiting request, or its client waits forever: a 500, nothing acknowledged.
+            log.exception("helpline %s: append failed; nothing acknowledged", self.id)
+            for _, fut in pending:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
         # Telemetry: decided and durable are one moment here (in Redis and folded).
         staged = Staged(results=results)
         self.probe.decided(staged, events, [fut for _, fut in pending])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.http.auth import Authenticator, Principal
+from adapters.http.bodies import parse_json
 from adapters.http.clock import Clock
 from adapters.http.dashboard import add_dashboard_routes
 from adapters.http.engine import Engine
@@ -27,10 +28,18 @@ from adapters.http.engine_api import HelplineEngine
 from adapters.http.limits import Limiter, Limits
 from adapters.http.openapi import build_openapi
 from adapters.http.problems import Problem, problem_middleware, problem_response
+from adapters.http.server import ProblemApplication
 from adapters.http.streams import StateHub, command_stream, state_stream
 from adapters.http.telemetry import Telemetry
 from adapters.http.vendors import CarrierEvent, ChatVendorEvent, carrier_to_event, chat_to_event
-from adapters.http.wire import MAX_BATCH, EventBatch, event_adapter, to_event
+from adapters.http.wire import (
+    EVENT_ROLES,
+    FROM_PRINCIPAL,
+    MAX_BATCH,
+    EventBatch,
+    event_adapter,
+    to_event,
+)
 from adapters.store.embedded import IngestResult
 from router.commands import command_to_dict
 from router.config import HelplineConfig
@@ -42,6 +51,9 @@ __all__ = ["MAX_BODY", "MAX_FUTURE_S", "build_app"]
 
 log = logging.getLogger("linje.http")
 MAX_BODY = 64 * 1024
+# A command cursor is a log position: 18 digits outlast any helpline.
+MAX_CURSOR_DIGITS = 18
+_CURSOR = re.compile(rf"[0-9]{{1,{MAX_CURSOR_DIGITS}}}")
 # An event stamped further than this into the future has a broken clock.
 MAX_FUTURE_S = 300.0
 
@@ -93,10 +105,8 @@ async def _body(request: web.Request) -> bytes:
 
 
 def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Problem(400, "malformed-json", f"body is not valid JSON: {exc}") from None
+    # Strict: UTF-8, bounded depth and integers, only encodable strings (bodies.py).
+    return parse_json(body)
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
@@ -194,21 +204,53 @@ async def _ingest(request: web.Request, events: list[Event], single: bool) -> we
 
 
 # -------------------------------------------------------------------- handlers
+def _check_roles(raw: list[Any], principal: Principal, single: bool) -> None:
+    """403 for an event type the principal's role may not send (``EVENT_ROLES``), 422 for
+    a field the service sets from the principal (``FROM_PRINCIPAL``); before validation."""
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if not isinstance(kind, str) or kind not in EVENT_ROLES:
+            continue  # validation names it
+        at = "" if single else f"events[{i}]."
+        allowed = EVENT_ROLES[kind]
+        if principal.role not in allowed:
+            raise Problem(
+                403,
+                "forbidden-event-type",
+                f"{at}type: role {principal.role} may not post {kind} events "
+                f"(allowed: {', '.join(sorted(allowed))})",
+                field=f"{at}type",
+            )
+        for name in FROM_PRINCIPAL.get(kind, ()):
+            if name in item:
+                raise Problem(
+                    422,
+                    "invalid-event",
+                    f"{at}{name}: set by the service from your token; leave it out",
+                    field=f"{at}{name}",
+                )
+
+
 async def post_events(request: web.Request) -> web.Response:
     body = await _body(request)
-    principal = _principal(request, ("adapter",), body)
+    principal = _principal(request, ("adapter", "supervisor"), body)
     data = _json(body)
     single = not (isinstance(data, dict) and "events" in data)
     if single:
+        _check_roles([data], principal, single)
         models = [_validate(event_adapter, data)]
     else:
         if isinstance(data.get("events"), list) and len(data["events"]) > MAX_BATCH:
             raise Problem(
                 413, "batch-too-large", f"a batch holds at most {MAX_BATCH} events", field="events"
             )
+        if isinstance(data.get("events"), list):
+            _check_roles(data["events"], principal, single)
         models = _validate(EventBatch, data).events
     try:
-        events = [to_event(m) for m in models]
+        events = [to_event(m, principal.name) for m in models]
     except LinjeError as err:
         raise Problem(err.status, err.code, err.detail, field=err.field) from None
     _check_events(request, events, principal)
@@ -241,9 +283,13 @@ async def get_commands(request: web.Request) -> web.StreamResponse:
     raw = request.query.get("cursor")
     cursor: int | None = None
     if raw is not None:
-        if not raw.isdigit():
+        # ASCII digits, bounded: "²".isdigit() is True, and int() of 5,000 digits raises.
+        if _CURSOR.fullmatch(raw) is None:
             raise Problem(
-                400, "bad-parameter", "cursor must be a non-negative integer", field="cursor"
+                400,
+                "bad-parameter",
+                f"cursor must be a non-negative integer of at most {MAX_CURSOR_DIGITS} digits",
+                field="cursor",
             )
         cursor = int(raw)
     if not engine.ready:
@@ -380,7 +426,7 @@ def build_app(
         raise ValueError(f"helpline ids must be distinct (got {ids})")
     clock = clock or Clock()
     telemetry = telemetry or Telemetry()
-    app = web.Application(
+    app = ProblemApplication(
         middlewares=[problem_middleware, telemetry.middleware], client_max_size=MAX_BODY
     )
     app[TELEMETRY] = telemetry

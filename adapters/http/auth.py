@@ -1,8 +1,10 @@
 """Who may do what: bearer tokens per role, and signed webhooks for adapters.
 
-Roles: ``adapter`` (post events, only as its own ``source``; read its command
-stream), ``supervisor`` (live state, stats, acknowledge alerts), ``planner``
-(stats). Tokens come from an auth file (TOML) or from the environment
+Roles: ``adapter`` (post contact, offer, feedback and agent events, only as
+its own ``source``; read its command stream), ``supervisor`` (live state,
+stats, acknowledge alerts, post ``alert.acknowledged`` and ``team.absent``),
+``planner`` (stats). Which role posts which event type:
+``adapters.http.wire.EVENT_ROLES``. Tokens come from an auth file (TOML) or from the environment
 (``token_env``); only their SHA-256 digests are kept in memory and they are
 compared in constant time. Secrets never reach a log: nothing here logs, and
 the models keep them out of ``repr``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +63,12 @@ class WebhookKey(BaseModel):
         if (self.secret is None) == (self.secret_env is None):
             raise ValueError("give exactly one of secret or secret_env")
         return self
+
+
+MAX_SIGNATURE_HEADER = 512
+_UNIX = re.compile(r"[0-9]{1,12}")  # used with fullmatch: ASCII digits only, no newline
+_MAC = re.compile(r"[0-9a-f]{64}")
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class AuthConfig(BaseModel):
@@ -115,7 +124,8 @@ class Authenticator:
         """The principal for an ``Authorization: Bearer`` header, or None."""
         if not header or not header.startswith("Bearer "):
             return None
-        digest = hashlib.sha256(header[7:].strip().encode()).digest()
+        # A header of non-UTF-8 bytes reaches here surrogate-escaped: hash those bytes.
+        digest = hashlib.sha256(header[7:].strip().encode("utf-8", "surrogateescape")).digest()
         found: Principal | None = None
         # Compare against every digest so the time taken does not depend on which matched.
         for known, principal in self._tokens.items():
@@ -130,11 +140,17 @@ class Authenticator:
         if not header:
             return None, "no Linje-Signature header"
         parts: dict[str, str] = {}
-        for item in header.split(","):
-            key, _, value = item.strip().partition("=")
-            parts[key] = value
+        if len(header) <= MAX_SIGNATURE_HEADER:
+            for item in header.split(","):
+                key, _, value = item.strip().partition("=")
+                parts[key] = value
         t, sig, kid = parts.get("t", ""), parts.get("v1", ""), parts.get("kid")
-        if not t.isdigit() or not sig:
+        # Strict ASCII shapes: "²".isdigit() is True and int() of 5,000 digits raises.
+        if (
+            _UNIX.fullmatch(t) is None
+            or _MAC.fullmatch(sig) is None
+            or (kid is not None and _KEY_ID.fullmatch(kid) is None)
+        ):
             return None, "Linje-Signature must be t=<unix>,v1=<hex> (optionally kid=<key id>)"
         now = time.time() if now is None else now
         if abs(now - int(t)) > SIGNATURE_TOLERANCE_S:

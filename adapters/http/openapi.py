@@ -148,8 +148,11 @@ def build_openapi() -> dict[str, Any]:
     ops: dict[str, dict[str, Any]] = {
         "/events": {
             "post": _op(
-                'Post one event, or {"events": [...]} (applied in order, one fsync)',
-                roles=["adapter"],
+                'Post one event, or {"events": [...]} (applied in order, one fsync). '
+                "Each event type has its roles (403 otherwise): adapters post contact.*, "
+                "offer.declined, chat.feedback and agent.*; supervisors post "
+                "alert.acknowledged (its by is the token's name, never sent) and team.absent",
+                roles=["adapter", "supervisor"],
                 body="EventIn",
                 ok=_json_ok("Durable", "IngestResponse"),
                 codes=write,
@@ -181,7 +184,11 @@ def build_openapi() -> dict[str, Any]:
                 roles=["adapter"],
                 ok=_json_ok("Commands after the cursor"),
                 params=[
-                    {"name": "cursor", "in": "query", "schema": {"type": "integer", "minimum": 0}}
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+                    }
                 ],
                 codes=("400", "410", *read),
             )

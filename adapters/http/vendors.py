@@ -17,8 +17,9 @@ import hashlib
 import re
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.http.wire import WireTime
 from router.errors import InvalidEvent
 from router.events import (
     AgentAway,
@@ -56,7 +57,7 @@ def scrub(text: str, known: tuple[str | None, ...] = ()) -> str:
 class CarrierEvent(BaseModel):
     """A carrier queue webhook (one per call or member event)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     event: Literal[
         "call_queued",  # call offered to the queue
         "ringing",  # ringing at an extension (the carrier following our offer)
@@ -68,7 +69,7 @@ class CarrierEvent(BaseModel):
         "member_pause",
         "member_unpause",
     ]
-    timestamp: AwareDatetime
+    timestamp: WireTime
     delivery_id: str | None = Field(None, pattern=_ID)
     call_id: str | None = Field(None, pattern=_ID)
     queue: str = "phone"
@@ -84,7 +85,7 @@ class CarrierEvent(BaseModel):
 class ChatVendorEvent(BaseModel):
     """A chat vendor webhook (chat lifecycle, operator presence, feedback form)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     event: Literal[
         "chat_requested",
         "operator_joined",
@@ -95,7 +96,7 @@ class ChatVendorEvent(BaseModel):
         "operator_offline",
         "operator_away",
     ]
-    timestamp: AwareDatetime
+    timestamp: WireTime
     delivery_id: str | None = Field(None, pattern=_ID)
     chat_id: str | None = Field(None, pattern=_ID)
     queue: str = "chat"

@@ -3,27 +3,43 @@
 One source of truth: each pydantic model is built from the fields of the
 frozen dataclass in ``router.events`` (names, types, defaults), with ``at``
 and other times as ISO 8601 timestamps with an offset, and unknown fields
-forbidden. The models validate request bodies and feed the OpenAPI document;
-``to_event`` turns a validated model into the core's event.
+forbidden. Types are strict: no string-to-number coercion (a rating ``"8"``,
+``true``, ``5.0`` or ``" 7 "`` is refused), and a time is an ISO 8601 string
+with a zone, never a bare Unix number (``WireTime``). The models validate
+request bodies and feed the OpenAPI document; ``to_event`` turns a validated
+model into the core's event.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import typing
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    create_model,
+)
 
 from router.errors import InvalidEvent
 from router.events import EVENT_TYPES, Event
 
 __all__ = [
+    "EVENT_ROLES",
+    "FROM_PRINCIPAL",
     "MAX_BATCH",
     "EventBatch",
     "EventIn",
     "EventModels",
+    "WireTime",
     "event_adapter",
     "to_event",
 ]
@@ -31,6 +47,52 @@ __all__ = [
 # A batch is one group commit; bigger ones should be split by the adapter.
 MAX_BATCH = 500
 _TIME_FIELDS = {"at", "start", "end"}
+# A calendar date and a time of day, in ASCII digits, before pydantic parses the rest.
+_ISO_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+_MAX_TIME_CHARS = 40
+
+
+def _iso_time(value: object) -> object:
+    if (
+        not isinstance(value, str)
+        or len(value) > _MAX_TIME_CHARS
+        or _ISO_START.match(value) is None
+    ):
+        raise ValueError(
+            "a time must be an ISO 8601 string with a UTC offset, e.g. 2021-11-15T10:00:00+01:00"
+        )
+    return value
+
+
+# A time on the wire: an ISO 8601 string with a zone (parsed by pydantic, which alone
+# would also take a bare Unix number or a numeric string).
+WireTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_time)]
+
+
+_ADAPTER = frozenset({"adapter"})
+_SUPERVISOR = frozenset({"supervisor"})
+# Who may send each event type on /v1/events (a refused role is a 403): adapters
+# report contacts and agents, supervisors acknowledge alerts and declare absences.
+EVENT_ROLES: dict[str, frozenset[str]] = {
+    "contact.arrived": _ADAPTER,
+    "contact.answered": _ADAPTER,
+    "contact.abandoned": _ADAPTER,
+    "contact.ended": _ADAPTER,
+    "contact.flagged": _ADAPTER,
+    "offer.declined": _ADAPTER,
+    "chat.feedback": _ADAPTER,
+    "agent.logged_in": _ADAPTER,
+    "agent.logged_out": _ADAPTER,
+    "agent.ready": _ADAPTER,
+    "agent.away": _ADAPTER,
+    "alert.acknowledged": _SUPERVISOR,
+    "team.absent": _SUPERVISOR,
+}
+if set(EVENT_ROLES) != set(EVENT_TYPES):  # pragma: no cover - a new type needs its roles
+    raise RuntimeError(f"EVENT_ROLES must list every event type: {sorted(EVENT_TYPES)}")
+# Fields the service fills from the authenticated principal (its name), never from
+# the body: they are not in the wire model, and a body that sends one is a 422.
+FROM_PRINCIPAL: dict[str, tuple[str, ...]] = {"alert.acknowledged": ("by",)}
 
 
 def _model_for(cls: type[Event]) -> type[BaseModel]:
@@ -38,10 +100,12 @@ def _model_for(cls: type[Event]) -> type[BaseModel]:
     tag: Any = Literal[cls.type]
     fields: dict[str, Any] = {"type": (tag, Field(description="event type"))}
     for f in dataclasses.fields(cls):
+        if f.name in FROM_PRINCIPAL.get(cls.type, ()):
+            continue
         wire = f.metadata.get("wire", f.name)
         ann: Any = hints[f.name]
         if f.name in _TIME_FIELDS:
-            ann = AwareDatetime
+            ann = WireTime
         elif ann == tuple[str, ...]:
             ann = list[str]
         default: Any = ... if f.default is dataclasses.MISSING else f.default
@@ -51,7 +115,7 @@ def _model_for(cls: type[Event]) -> type[BaseModel]:
     name = "".join(p.capitalize() for p in cls.type.replace(".", "_").split("_")) + "Event"
     model = create_model(
         name,
-        __config__=ConfigDict(extra="forbid", populate_by_name=True, strict=False),
+        __config__=ConfigDict(extra="forbid", populate_by_name=True, strict=True),
         __doc__=(cls.__doc__ or cls.type).strip(),
         **fields,
     )
@@ -66,19 +130,27 @@ event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
 class EventBatch(BaseModel):
     """Several events, applied in order and made durable with one fsync."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-def to_event(model: BaseModel) -> Event:
+def to_event(model: BaseModel, principal: str | None = None) -> Event:
     """The core event for a validated wire model (times become POSIX seconds).
 
-    Reads the model's attributes directly (every request passes here); the
-    event's own checks still run when it is constructed.
+    ``principal``: the authenticated sender's name, for the fields in
+    ``FROM_PRINCIPAL`` (``by`` of ``alert.acknowledged``). Reads the model's
+    attributes directly (every request passes here); the event's own checks
+    still run when it is constructed.
     """
     cls = EVENT_TYPES[model.type]  # type: ignore[attr-defined]
+    own = FROM_PRINCIPAL.get(cls.type, ())
     kwargs: dict[str, Any] = {}
     for name in _NAMES[cls]:
+        if name in own:
+            if principal is None:
+                raise InvalidEvent(f"{cls.type}: {name} needs an authenticated sender", field=name)
+            kwargs[name] = principal
+            continue
         value = getattr(model, name)
         if isinstance(value, dt.datetime):
             value = value.timestamp()
