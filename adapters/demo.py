@@ -189,7 +189,8 @@ class Demo:
             cid = f"demo-{channel}-{self.n}"
             self.live.add(cid)
             await self.post("contact.arrived", contact_id=cid, channel=channel, queue=channel)
-            # A fifth hang up within seconds (the pilot report: ~20 % in a Swedish peer line's first year).
+            # A fifth hang up within seconds (the pilot report: ~20 % in a Swedish peer
+            # line's first year).
             patience = (
                 self.rng.uniform(3, 9) if self.rng.random() < 0.2 else self.rng.expovariate(1 / 90)
             )

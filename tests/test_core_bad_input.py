@@ -128,7 +128,7 @@ NOOPS: list[tuple[str, Callable[[Script], object]]] = [
                 contact_id="c2",
                 channel="phone",
                 queue="phone",
-            )  # fmt: skip
+            )
         ),
     ),
     ("end after abandon", lambda s: s.end("c3")),
