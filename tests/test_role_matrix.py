@@ -327,8 +327,12 @@ async def test_by_of_an_acknowledgement_is_the_token_name_and_never_from_the_bod
     login = {"event_id": "l-1", "type": "agent.logged_in", "at": AT, "source": "carrier",
              "agent_id": "kss-c", "team": "kss", "channels": ["chat"]}  # fmt: skip
     assert (await client.post("/v1/events", json=login, headers=bearer("carrier"))).status == 200
+    # A caller waits with nobody on the phone: a gap at once.
+    arrive = {"event_id": "a-1", "type": "contact.arrived", "at": AT, "source": "carrier",
+              "contact_id": "c1", "channel": "phone", "queue": "phone"}  # fmt: skip
+    assert (await client.post("/v1/events", json=arrive, headers=bearer("carrier"))).status == 200
     state = await (await client.get("/v1/state", headers=lead)).json()
-    gap = next(a for a in state["alerts"] if a["kind"] == "handover_gap")  # nobody on the phone
+    gap = next(a for a in state["alerts"] if a["kind"] == "handover_gap")
     ack = {"event_id": "ack-1", "type": "alert.acknowledged", "at": AT, "source": "duty-lead",
            "alert_id": gap["alert_id"]}  # fmt: skip
     before = log.events()
