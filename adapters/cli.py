@@ -120,8 +120,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def _quiet_stdout() -> None:
     """After a broken pipe: point stdout at /dev/null so the exit's flush stays quiet."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing is flushed
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, fd)
     os.close(devnull)
 
 

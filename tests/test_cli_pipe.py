@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.cli import main
 from adapters.config_file import load_config
 from tests.conftest import ROOT, VO_LINJEN
 from tests.golden_events import build_log
@@ -59,3 +61,13 @@ def test_a_closed_pipe_ends_quietly(log: Path, argv: list[str]) -> None:
 def test_check_config_into_a_closed_pipe(log: Path) -> None:
     done = closed_pipe_run("check-config", str(VO_LINJEN))
     assert (done.returncode, done.stderr) == (EXIT_BROKEN_PIPE, b"")
+
+
+class _Gone(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError
+
+
+def test_main_returns_141_on_a_broken_pipe(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdout", _Gone())
+    assert main(["report", "--data", str(log), "--format", "csv"]) == EXIT_BROKEN_PIPE
