@@ -1,17 +1,41 @@
-"""The ``linje`` command line. Errors are one line on stderr and a non-zero exit."""
+"""The ``linje`` command line. Errors are one line on stderr and a non-zero exit.
+
+Each subcommand lives with its driver and is imported only when it is named,
+so ``linje --help`` and ``linje --version`` import none of them (no pydantic,
+aiohttp, matplotlib...): ``COMMANDS`` says where each one lives and carries
+the one-line help the top-level list shows.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from router.errors import LinjeError
-
-__all__ = ["main"]
+__all__ = ["COMMANDS", "build_parser", "command", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+# name: (the module that registers it, its one-line help), in the order `linje --help` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("adapters.cli_serve", "run the live routing service"),
+    "check-config": ("adapters.cli", "validate a helpline configuration file"),
+    "report": ("adapters.cli_store", "statistics from the event log (tables, CSV, JSON, charts)"),
+    "replay": (
+        "adapters.cli_store",
+        "run the logged events through another configuration and compare",
+    ),
+    "import": ("adapters.cli_store", "import a PBX or carrier log into the event log"),
+    "simulate": ("sim.cli", "run a scenario through the routing core in virtual time"),
+    "plan": ("sim.cli", "find the fewest agents per team, channel and hour that meet a target"),
+}
+
+# What a shell reports for a process ended by SIGPIPE (`linje report | head`).
+EXIT_BROKEN_PIPE = 128 + int(signal.SIGPIPE)
 
 
 def command(
@@ -24,13 +48,23 @@ def command(
 
 @command
 def _check_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("check-config", help="validate a helpline configuration file")
+    p = sub.add_parser(
+        "check-config",
+        help=COMMANDS["check-config"][1],
+        description="Validate a helpline configuration file and list every problem in it, "
+        "one a line: file, line, key and reason.",
+    )
     p.add_argument("file", help="TOML file, e.g. config/vo-linjen.toml")
 
     def run(args: argparse.Namespace) -> int:
-        from adapters.config_file import load_config
+        from adapters.config_file import InvalidConfig, load_config
 
-        cfg = load_config(args.file)
+        try:
+            cfg = load_config(args.file)
+        except InvalidConfig as exc:
+            for problem in exc.problems:
+                print(f"linje check-config: error: {problem}", file=sys.stderr)
+            return 2
         queues = ", ".join(
             f"{n} ({q.channel}, {q.effective_strategy})" for n, q in cfg.queues.items()
         )
@@ -40,41 +74,79 @@ def _check_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.set_defaults(run=run)
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import version
+
+        print(f"linje {version('linje')}")
+        parser.exit()
+
+
+def _load(module: str) -> None:
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:  # an optional part that is not installed
+        if exc.name != module:
+            raise
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; only the subcommand named in ``argv`` (if any) is imported and built in full."""
+    named = next((a for a in argv if not a.startswith("-")), None)
+    if named in COMMANDS:
+        _load(COMMANDS[named][0])
     parser = argparse.ArgumentParser(
         prog="linje",
         description="Linje: real-time contact-centre routing for helplines.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in _COMMANDS:
         add(sub)
+    for name, (module, text) in COMMANDS.items():
+        if module not in sys.modules:
+            sub.add_parser(name, help=text)  # listed only; built in full when named
+    order = list(COMMANDS)
+    sub._choices_actions.sort(key=lambda a: order.index(a.dest) if a.dest in order else len(order))
     return parser
 
 
-def _load_plugins() -> None:
-    # Subcommands that live with their drivers register themselves on import.
-    import importlib
-
-    for mod in ("adapters.cli_store", "adapters.cli_serve", "sim.cli"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the exit's flush stays quiet."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (a test's capture): nothing is flushed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_plugins()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    from router.errors import LinjeError
+
     try:
         code: int = args.run(args)
+        sys.stdout.flush()
     except LinjeError as exc:
         print(f"linje {args.command}: error: {exc.detail}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`linje report | head`): stop quietly
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return 130
     return code

@@ -16,15 +16,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from adapters.cli import command
-from router.errors import BadInput
+from adapters.cli import COMMANDS, command
 
-__all__: list[str] = []
+__all__ = ["helpline_dir"]
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 DEFAULT_CONFIG = "config/vo-linjen.toml"
+DATA_HELP = (
+    "the data directory, as `linje serve` prints it (one folder per helpline), "
+    "or one helpline's folder"
+)
+HELPLINE_HELP = "the helpline's id in --data (default: the only one there)"
+
+
+def _bad(detail: str) -> Exception:
+    from router.errors import BadInput
+
+    return BadInput(detail)
 
 
 @contextmanager
@@ -32,21 +44,84 @@ def _open_text(path: str, *, newline: str | None = None) -> Iterator[IO[str]]:
     try:
         fh = open(path, encoding="utf-8", errors="replace", newline=newline)  # noqa: SIM115
     except OSError as exc:
-        raise BadInput(f"cannot read {path}: {exc.strerror}") from None
+        raise _bad(f"cannot read {path}: {exc.strerror}") from None
     with fh:
         yield fh
+
+
+def helpline_dir(data: str, helpline: str | None = None, *, new: str | None = None) -> Path:
+    """One helpline's folder in ``data``, laid out as ``linje serve`` does: ``DATA/<id>/log``.
+
+    ``data`` may also be a helpline's folder itself (it holds ``log/``). Without
+    ``helpline`` it is the only helpline there; ``new`` is the one to create when
+    there is none yet (``linje import``). Several, or none, is a one-line error
+    naming the choices.
+    """
+    root = Path(data)
+    present = (
+        sorted(p.name for p in root.iterdir() if (p / "log").is_dir()) if root.is_dir() else []
+    )
+    if helpline is not None:
+        if helpline in present or helpline == new:
+            return root / helpline
+        here = f"helplines here: {', '.join(present)}" if present else "no helpline here yet"
+        raise _bad(f"--data {data} has no helpline {helpline!r} ({here})")
+    if (root / "log").is_dir():
+        return root
+    if len(present) == 1:
+        return root / present[0]
+    if present:
+        raise _bad(
+            f"--data {data} holds helplines {', '.join(present)}: choose one with --helpline"
+        )
+    if new is not None:
+        return root / new
+    raise _bad(
+        f"{data}: no event log here (expected {root / 'HELPLINE' / 'log'}, "
+        "as linje serve writes it)"
+    )
+
+
+def _console() -> Console:
+    """A rich console on stdout whose broken pipe ends the command as any other write's does."""
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return PipeConsole()
 
 
 # -------------------------------------------------------------------- report
 @command
 def _report(sub: SubParsers) -> None:
-    p = sub.add_parser("report", help="statistics from the event log (tables, CSV, JSON, charts)")
-    p.add_argument("--data", required=True, metavar="DIR", help="the data directory")
-    p.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+    p = sub.add_parser(
+        "report",
+        help=COMMANDS["report"][1],
+        description="The helpline's figures from its event log, shaped like its statistics "
+        "pages: contacts per month and channel, unanswered calls by cause, answer rate and "
+        "service level, contacts by hour and weekday. CSV and JSON for spreadsheets and "
+        "scripts, PNG charts with --plots.",
+    )
+    p.add_argument("--data", required=True, metavar="DIR", help=DATA_HELP)
+    p.add_argument("--helpline", metavar="ID", help=HELPLINE_HELP)
+    p.add_argument(
+        "--config",
+        default=DEFAULT_CONFIG,
+        metavar="FILE",
+        help="the helpline's configuration: time zone, thresholds (default: %(default)s)",
+    )
     p.add_argument("--from", dest="start", metavar="DATE", help="first local date, YYYY-MM-DD")
     p.add_argument("--to", dest="end", metavar="DATE", help="last local date (included)")
     p.add_argument("--month", metavar="YYYY-MM", help="one calendar month")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json"),
+        default="table",
+        help="output format (default: %(default)s)",
+    )
     p.add_argument(
         "--group-by",
         default="month,channel",
@@ -75,15 +150,14 @@ def _report(sub: SubParsers) -> None:
         start, end, label = parse_window(
             ZoneInfo(cfg.timezone), start=args.start, end=args.end, month=args.month
         )
-        report = Report(cfg, load_records(args.data), start, end, label)
+        data = helpline_dir(args.data, args.helpline)
+        report = Report(cfg, load_records(data), start, end, label)
         if args.format == "json":
             print(json.dumps(to_json(report, group_by), indent=2, ensure_ascii=False))
         elif args.format == "csv":
             sys.stdout.write(to_csv(report, group_by))
         else:
-            from rich.console import Console
-
-            render_tables(report, Console())
+            render_tables(report, _console())
         if args.plots:
             from adapters.report_plots import write_plots
 
@@ -98,25 +172,33 @@ def _report(sub: SubParsers) -> None:
 @command
 def _replay(sub: SubParsers) -> None:
     p = sub.add_parser(
-        "replay", help="run the logged events through another configuration and compare"
+        "replay",
+        help=COMMANDS["replay"][1],
+        description="Run the events of a helpline's log through another configuration "
+        '("what if chat had been open 24/7?") and set the figures it gives beside the '
+        "recorded ones; events the other configuration refuses are counted per reason.",
     )
-    p.add_argument("--data", required=True, metavar="DIR", help="the data directory")
+    p.add_argument("--data", required=True, metavar="DIR", help=DATA_HELP)
+    p.add_argument("--helpline", metavar="ID", help=HELPLINE_HELP)
     p.add_argument("--config", required=True, metavar="FILE", help="the configuration to try")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="output format (default: %(default)s)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from adapters.config_file import load_config
         from adapters.replay import replay, replay_to_json
 
-        result = replay(args.data, load_config(args.config))
+        result = replay(helpline_dir(args.data, args.helpline), load_config(args.config))
         if args.format == "json":
             print(json.dumps(replay_to_json(result), indent=2, ensure_ascii=False))
         else:
-            from rich.console import Console
-
             from adapters.replay import render_replay
 
-            render_replay(result, args.config, Console())
+            render_replay(result, args.config, _console())
         return 0
 
     p.set_defaults(run=run)
@@ -125,7 +207,12 @@ def _replay(sub: SubParsers) -> None:
 # -------------------------------------------------------------------- import
 @command
 def _import(sub: SubParsers) -> None:
-    p = sub.add_parser("import", help="import a PBX or carrier log into the event log")
+    p = sub.add_parser(
+        "import",
+        help=COMMANDS["import"][1],
+        description="Convert an Asterisk queue_log or a carrier's call log into events in a "
+        "helpline's log (docs/IMPORT.md); importing the same file again adds nothing.",
+    )
     kinds = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
     for name, helptext in (
         ("asterisk-queue-log", "an Asterisk queue_log file (docs/IMPORT.md)"),
@@ -133,8 +220,19 @@ def _import(sub: SubParsers) -> None:
     ):
         k = kinds.add_parser(name, help=helptext)
         k.add_argument("file", help="the file to import")
-        k.add_argument("--data", required=True, metavar="DIR", help="the data directory")
-        k.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE")
+        k.add_argument("--data", required=True, metavar="DIR", help=DATA_HELP)
+        k.add_argument(
+            "--helpline",
+            metavar="ID",
+            help="the helpline's id in --data (default: the only one there, or --config's "
+            "helpline in a new data directory)",
+        )
+        k.add_argument(
+            "--config",
+            default=DEFAULT_CONFIG,
+            metavar="FILE",
+            help="the helpline's configuration: queues, teams (default: %(default)s)",
+        )
         k.add_argument(
             "--queue-map",
             action="append",
@@ -172,7 +270,13 @@ def _run_import(args: argparse.Namespace) -> int:
     queue_map = parse_queue_map(args.queue_map, cfg)
     teams = parse_team_map(args.agent_team, args.default_team, cfg)
     if not Path(args.file).is_file():
-        raise BadInput(f"cannot read {args.file}: no such file")
+        raise _bad(f"cannot read {args.file}: no such file")
+    data = helpline_dir(args.data, args.helpline, new=cfg.id)
+    if data != Path(args.data) and data.name != cfg.id:
+        raise _bad(
+            f"--data {args.data}: {data} is helpline {data.name}'s folder, "
+            f"but --config {args.config} is helpline {cfg.id}"
+        )
 
     # Read the whole file first (a month of calls is small) so that a file
     # refused as a whole leaves the data directory untouched.
@@ -198,9 +302,9 @@ def _run_import(args: argparse.Namespace) -> int:
     else:
         from adapters.store import EmbeddedStore
 
-        with EmbeddedStore.open(args.data, cfg, fsync=not args.no_fsync) as store:
+        with EmbeddedStore.open(data, cfg, fsync=not args.no_fsync) as store:
             summary = convert(store)
-        where = f"imported into {args.data}"
+        where = f"imported into {data}"
     for problem in summary.problems():
         print(problem, file=sys.stderr)
     print(f"{args.file}: {summary.source} {where}")

@@ -19,12 +19,14 @@ __all__ = [
     "CLOSED",
     "WEEKDAYS",
     "ChannelConfig",
+    "ConfigProblems",
     "CoverageRule",
     "HelplineConfig",
     "LocalWindow",
     "QueueConfig",
     "TeamConfig",
     "Weekday",
+    "dotted",
     "local_minutes",
 ]
 
@@ -34,6 +36,22 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Strategy = Literal["ring_all", "longest_idle", "round_robin", "least_busy"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+
+class ConfigProblems(ValueError):
+    """Every cross-reference problem of a configuration at once: (key path, reason) pairs."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(f"{dotted(loc)}: {why}" for loc, why in self.problems))
+
+
+def dotted(loc: tuple[str | int, ...]) -> str:
+    """A key path as written in messages: ``queues.phone.rules[0].team``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 class _Strict(BaseModel):
@@ -188,35 +206,43 @@ class HelplineConfig(_Strict):
 
     @model_validator(mode="after")
     def _refs(self) -> HelplineConfig:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+
+        def bad(*loc: str | int, why: str) -> None:
+            problems.append((loc, why))
+
         if not self.teams:
-            raise ValueError("teams: at least one team is needed")
+            bad("teams", why="at least one team is needed")
         if not self.queues:
-            raise ValueError("queues: at least one queue is needed")
+            bad("queues", why="at least one queue is needed")
         if CLOSED in self.teams:
-            raise ValueError(f"teams: {CLOSED!r} is reserved for a closed queue")
+            bad("teams", CLOSED, why=f"{CLOSED!r} is reserved for a closed queue")
         for name, team in self.teams.items():
-            for fb in team.fallback:
+            for i, fb in enumerate(team.fallback):
                 if fb not in self.teams:
-                    raise ValueError(f"teams.{name}.fallback: unknown team {fb!r}")
+                    bad("teams", name, "fallback", i, why=f"unknown team {fb!r}")
                 if fb == name:
-                    raise ValueError(f"teams.{name}.fallback: a team cannot fall back to itself")
+                    bad("teams", name, "fallback", i, why="a team cannot fall back to itself")
         for qname, q in self.queues.items():
             if q.default != CLOSED and q.default not in self.teams:
-                raise ValueError(f"queues.{qname}.default: unknown team {q.default!r}")
+                bad("queues", qname, "default", why=f"unknown team {q.default!r}")
             for i, rule in enumerate(q.rules):
                 if rule.team != CLOSED and rule.team not in self.teams:
-                    raise ValueError(f"queues.{qname}.rules[{i}].team: unknown team {rule.team!r}")
+                    bad("queues", qname, "rules", i, "team", why=f"unknown team {rule.team!r}")
             if q.channel not in self.channels:
-                raise ValueError(f"queues.{qname}.channel: channel {q.channel!r} not configured")
+                bad("queues", qname, "channel", why=f"channel {q.channel!r} not configured")
         if self.holidays_country is not None:
             try:
                 holidays.country_holidays(
                     self.holidays_country, subdiv=self.holidays_subdivision, years=2020
                 )
             except NotImplementedError:
-                raise ValueError(
-                    f"holidays_country: no public holidays known for {self.holidays_country!r}"
-                ) from None
+                bad(
+                    "holidays_country",
+                    why=f"no public holidays known for {self.holidays_country!r}",
+                )
+        if problems:
+            raise ConfigProblems(problems)
         return self
 
     def channel(self, name: str) -> ChannelConfig:

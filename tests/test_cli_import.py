@@ -45,14 +45,16 @@ def test_an_asterisk_queue_log_lands_in_the_log_and_the_report(
     data = tmp_path / "data"
     assert main([*ASTERISK, str(queue_log), "--data", str(data)]) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines()[0] == f"{queue_log}: asterisk queue_log imported into {data}"
+    # A new data directory is laid out as `linje serve` lays it: one folder per helpline.
+    helpline = data / "vo_linjen"
+    assert out.splitlines()[0] == f"{queue_log}: asterisk queue_log imported into {helpline}"
     assert "  lines read: 38" in out
     assert "  lines skipped as malformed: 4 (lines 11, 35, 36, 37)" in out
     assert "  unknown events: 1 (FOOBAR 1)" in out
     assert err.splitlines()[0] == (
         "line 11: skipped: expected at least 5 |-separated fields, got 1"
     )
-    events = [e.event for e in read_entries(data) if e.kind == "event"]
+    events = [e.event for e in read_entries(helpline) if e.kind == "event"]
     assert len(events) == 29  # 28 converted + 1 login added for the static member
     assert not [e for e in events if "479" in repr(e)]  # no caller id anywhere
     total = _total(data, capsys)
@@ -70,7 +72,7 @@ def test_an_asterisk_queue_log_lands_in_the_log_and_the_report(
     out = capsys.readouterr().out
     assert "  events converted: 0" in out
     assert "  events already in the log (duplicates): 29" in out
-    assert len([e for e in read_entries(data) if e.kind == "event"]) == 29
+    assert len([e for e in read_entries(helpline) if e.kind == "event"]) == 29
 
 
 def test_a_dry_run_checks_without_writing(
@@ -151,7 +153,7 @@ def test_no_fsync_writes_the_same_events(
     capsys.readouterr()
 
     def events(data: Path) -> list[object]:
-        return [e.event for e in read_entries(data) if e.kind == "event"]
+        return [e.event for e in read_entries(data / "vo_linjen") if e.kind == "event"]
 
     assert events(fast) == events(safe)
     assert len(events(fast)) == 29
