@@ -30,7 +30,13 @@ def _is_loopback(host: str) -> bool:
 
 @command
 def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("serve", help="run the live routing service")
+    p = sub.add_parser(
+        "serve",
+        help="run the live routing service",
+        description="Run the live routing service: the event API, vendor webhooks, command "
+        "streams, live state and the supervisor dashboard.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument(
         "--config",
         action="append",
@@ -38,14 +44,21 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="helpline TOML (repeat for several helplines; the first is the default)",
     )
     p.add_argument("--data", default="data", help="data directory (one subfolder per helpline)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (dev tokens: loopback only)"
+    )
+    p.add_argument("--port", type=int, default=8080, help="TCP port to listen on")
     p.add_argument(
         "--auth",
         default=os.environ.get("LINJE_AUTH"),
         help="auth TOML with tokens and webhook keys (env LINJE_AUTH)",
     )
-    p.add_argument("--snapshot-every", type=int, default=10_000)
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=10_000,
+        help="log entries between snapshots of the routing state (recovery replays fewer)",
+    )
     p.add_argument(
         "--adapter-rate",
         type=float,
@@ -69,7 +82,12 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="virtual seconds per real second (default 1; 10 with --demo)",
     )
-    p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="how much the service logs (never caller data)",
+    )
     from adapters.cluster.cli import add_store_arguments
 
     add_store_arguments(p)

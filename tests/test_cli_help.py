@@ -117,6 +117,16 @@ def test_every_option_has_help(names: tuple[str, ...]) -> None:
             ],
         ),
         (
+            ["serve", "--help"],
+            [
+                "  --host HOST           address to listen on (dev tokens: loopback only) "
+                "(default: 127.0.0.1)",
+                "  --port PORT           TCP port to listen on (default: 8080)",
+                "  --snapshot-every SNAPSHOT_EVERY",
+                "  --log-level {debug,info,warning,error}",
+            ],
+        ),
+        (
             ["import", "asterisk-queue-log", "--help"],
             [
                 "  --config FILE         the helpline's configuration: queues, teams "
