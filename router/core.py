@@ -75,6 +75,7 @@ ROUTING_STATE_MODULES = (
     "router._offers",
     "router._state",
     "router._timers",
+    "router.checkpoint",
     "router.config",
     "router.core",
     "router.coverage",

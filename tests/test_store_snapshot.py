@@ -135,7 +135,7 @@ def test_a_snapshot_of_another_format_version_or_configuration_is_not_used(
     path.write_bytes(good[:8] + struct.pack("<I", 99) + good[12:])
     with EmbeddedStore.open(tmp_path, vo_config, snapshot_every=1000, fsync=False) as store:
         assert store.recovery_report["notes"][0] == (
-            f"snapshot {name} skipped: format version 99, this code reads 1"
+            f"snapshot {name} skipped: format version 99, this code reads 2"
         )
         assert store.router.snapshot() == want
     path.write_bytes(good)
@@ -194,3 +194,41 @@ def test_an_unreadable_snapshot_is_reported_not_fatal(
             assert all("unreadable" in n for n in notes[:-1])
     except LinjeError as exc:  # pragma: no cover - a clear failure message if it regresses
         pytest.fail(f"open failed: {exc.detail}")
+
+
+class _RunsCode:
+    """Unpickling this would run a shell command that leaves a file behind."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_snapshot_whose_body_would_run_code_is_never_executed(
+    tmp_path: Path, vo_config: HelplineConfig, ops: list[Op], version: int
+) -> None:
+    import pickle
+    import zlib
+
+    from adapters.store import snapshots
+
+    data, marker = tmp_path / "data", tmp_path / "ran"
+    with EmbeddedStore.open(data, vo_config, snapshot_every=1000, fsync=False) as store:
+        feed(store, ops[:60])
+        seq = store.last_seq
+    want = replayed(data, vo_config)
+    # A file with a valid header and checksum around a pickle that runs a command,
+    # as someone who can write the data directory could plant it (format 1 was pickle).
+    body = pickle.dumps({"router": _RunsCode(marker), "seq": seq})
+    head = struct.pack("<8sIQQI", snapshots.MAGIC, version, seq, len(body), zlib.crc32(body))
+    snapshot_dir(data).mkdir(exist_ok=True)
+    (snapshot_dir(data) / f"{seq:020d}.snap").write_bytes(head + body)
+    with EmbeddedStore.open(data, vo_config, snapshot_every=1000, fsync=False) as store:
+        (note, *_) = store.recovery_report["notes"]
+        assert store.recovery_report["from_snapshot"] is None
+        assert store.router.snapshot() == want
+    assert not marker.exists()
+    assert note.startswith(f"snapshot {seq:020d}.snap skipped: ")

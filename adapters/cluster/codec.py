@@ -1,4 +1,4 @@
-"""What the Redis streams and the snapshot key hold, as msgpack (and a signed pickle).
+"""What the Redis streams and the snapshot key hold, all as msgpack.
 
 Input log entry (field ``e`` of ``H:log``)::
 
@@ -12,24 +12,27 @@ Output entry (field ``o`` of ``H:out``, same id as its input entry)::
 The ``n`` of an event says which node waits for its result; it is a node name,
 never anything about a caller (events have no field for caller identity).
 
-A snapshot is the fold's ``Router`` pickled whole, as the embedded store does
-(``adapters.store.snapshots``). Because it comes back over the network, it is
-signed with HMAC-SHA256 under a key only the nodes know, and a snapshot whose
-signature, format or fingerprint does not match is ignored (full fold instead).
+A snapshot is the fold's router as plain data (``router.checkpoint``), as the
+embedded store keeps it (``adapters.store.snapshots``): msgpack, which cannot
+run code when read. Because it comes back over the network, it is also signed
+with HMAC-SHA256 under a key only the nodes know, checked before anything is
+decoded, and a snapshot whose signature, format or fingerprint does not match
+is ignored (full fold instead).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import pickle
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
 from adapters.store.errors import CorruptLog
+from router import checkpoint
 from router.commands import Command, command_to_dict
+from router.config import HelplineConfig
 from router.core import Router
 from router.events import Event, event_to_dict
 from router.records import Record, record_to_dict
@@ -102,32 +105,41 @@ class SnapshotState:
 
 
 def sign_snapshot(state: SnapshotState, key: bytes) -> bytes:
-    body = pickle.dumps(
+    body = msgpack.packb(
         {
-            "router": state.router,
+            "state": checkpoint.dump(state.router),
             "position": state.position,
             "ordinal": state.ordinal,
             "fingerprint": state.fingerprint,
         },
-        protocol=pickle.HIGHEST_PROTOCOL,
+        use_bin_type=True,
     )
     return SNAP_MAGIC + hmac.new(key, body, hashlib.sha256).digest() + body
 
 
-def verify_snapshot(blob: bytes, key: bytes, fingerprint: str) -> SnapshotState | None:
-    """The snapshot if its signature and fingerprint match; None (never unpickled) otherwise."""
+def verify_snapshot(
+    blob: bytes, key: bytes, fingerprint: str, config: HelplineConfig
+) -> SnapshotState | None:
+    """The snapshot if its signature and fingerprint match and it loads; None otherwise.
+
+    The signature is checked before anything is decoded; the body is msgpack, which
+    cannot run code when read (no pickle).
+    """
     head = len(SNAP_MAGIC)
     if len(blob) < head + 32 or not blob.startswith(SNAP_MAGIC):
         return None
     mac, body = blob[head : head + 32], blob[head + 32 :]
     if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()):
         return None
-    data = pickle.loads(body)  # signed by a node holding the key: ours
-    if data.get("fingerprint") != fingerprint or not isinstance(data.get("router"), Router):
+    try:
+        data = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except (ValueError, msgpack.UnpackException):
         return None
-    return SnapshotState(
-        router=data["router"],
-        position=str(data["position"]),
-        ordinal=int(data["ordinal"]),
-        fingerprint=fingerprint,
-    )
+    if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
+        return None
+    try:
+        router = checkpoint.load(config, data.get("state"))
+        position, ordinal = str(data["position"]), int(data["ordinal"])
+    except (checkpoint.CheckpointError, KeyError, TypeError, ValueError):
+        return None
+    return SnapshotState(router=router, position=position, ordinal=ordinal, fingerprint=fingerprint)

@@ -55,7 +55,7 @@ async def _recover(
     skip: set[str],
 ) -> tuple[Fold, int | None]:
     blob = await hlog.read_snapshot() if key else None
-    snap = verify_snapshot(blob, key, fingerprint) if blob and key else None
+    snap = verify_snapshot(blob, key, fingerprint, config) if blob and key else None
     if snap is None:
         fold = Fold(Router(config), skip=skip)
     else:

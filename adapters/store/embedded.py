@@ -24,7 +24,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import pickle
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -305,7 +304,7 @@ class EmbeddedStore:
     def _snapshot(self) -> None:
         try:
             write_snapshot(self.data_dir, self.last_seq, self.router, fsync=self._fsync)
-        except (OSError, pickle.PicklingError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             # The log is intact; only the next recovery gets slower.
             log.warning("store: snapshot at record %d failed: %s", self.last_seq, exc)
             return

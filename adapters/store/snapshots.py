@@ -1,14 +1,16 @@
 """Snapshots of the recovered ``Router``, so recovery replays only the log's tail.
 
-A snapshot is our own file in our own data directory, so the ``Router`` is
-pickled whole rather than mirrored field by field. A pickle is only valid for
-the code and configuration that wrote it, so each file carries both
-fingerprints beside a format version and the log seq it covers; any mismatch,
-a bad checksum or a failed unpickle means "not usable", and recovery falls
-back to the older snapshot and then to a full replay, saying why.
+A snapshot holds the router's state as plain data (``router.checkpoint``)
+encoded as msgpack: reading one back cannot run code, whoever wrote the file
+(a snapshot used to be a pickle: anyone who could write the data directory
+could run code at start-up). A state is only valid for the code and
+configuration that wrote it, so each file carries both fingerprints beside a
+format version and the log seq it covers; any mismatch, a bad checksum or a
+body that does not load means "not usable", and recovery falls back to the
+older snapshot and then to a full replay, saying why.
 
 File: ``DIR/snapshots/<seq, 20 digits>.snap`` =
-``magic(8) version(u32) seq(u64) body_len(u64) crc32(u32)`` + pickled body,
+``magic(8) version(u32) seq(u64) body_len(u64) crc32(u32)`` + msgpack body,
 written to a temp file, fsynced, renamed, then the directory fsynced (the
 rename is the commit point). The last ``KEEP`` snapshots are kept.
 """
@@ -19,7 +21,6 @@ import functools
 import hashlib
 import logging
 import os
-import pickle
 import re
 import struct
 import sys
@@ -27,8 +28,11 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgpack
+
 import router as router_pkg
 from adapters.store.segments import fsync_dir, make_dir
+from router import checkpoint
 from router.config import HelplineConfig
 from router.core import ROUTING_STATE_MODULES, Router
 
@@ -47,7 +51,7 @@ __all__ = [
 log = logging.getLogger("linje.store")
 
 MAGIC = b"LINJESNP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 was a pickle
 KEEP = 2
 _HEAD = struct.Struct("<8sIQQI")
 _NAME = re.compile(r"^(\d{20})\.snap$")
@@ -92,14 +96,14 @@ def write_snapshot(data_dir: Path, seq: int, router: Router, *, fsync: bool = Tr
     """Write a snapshot of ``router`` covering log entries up to ``seq``; prune old ones."""
     sdir = snapshot_dir(data_dir)
     make_dir(sdir)
-    body = pickle.dumps(
+    body = msgpack.packb(
         {
             "code": code_fingerprint(),
             "config": config_fingerprint(router.config),
             "seq": seq,
-            "router": router,
+            "state": checkpoint.dump(router),
         },
-        protocol=pickle.HIGHEST_PROTOCOL,
+        use_bin_type=True,
     )
     head = _HEAD.pack(MAGIC, FORMAT_VERSION, seq, len(body), zlib.crc32(body))
     final = sdir / f"{seq:020d}.snap"
@@ -151,18 +155,19 @@ def _load(path: Path, config: HelplineConfig) -> tuple[LoadedSnapshot | None, st
     if len(body) != length or zlib.crc32(body) != crc:
         return None, "checksum mismatch"
     try:
-        meta = pickle.loads(body)
-    except Exception as exc:  # any unpickling failure just means "not usable"
-        return None, f"does not unpickle ({exc!r})"
+        meta = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except (ValueError, msgpack.UnpackException) as exc:
+        return None, f"not msgpack ({type(exc).__name__})"
     if not isinstance(meta, dict) or meta.get("seq") != seq:
         return None, "body does not match its header"
     if meta.get("code") != code_fingerprint():
         return None, "written by other routing-core code"
     if meta.get("config") != config_fingerprint(config):
         return None, "written under another configuration"
-    router = meta.get("router")
-    if not isinstance(router, Router):
-        return None, "holds no router"
+    try:
+        router = checkpoint.load(config, meta.get("state"))
+    except checkpoint.CheckpointError as exc:
+        return None, f"holds no router state ({exc.detail})"
     return LoadedSnapshot(router=router, seq=seq, path=path), ""
 
 

@@ -1,0 +1,236 @@
+"""A router's state as plain data, and back: what snapshots store instead of a pickle.
+
+``dump(router)`` gives nested dicts and lists of str, int, float, bool and
+None only (msgpack or JSON can hold them; nothing in them can run code when
+read back); ``load(config, data)`` rebuilds a ``Router`` that behaves exactly as
+the one dumped: same commands, records and supervisor view for the same events.
+Everything derived from the configuration (the coverage plan, capacities,
+caches) is rebuilt from ``config``, not stored. Insertion orders that the core
+iterates in are kept (lists, not sets). A malformed ``data`` raises
+``CheckpointError``; the caller falls back to replaying the log.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from router._state import Agent, AgentChannel, AlertState, Contact, GapState, QueueState
+from router.config import HelplineConfig
+from router.core import Router
+from router.coverage import Absence, Segment
+from router.errors import LinjeError
+from router.tables import ChannelState, ContactState, Presence, TimerKind
+
+__all__ = ["FORMAT", "CheckpointError", "dump", "load"]
+
+FORMAT = 1
+
+
+class CheckpointError(LinjeError):
+    """The data is not a checkpoint this code can load."""
+
+    status = 500
+    code = "bad-checkpoint"
+
+
+def _contact(c: Contact) -> list[Any]:
+    return [
+        c.id, c.channel, c.queue, c.arrived_at, c.seq, c.team, c.state.value,
+        list(c.ringing.items()), None if c.cooldown is None else list(c.cooldown.items()),
+        None if c.lapsed is None else list(c.lapsed.items()), sorted(c.rung), c.offers,
+        c.saw_logged_in, c.saw_free, c.logged_epoch, c.free_epoch, c.fallback,
+        c.logged_in_at_arrival, c.busy_at_arrival, c.agent_id, c.answered_at, c.ended_at,
+        list(c.flags), c.long_wait_alert, c.feedback,
+    ]  # fmt: skip
+
+
+def _contact_from(v: list[Any]) -> Contact:
+    return Contact(
+        id=v[0], channel=v[1], queue=v[2], arrived_at=v[3], seq=v[4], team=v[5],
+        state=ContactState(v[6]), ringing=dict(v[7]),
+        cooldown=None if v[8] is None else dict(v[8]),
+        lapsed=None if v[9] is None else dict(v[9]), rung=set(v[10]), offers=v[11],
+        saw_logged_in=v[12], saw_free=v[13], logged_epoch=v[14], free_epoch=v[15],
+        fallback=v[16], logged_in_at_arrival=v[17], busy_at_arrival=v[18], agent_id=v[19],
+        answered_at=v[20], ended_at=v[21], flags=tuple(v[22]), long_wait_alert=v[23],
+        feedback=v[24],
+    )  # fmt: skip
+
+
+def _agent(a: Agent) -> list[Any]:
+    channels = [
+        [ch, x.presence.value, x.since, x.idle_since, x.state.value, list(x.active),
+         list(x.offered), x.wrap_until, x.occupied, x.takes]
+        for ch, x in a.channels.items()
+    ]  # fmt: skip
+    return [a.id, a.team, a.seq, channels, a.away_reason, a.no_answer_streak, a.auto_away_alert]
+
+
+def _agent_from(v: list[Any]) -> Agent:
+    a = Agent(id=v[0], team=v[1], seq=v[2], away_reason=v[4], no_answer_streak=v[5],
+              auto_away_alert=v[6])  # fmt: skip
+    for ch, presence, since, idle, state, active, offered, wrap, occupied, takes in v[3]:
+        a.channels[ch] = AgentChannel(
+            agent_id=a.id, team=a.team, channel=ch, seq=a.seq, presence=Presence(presence),
+            since=since, idle_since=idle, state=ChannelState(state),
+            active=dict.fromkeys(active), offered=dict.fromkeys(offered), wrap_until=wrap,
+            occupied=occupied, takes=takes,
+        )  # fmt: skip
+    return a
+
+
+def _queue(q: QueueState) -> list[Any]:
+    s, g = q.segment, q.gap
+    return [
+        q.name, [s.owner, s.start, s.end, s.change_at_end], q.last_team,
+        None if g is None else [g.team, g.boundary_at, g.start, g.alert_id], q.rr_last,
+        list(q.census), q.any_logged, q.any_free, q.logged_epoch, q.free_epoch,
+    ]  # fmt: skip
+
+
+def _alert(al: AlertState) -> list[Any]:
+    return [al.id, al.kind, al.raised_at, al.details, al.open, al.closed_at, al.acked_by,
+            al.acked_at]  # fmt: skip
+
+
+def _plain_key(key: Any) -> Any:
+    return list(key) if isinstance(key, tuple) else key
+
+
+def _timer_key(kind: TimerKind, key: Any) -> Any:
+    return tuple(key) if kind is TimerKind.WRAP else key  # (agent_id, channel)
+
+
+def dump(router: Router) -> dict[str, Any]:
+    """The router's whole state as plain data (between steps: nothing half-applied)."""
+    r = router
+    t = r._timers
+    return {
+        "format": FORMAT,
+        "now": r.now,
+        "started_at": r.started_at,
+        "queues": [_queue(q) for q in r._queues.values()],
+        "contacts": [_contact(c) for c in r._contacts.values()],
+        "agents": [_agent(a) for a in r._agents.values()],
+        "waiting": {ch: list(w) for ch, w in r._waiting.items()},
+        "on": {ch: list(on) for ch, on in r._on.items()},
+        "ready": {ch: {tm: list(x) for tm, x in teams.items()} for ch, teams in r._ready.items()},
+        "counts": [[tm, ch, n, r._occ.get((tm, ch), 0)] for (tm, ch), n in r._logged.items()],
+        "occ_only": [[tm, ch, n] for (tm, ch), n in r._occ.items() if (tm, ch) not in r._logged],
+        "moved": sorted(r._moved),
+        "want": sorted(r._want),
+        "gaps_due": r._gaps_due,
+        "gap_at": r._gap_at,
+        "absences": [[a.team, a.start, a.end] for a in r._absences],
+        "alerts": [_alert(al) for al in r._alerts.values()],
+        "closed_alerts": [list(x) for x in r._closed_alerts],
+        "seen": [list(r._seen), list(r._seen.values())],
+        "seen_order": [[x[0] for x in r._seen_order], [x[1] for x in r._seen_order]],
+        "ended": [list(x) for x in r._ended],
+        "next_purge": r._next_purge,
+        "timers": {
+            "heap": [[d, s, int(k), _plain_key(key)] for d, s, k, key in t._heap],
+            "live": [
+                [int(k), [[_plain_key(key), s, d] for key, (s, d) in live.items()]]
+                for k, live in zip(TimerKind, t._live, strict=True)
+            ],
+            "seq": t._seq,
+            "n": t._n,
+        },
+        "seqs": [r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq],
+        "totals": [r.arrived_total, r.ended_total],
+        "today": {
+            "date": r.today.date,
+            "end": r.today.end,
+            "start": r.today._start,
+            "bounds": list(r.today._bounds),
+            "counts": r.today.counts,
+            "hours": r.today.hours,
+        },
+    }
+
+
+def load(config: HelplineConfig, data: Any) -> Router:
+    """A router in exactly the dumped state, for ``config`` (the one it was dumped under)."""
+    try:
+        return _load(config, data)
+    except CheckpointError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"not a checkpoint of this format ({type(exc).__name__})") from None
+
+
+def _load(config: HelplineConfig, d: Any) -> Router:
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise CheckpointError("not a checkpoint of this format")
+    r = Router(config)
+    r.now = d["now"]
+    r._clock = d["now"] if d["now"] is not None else r._clock
+    r.started_at = d["started_at"]
+    for name, seg, last, gap, rr, census, any_l, any_f, ep_l, ep_f in d["queues"]:
+        qc = config.queues[name]
+        q = QueueState(
+            name=name, channel=qc.channel, strategy=qc.effective_strategy,
+            segment=Segment(owner=seg[0], start=seg[1], end=seg[2], change_at_end=seg[3]),
+            last_team=last, fallback=qc.fallback, grace_s=qc.grace_min * 60,
+            gap=None if gap is None else GapState(*gap), rr_last=rr, census=tuple(census),
+            any_logged=any_l, any_free=any_f, logged_epoch=ep_l, free_epoch=ep_f,
+        )  # fmt: skip
+        r._queues[name] = q
+    for v in d["contacts"]:
+        c = _contact_from(v)
+        r._contacts[c.id] = c
+    for v in d["agents"]:
+        a = _agent_from(v)
+        r._agents[a.id] = a
+    for ch, ids in d["waiting"].items():
+        r._waiting[ch] = {cid: r._contacts[cid] for cid in ids}
+        for c in r._waiting[ch].values():
+            r._qwaiting[c.queue] += 1
+            if c.state is ContactState.WAITING:
+                r._unrung[ch].append(c.seq)
+                r._by_seq[c.seq] = c
+        r._unrung[ch].sort()
+    for ch, ids in d["on"].items():
+        r._on[ch] = {aid: r._agents[aid] for aid in ids}
+    for ch, teams in d["ready"].items():
+        for tm, ids in teams.items():
+            r._ready[ch][tm] = {aid: r._agents[aid].channels[ch] for aid in ids}
+        r._n_ready[ch] = sum(len(x) for x in r._ready[ch].values())
+    for tm, ch, n, occ in d["counts"]:
+        r._logged[(tm, ch)] = n
+        if occ:
+            r._occ[(tm, ch)] = occ
+    for tm, ch, occ in d["occ_only"]:
+        r._occ[(tm, ch)] = occ
+    r._moved = set(d["moved"])
+    r._want = set(d["want"])
+    r._gaps_due, r._gap_at = d["gaps_due"], d["gap_at"]
+    r._absences = [Absence(team=tm, start=s, end=e) for tm, s, e in d["absences"]]
+    for v in d["alerts"]:
+        r._alerts[v[0]] = AlertState(*v)
+    r._closed_alerts = deque((t, i) for t, i in d["closed_alerts"])
+    ids, digests = d["seen"]
+    r._seen = dict(zip(ids, digests, strict=True))
+    times, ids = d["seen_order"]
+    r._seen_order = deque(zip(times, ids, strict=True))
+    r._ended = deque((t, i) for t, i in d["ended"])
+    r._next_purge = d["next_purge"]
+    t = d["timers"]
+    r._timers._heap = [
+        (dl, s, TimerKind(k), _timer_key(TimerKind(k), key)) for dl, s, k, key in t["heap"]
+    ]
+    for k, entries in t["live"]:
+        kind = TimerKind(k)
+        r._timers._live[kind].update({_timer_key(kind, key): (s, dl) for key, s, dl in entries})
+    r._timers._seq, r._timers._n = t["seq"], t["n"]
+    r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq = d["seqs"]
+    r.arrived_total, r.ended_total = d["totals"]
+    td = d["today"]
+    today = r.today
+    today.date, today.end, today._start = td["date"], td["end"], td["start"]
+    today._bounds = list(td["bounds"])
+    today.counts = {ch: dict(v) for ch, v in td["counts"].items()}
+    today.hours = {ch: {k: list(x) for k, x in v.items()} for ch, v in td["hours"].items()}
+    return r
