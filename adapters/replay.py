@@ -269,13 +269,17 @@ def render_replay(result: ReplayResult, config_path: str, console: Console) -> N
     """Recorded and replayed (or simulated) figures side by side, the mode, and refusals."""
     simulated = result.mode == SIMULATED
     other = "Simulated" if simulated else "Replayed"
-    console.print(
-        f"{other} {result.events} logged events through [bold]{config_path}[/bold] "
-        f"(helpline {result.config.id})"
+    what = (
+        f"{result.arrivals} recorded arrivals (of {result.events} logged events)"
+        if simulated
+        else f"{result.events} logged events"
     )
-    console.print(mode_line(result))
+    console.print(
+        f"{other} {what} through [bold]{config_path}[/bold] (helpline {result.config.id})"
+    )
+    console.print(mode_line(result), soft_wrap=True)
     for line in result.estimates:
-        console.print(f"  {line}")
+        console.print(f"  {line}", soft_wrap=True)
     for name, rows in comparison_rows(result):
         t = Table(title=f"Recorded and {other.lower()}: {name}")
         t.add_column("")
@@ -296,5 +300,5 @@ def render_replay(result: ReplayResult, config_path: str, console: Console) -> N
         console.print(f"  log record {seq}: {why}")
     if result.presence_refused:
         console.print(f"Agent events the simulation refused: {_reasons(result.presence_refused)}")
-    what = "simulation" if simulated else "replay"
-    console.print(f"Contacts still open at the end of the {what}: {result.still_open}")
+    run = "simulation" if simulated else "replay"
+    console.print(f"Contacts still open at the end of the {run}: {result.still_open}")

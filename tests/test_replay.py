@@ -15,7 +15,7 @@ from rich.console import Console
 
 from adapters.cli import main
 from adapters.config_file import load_config
-from adapters.replay import render_replay, replay, replay_to_json
+from adapters.replay import mode_line, render_replay, replay, replay_to_json
 from adapters.store import EmbeddedStore
 from router import HelplineConfig, record_to_dict
 from router.stats import stats_to_json
@@ -82,6 +82,8 @@ def test_chat_open_around_the_clock_turns_closed_chats_into_unanswered_ones(
     cfg = load_config(variant(tmp_path, "chat-24-7.toml", CHAT_DEFAULT, 'default = "ok"'))
     result = replay(golden_log, cfg)
     assert dict(result.refused) == {}
+    # Who is offered what does not change for anything that was recorded: replay mode.
+    assert (result.mode, result.seed) == ("replay", None)
     chat = {which: result.fold(which, ("channel",)).groups[0] for which in ("recorded", "replayed")}
     assert chat["recorded"].key == chat["replayed"].key == (("channel", "chat"),)
     assert (chat["recorded"].rejected_closed, chat["replayed"].rejected_closed) == (3, 0)
@@ -119,6 +121,13 @@ def test_events_the_other_configuration_refuses_are_counted_not_fatal(
         "contact.answered: contact-ended": 3,  # p10, p12, p13
         "offer.declined: contact-ended": 1,  # p13
     }
+    # All six concern calls the day-only line rejects as closed: nothing the agents did
+    # is lost, so the replay stands (and says why).
+    assert (result.mode, result.closed_refusals, result.blocking) == ("replay", 6, 0)
+    assert mode_line(result) == (
+        "Mode: replay: the recorded events fed as they were; the 6 refused concern contacts "
+        "the configuration rejects as closed"
+    )
     phone = result.fold("replayed", ("channel",)).groups[1]
     assert (phone.rejected_closed, phone.answered) == (6, 5)
     seqs = [seq for seq, _ in result.refusals]
@@ -135,6 +144,7 @@ def test_the_cli_prints_json_and_tables(
     )
     out = json.loads(capsys.readouterr().out)
     assert out == json.loads(json.dumps(replay_to_json(replay(golden_log, load_config(cfg)))))
+    assert (out["mode"], out["seed"], out["estimates"]) == ("replay", None, [])
     assert out["recorded"]["total"]["rejected_closed"] == 3
     assert out["replayed"]["total"]["rejected_closed"] == 0
     assert main(["replay", "--data", str(golden_log), "--config", str(cfg)]) == 0
