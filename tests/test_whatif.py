@@ -20,12 +20,9 @@ from rich.console import Console
 from adapters.cli import main
 from adapters.config_file import load_config
 from adapters.replay import mode_line, render_replay, replay, replay_to_json
-from adapters.store.entries import read_entries
 from router import ContactRecord, Record
 from router.stats import stats_to_json
-from sim.whatif import estimate
 from tests.conftest import VO_LINJEN
-from tests.golden_events import build_log
 from tests.test_replay import variant
 from tests.whatif_log import build_whatif_log
 
@@ -37,13 +34,6 @@ RING_40 = "ring_timeout_s = 40            # four rings"
 def whatif_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("whatif") / "data"
     build_whatif_log(data, load_config(VO_LINJEN))
-    return data
-
-
-@pytest.fixture(scope="module")
-def golden_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("golden") / "data"
-    build_log(data, load_config(VO_LINJEN))
     return data
 
 
@@ -131,29 +121,6 @@ def test_the_same_configuration_replays_the_log_exactly(whatif_log: Path) -> Non
     assert stats_to_json(result.fold("replayed", ("channel",))) == stats_to_json(
         result.fold("recorded", ("channel",))
     )
-
-
-def test_behaviour_is_estimated_from_the_golden_log(golden_log: Path) -> None:
-    whatif = estimate(read_entries(golden_log), load_config(VO_LINJEN))
-    assert [a.channel for a in whatif.arrivals].count("phone") == 15
-    assert [e.type for e in whatif.presence].count("agent.logged_in") == 4
-    # Phone: 14 callers who could leave (p15 has no end), 6 left (p2 4 s and p14 9 s
-    # within 10 s; p5, p6 40 s; p9, p11 60 s). Exponential tail mean: every wait
-    # (213 s abandoned + 99 s answered) over the 6 abandons = 52 s.
-    assert whatif.estimates == [
-        "patience, phone: Kaplan-Meier from 6 abandons of 14 callers (answered waits "
-        "censored), 2 within 10 s; beyond the longest (60 s, 0.0 % still waiting) "
-        "exponential mean 52 s",
-        "handle, phone: resampled from 8 answered contacts (mean 796 s)",
-        "patience, chat: none of 2 callers left unanswered; they wait until answered",
-        "handle, chat: resampled from 2 answered contacts (mean 1490 s)",
-        "pick-up, kss: phone 59.4 % of 15 rings never picked up; chat 0.0 % of 1 ring "
-        "never picked up; 55.7 % used for both; phone reach resampled from 5 answers; "
-        "chat reach resampled from 1 answer",
-        "pick-up, ok: phone 44.4 % of 6 rings never picked up; chat 0.0 % of 1 ring never "
-        "picked up; 38.1 % used for both; phone reach resampled from 3 answers; chat reach "
-        "resampled from 1 answer",
-    ]
 
 
 def test_chat_hours_on_a_phone_only_log_keep_the_replay(whatif_log: Path, tmp_path: Path) -> None:
