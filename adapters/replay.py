@@ -220,7 +220,8 @@ def comparison_rows(result: ReplayResult) -> list[tuple[str, list[tuple[str, Any
 
 
 def replay_to_json(result: ReplayResult) -> dict[str, Any]:
-    """Both sides in the ``GET /v1/stats`` shape (total and per channel), and the refusals."""
+    """Both sides in the ``GET /v1/stats`` shape (total and per channel), the mode (and in
+    simulated mode its seed and estimates), and the event replay's refusals."""
 
     def side(which: str) -> dict[str, Any]:
         return {

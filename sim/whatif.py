@@ -11,20 +11,28 @@ recorded.
 
 Estimates, each stated in words in ``WhatIf.estimates``:
 
-* patience, per channel: the callers who left within ``short_abandon_s`` are
-  the short share (uniform over those seconds); the rest are exponential with
-  the censored maximum-likelihood mean: the time all other callers waited
-  (abandoned after the threshold, or answered: they would have waited at
-  least that long) over the number of abandons after the threshold;
+* patience, per channel: a Kaplan-Meier estimate over the callers (an abandon
+  ends a wait, an answer censors it: that caller would have waited at least
+  so long), resampled as 1,000 quantiles, so the short abandons (under
+  ``short_abandon_s``) come at their own share; beyond the longest recorded
+  abandon, exponential with the censored maximum-likelihood mean (all waits
+  over all abandons);
 * pick-up, per team: every ring of the log (an ``offer`` to one agent) ends
   in an answer (a pick-up after that many seconds), a ring-out or decline, or
   a cancel (someone else answered, the caller left). A Kaplan-Meier estimate
-  over rings, ring-outs and cancels censored, gives the share of rings never
-  picked up (``no_pickup_share``); the reach time is resampled from the
-  answered rings of the team and channel (all teams' when a team has none);
+  per channel over rings, ring-outs and cancels censored, gives the share of
+  rings never picked up; the driver has one ``no_pickup_share`` per team, the
+  channels' shares weighted by their rings. The reach time is resampled from
+  the answered rings of the team and channel (all teams' when a team has none);
 * handle time, per channel: resampled from the answered contacts;
 * return after the core's auto-pause, per team: exponential with the mean
-  time from a logged ``agent_auto_away`` alert to that agent's next ready.
+  time from a logged ``agent_auto_away`` alert to that agent's next ready
+  (that ready is behaviour, not presence: it is not replayed).
+
+The driver (``sim.driver.Simulation``) is used as it is, with a rota of no
+one: a subclass schedules the logged presence events as items of its own
+kind and, after the last contact, plays the presence left until the log's
+end, so handover gaps are closed as in the record.
 
 Nothing here reads or writes caller identity: the log has none, and the
 simulated contacts are ``c1``, ``c2``... as in every simulation.
@@ -55,7 +63,7 @@ from router.events import (
 from sim import _events as ev
 from sim.arrivals import Arrival
 from sim.distributions import Dist, Empirical, Exponential, Fixed, Never, Patience
-from sim.driver import Simulation, Streams, _Agent
+from sim.driver import ABANDON, END, PICKUP, SILENT, Simulation, Streams, _Agent
 from sim.rota import Timeline
 from sim.scenario import Callers, TeamBehaviour
 
@@ -388,7 +396,7 @@ class _Replayed(Simulation):
             t, _, kind, payload = heapq.heappop(heap)
             while self._due is not None and self._due <= t:
                 self._on_step(self.router.advance(self._due))
-            if kind == PRESENCE:
+            if kind not in (PICKUP, ABANDON, SILENT, END):  # no contact is left
                 self._agent_item(t, kind, payload)
         self._on_step(self.router.advance(max(end, self.router.now or end)))
         return self.records
