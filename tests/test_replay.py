@@ -15,10 +15,12 @@ from rich.console import Console
 
 from adapters.cli import main
 from adapters.config_file import load_config
-from adapters.replay import render_replay, replay, replay_to_json
+from adapters.replay import mode_line, render_replay, replay, replay_to_json
 from adapters.store import EmbeddedStore
+from adapters.store.entries import read_entries
 from router import HelplineConfig, record_to_dict
 from router.stats import stats_to_json
+from sim.whatif import estimate
 from tests.conftest import VO_LINJEN
 from tests.golden_events import build_log
 from tests.helpers.store_workload import workload
@@ -82,6 +84,8 @@ def test_chat_open_around_the_clock_turns_closed_chats_into_unanswered_ones(
     cfg = load_config(variant(tmp_path, "chat-24-7.toml", CHAT_DEFAULT, 'default = "ok"'))
     result = replay(golden_log, cfg)
     assert dict(result.refused) == {}
+    # Who is offered what does not change for anything that was recorded: replay mode.
+    assert (result.mode, result.seed) == ("replay", None)
     chat = {which: result.fold(which, ("channel",)).groups[0] for which in ("recorded", "replayed")}
     assert chat["recorded"].key == chat["replayed"].key == (("channel", "chat"),)
     assert (chat["recorded"].rejected_closed, chat["replayed"].rejected_closed) == (3, 0)
@@ -119,6 +123,13 @@ def test_events_the_other_configuration_refuses_are_counted_not_fatal(
         "contact.answered: contact-ended": 3,  # p10, p12, p13
         "offer.declined: contact-ended": 1,  # p13
     }
+    # All six concern calls the day-only line rejects as closed: nothing the agents did
+    # is lost, so the replay stands (and says why).
+    assert (result.mode, result.closed_refusals, result.blocking) == ("replay", 6, 0)
+    assert mode_line(result) == (
+        "Mode: replay: the recorded events fed as they were; the 6 refused concern contacts "
+        "the configuration rejects as closed"
+    )
     phone = result.fold("replayed", ("channel",)).groups[1]
     assert (phone.rejected_closed, phone.answered) == (6, 5)
     seqs = [seq for seq, _ in result.refusals]
@@ -135,6 +146,7 @@ def test_the_cli_prints_json_and_tables(
     )
     out = json.loads(capsys.readouterr().out)
     assert out == json.loads(json.dumps(replay_to_json(replay(golden_log, load_config(cfg)))))
+    assert (out["mode"], out["seed"], out["estimates"]) == ("replay", None, [])
     assert out["recorded"]["total"]["rejected_closed"] == 3
     assert out["replayed"]["total"]["rejected_closed"] == 0
     assert main(["replay", "--data", str(golden_log), "--config", str(cfg)]) == 0
@@ -153,3 +165,26 @@ def test_replay_needs_a_log_and_a_valid_configuration(
     err = capsys.readouterr().err
     assert "bad.toml" in err
     assert "queues.chat.default" in err
+
+
+def test_behaviour_is_estimated_from_the_golden_log(golden_log: Path) -> None:
+    whatif = estimate(read_entries(golden_log), load_config(VO_LINJEN))
+    assert [a.channel for a in whatif.arrivals].count("phone") == 15
+    assert [e.type for e in whatif.presence].count("agent.logged_in") == 4
+    # Phone: 14 callers who could leave (p15 has no end), 6 left (p2 4 s and p14 9 s
+    # within 10 s; p5, p6 40 s; p9, p11 60 s). Exponential tail mean: every wait
+    # (213 s abandoned + 99 s answered) over the 6 abandons = 52 s.
+    assert whatif.estimates == [
+        "patience, phone: Kaplan-Meier from 6 abandons of 14 callers (answered waits "
+        "censored), 2 within 10 s; beyond the longest (60 s, 0.0 % still waiting) "
+        "exponential mean 52 s",
+        "handle, phone: resampled from 8 answered contacts (mean 796 s)",
+        "patience, chat: none of 2 callers left unanswered; they wait until answered",
+        "handle, chat: resampled from 2 answered contacts (mean 1490 s)",
+        "pick-up, kss: phone 59.4 % of 15 rings never picked up; chat 0.0 % of 1 ring "
+        "never picked up; 55.7 % used for both; phone reach resampled from 5 answers; "
+        "chat reach resampled from 1 answer",
+        "pick-up, ok: phone 44.4 % of 6 rings never picked up; chat 0.0 % of 1 ring never "
+        "picked up; 38.1 % used for both; phone reach resampled from 3 answers; chat reach "
+        "resampled from 1 answer",
+    ]
