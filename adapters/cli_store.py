@@ -176,7 +176,9 @@ def _replay(sub: SubParsers) -> None:
         help=COMMANDS["replay"][1],
         description="Run the events of a helpline's log through another configuration "
         '("what if chat had been open 24/7?") and set the figures it gives beside the '
-        "recorded ones; events the other configuration refuses are counted per reason.",
+        "recorded ones; events the other configuration refuses are counted per reason. "
+        "When the recorded behaviour no longer fits (answers refused as not offered), the "
+        "recorded arrivals are re-run through the simulator instead, and the output says so.",
     )
     p.add_argument("--data", required=True, metavar="DIR", help=DATA_HELP)
     p.add_argument("--helpline", metavar="ID", help=HELPLINE_HELP)
@@ -187,12 +189,20 @@ def _replay(sub: SubParsers) -> None:
         default="table",
         help="output format (default: %(default)s)",
     )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="random seed of a simulated what-if (default: %(default)s)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from adapters.config_file import load_config
         from adapters.replay import replay, replay_to_json
 
-        result = replay(helpline_dir(args.data, args.helpline), load_config(args.config))
+        result = replay(
+            helpline_dir(args.data, args.helpline), load_config(args.config), seed=args.seed
+        )
         if args.format == "json":
             print(json.dumps(replay_to_json(result), indent=2, ensure_ascii=False))
         else:

@@ -129,3 +129,15 @@ def test_chat_hours_on_a_phone_only_log_keep_the_replay(whatif_log: Path, tmp_pa
     result = replay(whatif_log, load_config(cfg))
     assert (result.mode, dict(result.refused)) == ("replay", {})
     assert phone_answer_rate(result.replayed) == phone_answer_rate(result.recorded)
+
+
+def test_the_cli_takes_the_seed_of_a_simulated_what_if(
+    whatif_log: Path, ring_40: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["replay", "--data", str(whatif_log), "--config", str(ring_40), "--format", "json"]
+    assert main([*args, "--seed", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out == json.loads(
+        json.dumps(replay_to_json(replay(whatif_log, load_config(ring_40), seed=3)))
+    )
+    assert (out["mode"], out["seed"]) == ("simulated", 3)
