@@ -517,3 +517,25 @@ def test_group_commit_stages_while_the_previous_batch_is_written(
         store.write(c)
     store.close()
     assert [e.seq for e in read_entries(tmp_path)] == [1, 2, 3]
+
+
+def test_an_acknowledged_event_whose_record_is_damaged_is_kept_aside_and_reported(
+    tmp_path: Path, vo_config: HelplineConfig
+) -> None:
+    s = StoreScript(EmbeddedStore.open(tmp_path, vo_config))
+    conversation(s)
+    last = s.store.last_seq
+    s.store.close()
+    (seg,) = [p for _, p in list_segments(tmp_path / "log")]
+    raw = bytearray(seg.read_bytes())
+    raw[-3] ^= 0x40  # one flipped byte in the last, fsynced and acknowledged, record
+    seg.write_bytes(bytes(raw))
+    with EmbeddedStore.open(tmp_path, vo_config, fsync=False) as store:
+        report = store.recovery_report
+        assert last - 1 == store.last_seq
+    kept = list((tmp_path / "log" / "quarantine").iterdir())
+    assert len(kept) == 1
+    assert bytes(raw).endswith(kept[0].read_bytes())
+    assert report["torn"] == report["notes"][-1]
+    assert report["torn"].startswith(f"damaged last record in {seg}")
+    assert f"were kept in {kept[0]}" in report["torn"]

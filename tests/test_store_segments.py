@@ -135,15 +135,29 @@ def test_a_zero_filled_tail_is_torn_not_corrupt(tmp_path: Path) -> None:
     )
 
 
-def test_a_bad_checksum_in_the_very_last_record_is_a_torn_tail(tmp_path: Path) -> None:
+def test_a_flipped_byte_in_the_last_record_is_damage_kept_aside_not_a_silent_drop(
+    tmp_path: Path,
+) -> None:
     write_log(tmp_path, [payloads(4)])
     seg = list_segments(tmp_path)[0][1]
     raw = bytearray(seg.read_bytes())
+    start = record_offsets(seg)[3]
     raw[-1] ^= 0x01
     seg.write_bytes(bytes(raw))
     got, scan = scan_all(tmp_path)
     assert len(got) == 3
-    assert scan.torn is not None and scan.torn.reason == "checksum mismatch in last record"
+    torn = scan.torn
+    assert torn is not None
+    assert (torn.damaged, torn.offset, torn.reason) == (
+        True,
+        start,
+        "payload checksum mismatch with an intact header",
+    )
+    truncate_tail(torn, fsync=False)
+    # The damaged record's bytes, exactly, are kept beside the log; the log ends before it.
+    assert bytes(raw[start:]) == torn.quarantine.read_bytes()
+    assert bytes(raw[:start]) == seg.read_bytes()
+    assert f"kept in {torn.quarantine}" in torn.message()
 
 
 def test_a_flipped_bit_anywhere_in_a_middle_record_is_corruption_naming_segment_and_offset(

@@ -13,9 +13,13 @@ record (``00000000000000000001.seg``), rolled at a size limit. Each record::
     20      n     payload (msgpack, opaque here)
 
 Only the end of the last segment may be torn (a crash mid-append): a short
-header, a short payload, a zero-filled tail (ext4 may extend a file before its
-blocks reach the disk) or a bad payload checksum in the very last record is
-reported as a ``TornTail`` and cut off by the writer. Anything else that fails
+header, a short payload or a zero-filled tail (ext4 may extend a file before
+its blocks reach the disk) is reported as a ``TornTail`` and cut off by the
+writer. A last record whose header checks out and whose payload is all there
+but fails its checksum was written whole: that is damage, not a torn write,
+and it may be an acknowledged event, so its bytes are kept aside in
+``quarantine/`` beside the segment (and the recovery report says where)
+before it is cut off; nothing acknowledged is ever dropped without a trace. Anything else that fails
 a check, anywhere, is ``CorruptLog`` naming the segment and byte offset:
 nothing is skipped silently. A batch is written with one ``write`` and one
 ``fsync`` (group commit, as PostgreSQL's WAL and etcd's do), and the directory
@@ -122,8 +126,20 @@ class TornTail:
     offset: int
     dropped: int
     reason: str
+    damaged: bool = False  # a whole record that fails its checksum: kept aside, not just cut
+
+    @property
+    def quarantine(self) -> Path:
+        """Where a damaged record's bytes are kept."""
+        seg = Path(self.segment)
+        return seg.parent / "quarantine" / f"{seg.stem}.{self.offset}.bad"
 
     def message(self) -> str:
+        if self.damaged:
+            return (
+                f"damaged last record in {self.segment} at byte {self.offset}: {self.reason}; "
+                f"its {self.dropped} bytes were kept in {self.quarantine} and cut from the log"
+            )
         return (
             f"torn tail in {self.segment} at byte {self.offset}: {self.reason}; "
             f"{self.dropped} bytes dropped"
@@ -214,7 +230,14 @@ class LogScan:
             payload = mv[off + hsize : end]
             if zlib.crc32(payload, zlib.crc32(_SEQ.pack(seq))) != crc:
                 if last and end == size:
-                    self._torn_or_corrupt(name, off, rem, "checksum mismatch in last record", last)
+                    self._torn_or_corrupt(
+                        name,
+                        off,
+                        rem,
+                        "payload checksum mismatch with an intact header",
+                        last,
+                        damaged=True,
+                    )
                     return
                 raise CorruptLog(f"checksum mismatch in record {seq}", segment=name, offset=off)
             if seq != expected:
@@ -233,17 +256,42 @@ class LogScan:
             expected += 1
         self.valid_size = off
 
-    def _torn_or_corrupt(self, name: str, off: int, rem: int, reason: str, last: bool) -> None:
+    def _torn_or_corrupt(
+        self, name: str, off: int, rem: int, reason: str, last: bool, *, damaged: bool = False
+    ) -> None:
         self.valid_size = off
         if not last:
             raise CorruptLog(
                 f"{reason} in a segment that is not the last", segment=name, offset=off
             )
-        self.torn = TornTail(segment=name, offset=off, dropped=rem, reason=reason)
+        self.torn = TornTail(segment=name, offset=off, dropped=rem, reason=reason, damaged=damaged)
+
+
+def _keep_aside(torn: TornTail, *, fsync: bool) -> None:
+    """Copy a damaged record's bytes to its quarantine file, durably, before the cut."""
+    with open(torn.segment, "rb") as f:
+        f.seek(torn.offset)
+        data = f.read(torn.dropped)
+    make_dir(torn.quarantine.parent)
+    fd = os.open(torn.quarantine, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if fsync:
+        fsync_dir(torn.quarantine.parent)
 
 
 def truncate_tail(torn: TornTail, *, fsync: bool = True) -> None:
-    """Cut a torn tail off its segment (durably) and log what was dropped."""
+    """Cut a torn tail off its segment (durably) and log what was dropped.
+
+    A damaged whole record is first kept aside (``TornTail.quarantine``) and
+    logged as an error: it may be an acknowledged event.
+    """
+    if torn.damaged:
+        _keep_aside(torn, fsync=fsync)
     fd = os.open(torn.segment, os.O_WRONLY)
     try:
         os.ftruncate(fd, torn.offset)
@@ -251,7 +299,10 @@ def truncate_tail(torn: TornTail, *, fsync: bool = True) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
-    log.warning("store: %s", torn.message())
+    if torn.damaged:
+        log.error("store: %s", torn.message())
+    else:
+        log.warning("store: %s", torn.message())
 
 
 class SegmentWriter:
