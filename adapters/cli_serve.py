@@ -85,7 +85,7 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--log-level",
         default="info",
-        choices=("debug", "info", "warning", "error"),
+        choices=("debug", "info", "warning", "error", "critical"),
         help="how much the service logs (never caller data)",
     )
     from adapters.cluster.cli import add_store_arguments

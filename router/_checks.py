@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from router.errors import InvalidEvent
+from router.privacy import _SUSPECT, identity_kind
 
 CHANNELS = ("phone", "chat")
 
@@ -62,3 +63,16 @@ def _check_channels(cls: str, channels: object, *, empty_ok: bool) -> None:
         )
     if len(set(channels)) != len(channels):
         raise InvalidEvent(f"{cls}.channels lists a channel twice", field="channels")
+
+
+_SUSPECT_SEARCH = _SUSPECT.search
+
+
+def _check_not_identity(cls: str, name: str, value: str) -> None:
+    kind = identity_kind(value)
+    if kind is not None:
+        raise InvalidEvent(
+            f"{cls}.{name} looks like {kind}; identifiers are the adapter's own tokens and "
+            "must never carry caller identity",
+            field=name,
+        )

@@ -20,15 +20,18 @@ from typing import Any, ClassVar, Self
 
 from router._checks import (
     _ID_MATCH,
+    _SUSPECT_SEARCH,
     _WORD_MATCH,
     CHANNELS,
     MAX_COMMENT,
     _check_channels,
     _check_id,
+    _check_not_identity,
     _check_word,
     _encodable,
 )
 from router.errors import InvalidEvent
+from router.privacy import scrub
 
 __all__ = [
     "CHANNELS",
@@ -67,11 +70,13 @@ class Event:
 
     def __post_init__(self) -> None:
         # Hot path: every event passes here, so the checks are inlined.
-        match = _ID_MATCH
+        match, suspect = _ID_MATCH, _SUSPECT_SEARCH
         for f in ("event_id", "source", *self._ids):
             v = getattr(self, f)
             if v.__class__ is not str or match(v) is None:
                 _check_id(type(self).__name__, f, v)
+            if suspect(v) is not None:  # an @, a colon or a long number: look closer
+                _check_not_identity(type(self).__name__, f, v)
         at = self.at
         if not (
             math.isfinite(at)
@@ -242,6 +247,9 @@ class ChatFeedback(Event):
                 "characters",
                 field="comment",
             )
+        if self.comment is not None:
+            # Free text may carry identity: it is stored scrubbed, whatever built the event.
+            object.__setattr__(self, "comment", scrub(self.comment))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -112,7 +112,9 @@ def test_every_option_has_help(names: tuple[str, ...]) -> None:
             [
                 "Run the events of a helpline's log through another configuration (\"what if chat "
                 'had been open 24/7?") and set the figures it gives beside the recorded ones; '
-                "events the other configuration refuses are counted per reason.",
+                "events the other configuration refuses are counted per reason. When the recorded "
+                "behaviour no longer fits (answers refused as not offered), the recorded arrivals "
+                "are re-run through the simulator instead, and the output says so.",
                 "  --config FILE         the configuration to try",
             ],
         ),
@@ -123,7 +125,7 @@ def test_every_option_has_help(names: tuple[str, ...]) -> None:
                 "(default: 127.0.0.1)",
                 "  --port PORT           TCP port to listen on (default: 8080)",
                 "  --snapshot-every SNAPSHOT_EVERY",
-                "  --log-level {debug,info,warning,error}",
+                "  --log-level {debug,info,warning,error,critical}",
             ],
         ),
         (

@@ -14,7 +14,6 @@ payload's identifying fields, so a redelivered webhook is a duplicate.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,25 +32,11 @@ from router.events import (
     ContactEnded,
     Event,
 )
+from router.privacy import scrub
 
 __all__ = ["CarrierEvent", "ChatVendorEvent", "carrier_to_event", "chat_to_event", "scrub"]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$"
-_PHONE = re.compile(r"\+?\d[\d \-().]{6,}\d")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
-_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}\b")
-
-
-def scrub(text: str, known: tuple[str | None, ...] = ()) -> str:
-    """Remove phone numbers, e-mail and IP addresses from free text, and the ``known``
-    identity values the same payload carried (a visitor signing with their nickname)."""
-    for value in known:
-        if value and value.strip():
-            text = re.sub(re.escape(value.strip()), "[removed]", text, flags=re.IGNORECASE)
-    for pattern in (_EMAIL, _IPV6, _IPV4, _PHONE):
-        text = pattern.sub("[removed]", text)
-    return text
 
 
 class CarrierEvent(BaseModel):
