@@ -33,7 +33,7 @@ __all__ = [
     "timeline",
 ]
 
-Cell = tuple[str, str, int]  # (channel, team, hour)
+Cell = tuple[str, str, str, int]  # (day type, channel, team, hour)
 DAY = dt.timedelta(days=1)
 
 
@@ -145,15 +145,18 @@ class Week:
     last: dt.date
     # (day number, weekday, hour, start, end) of every local clock hour
     hours: list[tuple[int, int, int, float, float]] = field(default_factory=list)
-    # (start, end, channel, team, hour) of every owned stretch
-    pieces: list[tuple[float, float, str, str, int]] = field(default_factory=list)
+    # (start, end, channel, team, hour, day type) of every owned stretch
+    pieces: list[tuple[float, float, str, str, int, str]] = field(default_factory=list)
     # (day number, hour, channel) -> owned stretches of that hour
     open: dict[tuple[int, int, str], list[tuple[float, float]]] = field(default_factory=dict)
     # cell -> weekdays it covers and owned seconds per week
     cells: dict[Cell, tuple[set[int], float]] = field(default_factory=dict)
 
 
-def build_week(plan: CoveragePlan, config: HelplineConfig, first: dt.date, weeks: int) -> Week:
+def build_week(
+    plan: CoveragePlan, config: HelplineConfig, first: dt.date, weeks: int, kinds: Sequence[str]
+) -> Week:
+    """The simulated weeks from Monday ``first``; ``kinds[weekday]`` is the day type."""
     last = first + dt.timedelta(weeks=weeks) - DAY
     w = Week(start=plan.instant(first, 0), end=plan.instant(last, 1440), first=first, last=last)
     for n in range(weeks * 7):
@@ -169,12 +172,14 @@ def build_week(plan: CoveragePlan, config: HelplineConfig, first: dt.date, weeks
                     a, b = max(t, bounds[h]), min(stop, bounds[h + 1])
                     if seg.owner == CLOSED or b <= a:
                         continue
-                    w.pieces.append((a, b, q.channel, seg.owner, h))
+                    kind = kinds[day.weekday()]
+                    w.pieces.append((a, b, q.channel, seg.owner, h, kind))
                     w.open.setdefault((n, h, q.channel), []).append((a, b))
                     if n < 7:
-                        days, secs = w.cells.get((q.channel, seg.owner, h), (set(), 0.0))
+                        cell = (kind, q.channel, seg.owner, h)
+                        days, secs = w.cells.get(cell, (set(), 0.0))
                         days.add(day.weekday())
-                        w.cells[(q.channel, seg.owner, h)] = (days, secs + b - a)
+                        w.cells[cell] = (days, secs + b - a)
                 t = stop
     w.pieces.sort()
     return w
@@ -184,15 +189,15 @@ def timeline(week: Week, staff: dict[Cell, int]) -> Timeline:
     """Each owned stretch staffed by its cell's agents, every other pool logged out."""
     pools: list[Pool] = []
     index: dict[tuple[str, str], int] = {}
-    for ch, team, _ in sorted(week.cells):
+    for _, ch, team, _ in sorted(week.cells):
         if (team, ch) not in index:
             index[(team, ch)] = len(pools)
             pools.append(Pool(team=team, channels=(ch,)))
     marks: dict[float, dict[int, int]] = {}
-    for a, b, ch, team, h in week.pieces:
+    for a, b, ch, team, h, kind in week.pieces:
         k = index[(team, ch)]
         marks.setdefault(b, {}).setdefault(k, 0)
-        marks.setdefault(a, {})[k] = staff.get((ch, team, h), 0)
+        marks.setdefault(a, {})[k] = staff.get((kind, ch, team, h), 0)
     current = [0] * len(pools)
     changes: list[tuple[float, int, int]] = []
     for t in sorted(marks):
@@ -243,7 +248,7 @@ def staff_of(timeline: Timeline, week: Week) -> dict[Cell, float]:
             by_pool.setdefault((pool.team, ch), []).append((t, want))
     acc: dict[Cell, list[float]] = {}
     end = week.start + 7 * 86400.0
-    for a, b, ch, team, h in week.pieces:
+    for a, b, ch, team, h, kind in week.pieces:
         if a >= end:
             break
         changes = by_pool.get((team, ch), [])
@@ -253,7 +258,7 @@ def staff_of(timeline: Timeline, week: Week) -> dict[Cell, float]:
             if t > mid:
                 break
             want = w
-        tot = acc.setdefault((ch, team, h), [0.0, 0.0])
+        tot = acc.setdefault((kind, ch, team, h), [0.0, 0.0])
         tot[0] += want * (b - a)
         tot[1] += b - a
     return {cell: w / d for cell, (w, d) in acc.items() if d > 0}
