@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,8 @@ __all__ = [
     "config_as_of",
     "demand",
     "offered_load",
+    "open_hours",
+    "owned_stretches",
     "rota_as_of",
     "staff_of",
     "timeline",
@@ -153,6 +155,43 @@ class Week:
     cells: dict[Cell, tuple[set[int], float]] = field(default_factory=dict)
 
 
+def owned_stretches(
+    plan: CoveragePlan, queue: str, bounds: Sequence[float]
+) -> Iterator[tuple[int, float, float, str]]:
+    """(hour, start, end, owner) of every stretch of a local day (``bounds``: its 25
+    clock-hour marks) in which a team owns ``queue``, cut at the clock hours."""
+    t = bounds[0]
+    while t < bounds[24]:
+        seg = plan.segment(queue, t)
+        stop = min(seg.end, bounds[24])
+        if seg.owner != CLOSED:
+            for h in range(24):
+                a, b = max(t, bounds[h]), min(stop, bounds[h + 1])
+                if b > a:
+                    yield h, a, b, seg.owner
+        t = stop
+
+
+def open_hours(
+    plan: CoveragePlan, config: HelplineConfig, first: dt.date, last: dt.date
+) -> dict[tuple[str, int, int], float]:
+    """(channel, weekday, hour) -> hours a queue of the channel was open, ``first`` to
+    ``last`` (an hour in which two queues of a channel are open counts once)."""
+    out: dict[tuple[str, int, int], float] = {}
+    day = first
+    while day <= last:
+        bounds = [plan.instant(day, 60 * h) for h in range(25)]
+        today: dict[tuple[str, int, int], float] = {}
+        for qname, q in config.queues.items():
+            for h, a, b, _ in owned_stretches(plan, qname, bounds):
+                key = (str(q.channel), day.weekday(), h)
+                today[key] = today.get(key, 0.0) + (b - a) / (bounds[h + 1] - bounds[h])
+        for key, x in today.items():
+            out[key] = out.get(key, 0.0) + min(1.0, x)
+        day += DAY
+    return out
+
+
 def build_week(
     plan: CoveragePlan, config: HelplineConfig, first: dt.date, weeks: int, kinds: Sequence[str]
 ) -> Week:
@@ -163,24 +202,16 @@ def build_week(
         day = first + dt.timedelta(days=n)
         bounds = [plan.instant(day, 60 * h) for h in range(25)]
         w.hours += [(n, day.weekday(), h, bounds[h], bounds[h + 1]) for h in range(24)]
+        kind = kinds[day.weekday()]
         for qname, q in config.queues.items():
-            t = bounds[0]
-            while t < bounds[24]:
-                seg = plan.segment(qname, t)
-                stop = min(seg.end, bounds[24])
-                for h in range(24):
-                    a, b = max(t, bounds[h]), min(stop, bounds[h + 1])
-                    if seg.owner == CLOSED or b <= a:
-                        continue
-                    kind = kinds[day.weekday()]
-                    w.pieces.append((a, b, q.channel, seg.owner, h, kind))
-                    w.open.setdefault((n, h, q.channel), []).append((a, b))
-                    if n < 7:
-                        cell = (kind, q.channel, seg.owner, h)
-                        days, secs = w.cells.get(cell, (set(), 0.0))
-                        days.add(day.weekday())
-                        w.cells[cell] = (days, secs + b - a)
-                t = stop
+            for h, a, b, owner in owned_stretches(plan, qname, bounds):
+                w.pieces.append((a, b, q.channel, owner, h, kind))
+                w.open.setdefault((n, h, q.channel), []).append((a, b))
+                if n < 7:
+                    cell = (kind, q.channel, owner, h)
+                    days, secs = w.cells.get(cell, (set(), 0.0))
+                    days.add(day.weekday())
+                    w.cells[cell] = (days, secs + b - a)
     w.pieces.sort()
     return w
 

@@ -535,15 +535,14 @@ class _Search:
                 (i for i, (_, f) in enumerate(lad) if f.low is not None and f.low >= t), None
             )
             if chosen is None:
-                # Staffing has stopped helping where the top rungs no longer rise:
-                # take the fewest agents within MIN_GAIN of the best figure.
+                # Staffing has stopped helping where the top three rungs rise by less
+                # than the top's half-width: take the fewest agents whose interval
+                # still reaches the best figure (more buy nothing measurable).
                 top = lad[-1][1]
-                flat = len(lad) >= 3 and (top.value or 0.0) - (lad[-3][1].value or 0.0) < 0.01
-                if flat and top.high is not None and top.high < t:
+                rise = (top.value or 0.0) - (lad[-3][1].value or 0.0) if len(lad) >= 3 else 1.0
+                if top.high is not None and top.high < t and rise < top.high - (top.value or 0.0):
                     best = max(f.value or 0.0 for _, f in lad)
-                    i = next(
-                        i for i, (_, f) in enumerate(lad) if (f.value or 0.0) >= best - MIN_GAIN
-                    )
+                    i = next(i for i, (_, f) in enumerate(lad) if (f.high or 0.0) >= best)
                     out[cell] = (i, "saturated")
                 else:
                     out[cell] = (len(lad) - 1, "below")

@@ -116,7 +116,7 @@ def test_chat_hours_open_the_chat_around_the_clock(tmp_path: Path) -> None:
     args = ["simulate", str(SMALL), "--no-plots", "--progress", "never"]
     assert main([*args, "--chat-hours", "00:00-24:00", "--out", str(tmp_path)]) == 0
     cells = json.loads((tmp_path / "stats.json").read_text())["heatmap"]["chat"]
-    night = [c for c in cells if c["hour"] in (1, 2, 3) and c["contacts_per_week"] > 0]
+    night = [c for c in cells if c["hour"] in (1, 2, 3) and c["contacts_per_open_week"]]
     assert night  # chats now start at night, owned like the phone
 
 
