@@ -442,7 +442,7 @@ class PlanResult:
         t = self.target.threshold
         periods_ok = all(f.value is None or f.value >= t for f in self.periods.values())
         cells_ok = all(
-            d.status in ("met", "low_volume") and (self.achieved[c].value or 1.0) >= t
+            d.status in ("met", "undecided") and (self.achieved[c].value or 1.0) >= t
             for c, d in self.decisions.items()
             if d.status != "low_volume"
         )
