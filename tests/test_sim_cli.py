@@ -129,6 +129,10 @@ def test_chat_hours_open_the_chat_around_the_clock(tmp_path: Path) -> None:
         (["plan", str(SMALL), "--target", "answered>0.95"], "is not a target"),
         (["plan", str(SMALL), "--target", "answered>=0.9", "--month", "2021-13"], "--month"),
         (["plan", str(SMALL), "--target", "answered>=0.9", "--month", "2020-01"], "no contacts"),
+        (
+            ["plan", str(SMALL), "--target", "answered>=0.9", "--day-types", "weekday=mon-fri"],
+            "--day-types: no day type for sat, sun",
+        ),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(
