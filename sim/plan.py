@@ -396,6 +396,8 @@ class CellPlan:
     status: str  # met, undecided, below, saturated, low_volume
     # (agents, monotone figure) per candidate tried, fewest agents first
     ladder: tuple[tuple[int, Figure], ...] = ()
+    # the simulated figure per candidate before the monotone fit, in the same order
+    raw: tuple[Figure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,9 +518,13 @@ class _Search:
         ):
             self.tallies[k].append(tally)
 
+    def raw(self, cell: Cell, offsets: Sequence[int], reps: int) -> list[Figure]:
+        """The simulated figure per offset, before the monotone fit."""
+        return [estimate(_merge(self.tallies[k][:reps])[cell]) for k in offsets]
+
     def ladder(self, cell: Cell, offsets: Sequence[int], reps: int) -> list[tuple[int, Figure]]:
         """(agents, monotone figure) per offset, fewest agents first."""
-        raw = [estimate(_merge(self.tallies[k][:reps])[cell]) for k in offsets]
+        raw = self.raw(cell, offsets, reps)
         fitted = monotone([f.value for f in raw], [float(f.judged) for f in raw])
         return [
             (self.staff(k)[cell], f if v is None else f.shifted(v))
@@ -656,7 +662,12 @@ def plan_staffing(
             i, status = decided[c]
             lad = tuple(search.ladder(c, offsets, reps))
             staff[c] = lad[i][0]
-            decisions[c] = CellPlan(agents=staff[c], status=status, ladder=lad)
+            decisions[c] = CellPlan(
+                agents=staff[c],
+                status=status,
+                ladder=lad,
+                raw=tuple(search.raw(c, offsets, reps)),
+            )
         # The chosen plan as a whole; a period short of the target gets one more agent
         # in its low-volume cell that lost the most contacts.
         for _ in range(VERIFY_ROUNDS):

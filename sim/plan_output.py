@@ -159,7 +159,10 @@ def _cell(result: PlanResult, c: Cell) -> dict[str, Any]:
         "owned_hours_per_week": round(result.owned_hours[c], 2),
         "achieved": _fig(result.achieved[c]),
         "current_achieved": _fig(result.current[c]),
-        "ladder": [{"agents": n, "figure": _fig(f)} for n, f in d.ladder],
+        "ladder": [
+            {"agents": n, "figure": _fig(f), "simulated": _r(r.value)}
+            for (n, f), r in zip(d.ladder, d.raw, strict=True)
+        ],
     }
 
 
