@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +28,14 @@ __all__ = [
     "config_as_of",
     "demand",
     "offered_load",
+    "open_hours",
+    "owned_stretches",
     "rota_as_of",
     "staff_of",
     "timeline",
 ]
 
-Cell = tuple[str, str, int]  # (channel, team, hour)
+Cell = tuple[str, str, str, int]  # (day type, channel, team, hour)
 DAY = dt.timedelta(days=1)
 
 
@@ -145,37 +147,71 @@ class Week:
     last: dt.date
     # (day number, weekday, hour, start, end) of every local clock hour
     hours: list[tuple[int, int, int, float, float]] = field(default_factory=list)
-    # (start, end, channel, team, hour) of every owned stretch
-    pieces: list[tuple[float, float, str, str, int]] = field(default_factory=list)
+    # (start, end, channel, team, hour, day type) of every owned stretch
+    pieces: list[tuple[float, float, str, str, int, str]] = field(default_factory=list)
     # (day number, hour, channel) -> owned stretches of that hour
     open: dict[tuple[int, int, str], list[tuple[float, float]]] = field(default_factory=dict)
     # cell -> weekdays it covers and owned seconds per week
     cells: dict[Cell, tuple[set[int], float]] = field(default_factory=dict)
 
 
-def build_week(plan: CoveragePlan, config: HelplineConfig, first: dt.date, weeks: int) -> Week:
+def owned_stretches(
+    plan: CoveragePlan, queue: str, bounds: Sequence[float]
+) -> Iterator[tuple[int, float, float, str]]:
+    """(hour, start, end, owner) of every stretch of a local day (``bounds``: its 25
+    clock-hour marks) in which a team owns ``queue``, cut at the clock hours."""
+    t = bounds[0]
+    while t < bounds[24]:
+        seg = plan.segment(queue, t)
+        stop = min(seg.end, bounds[24])
+        if seg.owner != CLOSED:
+            for h in range(24):
+                a, b = max(t, bounds[h]), min(stop, bounds[h + 1])
+                if b > a:
+                    yield h, a, b, seg.owner
+        t = stop
+
+
+def open_hours(
+    plan: CoveragePlan, config: HelplineConfig, first: dt.date, last: dt.date
+) -> dict[tuple[str, int, int], float]:
+    """(channel, weekday, hour) -> hours a queue of the channel was open, ``first`` to
+    ``last`` (an hour in which two queues of a channel are open counts once)."""
+    out: dict[tuple[str, int, int], float] = {}
+    day = first
+    while day <= last:
+        bounds = [plan.instant(day, 60 * h) for h in range(25)]
+        today: dict[tuple[str, int, int], float] = {}
+        for qname, q in config.queues.items():
+            for h, a, b, _ in owned_stretches(plan, qname, bounds):
+                key = (str(q.channel), day.weekday(), h)
+                today[key] = today.get(key, 0.0) + (b - a) / (bounds[h + 1] - bounds[h])
+        for key, x in today.items():
+            out[key] = out.get(key, 0.0) + min(1.0, x)
+        day += DAY
+    return out
+
+
+def build_week(
+    plan: CoveragePlan, config: HelplineConfig, first: dt.date, weeks: int, kinds: Sequence[str]
+) -> Week:
+    """The simulated weeks from Monday ``first``; ``kinds[weekday]`` is the day type."""
     last = first + dt.timedelta(weeks=weeks) - DAY
     w = Week(start=plan.instant(first, 0), end=plan.instant(last, 1440), first=first, last=last)
     for n in range(weeks * 7):
         day = first + dt.timedelta(days=n)
         bounds = [plan.instant(day, 60 * h) for h in range(25)]
         w.hours += [(n, day.weekday(), h, bounds[h], bounds[h + 1]) for h in range(24)]
+        kind = kinds[day.weekday()]
         for qname, q in config.queues.items():
-            t = bounds[0]
-            while t < bounds[24]:
-                seg = plan.segment(qname, t)
-                stop = min(seg.end, bounds[24])
-                for h in range(24):
-                    a, b = max(t, bounds[h]), min(stop, bounds[h + 1])
-                    if seg.owner == CLOSED or b <= a:
-                        continue
-                    w.pieces.append((a, b, q.channel, seg.owner, h))
-                    w.open.setdefault((n, h, q.channel), []).append((a, b))
-                    if n < 7:
-                        days, secs = w.cells.get((q.channel, seg.owner, h), (set(), 0.0))
-                        days.add(day.weekday())
-                        w.cells[(q.channel, seg.owner, h)] = (days, secs + b - a)
-                t = stop
+            for h, a, b, owner in owned_stretches(plan, qname, bounds):
+                w.pieces.append((a, b, q.channel, owner, h, kind))
+                w.open.setdefault((n, h, q.channel), []).append((a, b))
+                if n < 7:
+                    cell = (kind, q.channel, owner, h)
+                    days, secs = w.cells.get(cell, (set(), 0.0))
+                    days.add(day.weekday())
+                    w.cells[cell] = (days, secs + b - a)
     w.pieces.sort()
     return w
 
@@ -184,15 +220,15 @@ def timeline(week: Week, staff: dict[Cell, int]) -> Timeline:
     """Each owned stretch staffed by its cell's agents, every other pool logged out."""
     pools: list[Pool] = []
     index: dict[tuple[str, str], int] = {}
-    for ch, team, _ in sorted(week.cells):
+    for _, ch, team, _ in sorted(week.cells):
         if (team, ch) not in index:
             index[(team, ch)] = len(pools)
             pools.append(Pool(team=team, channels=(ch,)))
     marks: dict[float, dict[int, int]] = {}
-    for a, b, ch, team, h in week.pieces:
+    for a, b, ch, team, h, kind in week.pieces:
         k = index[(team, ch)]
         marks.setdefault(b, {}).setdefault(k, 0)
-        marks.setdefault(a, {})[k] = staff.get((ch, team, h), 0)
+        marks.setdefault(a, {})[k] = staff.get((kind, ch, team, h), 0)
     current = [0] * len(pools)
     changes: list[tuple[float, int, int]] = []
     for t in sorted(marks):
@@ -243,7 +279,7 @@ def staff_of(timeline: Timeline, week: Week) -> dict[Cell, float]:
             by_pool.setdefault((pool.team, ch), []).append((t, want))
     acc: dict[Cell, list[float]] = {}
     end = week.start + 7 * 86400.0
-    for a, b, ch, team, h in week.pieces:
+    for a, b, ch, team, h, kind in week.pieces:
         if a >= end:
             break
         changes = by_pool.get((team, ch), [])
@@ -253,7 +289,7 @@ def staff_of(timeline: Timeline, week: Week) -> dict[Cell, float]:
             if t > mid:
                 break
             want = w
-        tot = acc.setdefault((ch, team, h), [0.0, 0.0])
+        tot = acc.setdefault((kind, ch, team, h), [0.0, 0.0])
         tot[0] += want * (b - a)
         tot[1] += b - a
     return {cell: w / d for cell, (w, d) in acc.items() if d > 0}

@@ -91,6 +91,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="output directory (default: sim-out/<scenario>)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument(
+        "--jobs",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="worker processes (the output is the same for any N)",
+    )
+    p.add_argument(
         "--progress",
         choices=("auto", "always", "never"),
         default="auto",
@@ -159,6 +166,7 @@ def _simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 last=last,
                 volume_multiplier=args.volume_multiplier,
                 progress=tick if bar is not None else None,
+                jobs=args.jobs,
             )
         report = build_report(s, results, volume_multiplier=args.volume_multiplier)
         files = write_report(report, out, plots=not args.no_plots)
@@ -192,8 +200,9 @@ def _plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "plan",
         help="find the fewest agents per team, channel and hour that meet a target",
-        description="Start from Erlang A (with load carried over between hours), then add "
-        "and remove agents until the simulated routing meets the target in every hour.",
+        description="Start from Erlang A (with load carried over between hours), then "
+        "simulate a ladder of staffings with common random numbers and take, per day type, "
+        "hour, team and channel, the fewest agents whose 95 %% lower bound meets the target.",
     )
     _add_common(p)
     p.add_argument(
@@ -207,14 +216,39 @@ def _plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--weeks", type=_count, default=26, help="simulated weeks per evaluation")
     p.add_argument(
-        "--replications", type=_count, default=2, metavar="N", help="replications per evaluation"
+        "--replications",
+        type=_count,
+        default=2,
+        metavar="N",
+        help="replications per candidate staffing to start with",
+    )
+    p.add_argument(
+        "--max-replications",
+        type=_count,
+        default=8,
+        metavar="N",
+        help="replications double up to this while a cell is undecided",
+    )
+    p.add_argument(
+        "--day-types",
+        default="weekday=mon-fri,saturday=sat,sunday_holiday=sun",
+        metavar="NAME=DAYS,...",
+        help="day types planned apart (default: weekday=mon-fri,saturday=sat,"
+        "sunday_holiday=sun; public holidays follow the one with Sunday)",
+    )
+    p.add_argument(
+        "--period",
+        choices=("day", "week"),
+        default="day",
+        help="hours with under one contact a week are judged over this period",
     )
 
     def run(args: argparse.Namespace) -> int:
-        from sim.plan import parse_target, plan_staffing
+        from sim.plan import parse_day_types, parse_target, plan_staffing
         from sim.plan_output import render_plan, write_plan
 
         target = parse_target(args.target)
+        day_types = parse_day_types(args.day_types)
         loaded = _load(args)
         month = args.month or loaded.scenario.end.strftime("%Y-%m")
         with progress_bar(1.0, f"planning {loaded.scenario.name}", args.progress) as bar:
@@ -224,8 +258,12 @@ def _plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                 month=month,
                 weeks=args.weeks,
                 replications=args.replications,
+                max_replications=args.max_replications,
                 seed=args.seed,
                 volume_multiplier=args.volume_multiplier,
+                day_types=day_types,
+                period=args.period,
+                jobs=args.jobs,
                 progress=bar,
             )
         out = args.out or Path("sim-out") / f"{loaded.scenario.name}-plan"

@@ -85,13 +85,19 @@ class RunStats:
 
 
 class _Call:
-    __slots__ = ("channel", "cid", "gone", "state")
+    __slots__ = ("channel", "cid", "gone", "handle", "silent", "silent_handle", "state")
 
     def __init__(self, cid: str, channel: str) -> None:
         self.cid = cid
         self.channel = channel
         self.state = 0  # 0 waiting or ringing, 1 in service, 2 ended
         self.gone = False  # a chat visitor who left without saying so
+        # Drawn at arrival, in arrival order, so that a contact keeps its handle
+        # time and silent-abandon draw whatever the staffing (common random
+        # numbers: two staffings with one seed differ only where staffing matters).
+        self.handle = 0.0
+        self.silent = False  # would leave silently if they gave up
+        self.silent_handle = 0.0  # an agent closing the empty chat
 
 
 class _Caller:
@@ -300,7 +306,13 @@ class Simulation:
                 calls[cid] = call
                 self._live += 1
                 stats.contacts += 1
-                patience = callers[a.channel].patience()
+                caller = callers[a.channel]
+                patience = caller.patience()
+                call.handle = caller.handle()
+                if caller.silent_share > 0:
+                    call.silent = self.streams.patience.random() < caller.silent_share
+                    if call.silent:
+                        call.silent_handle = caller.silent_handle()
                 if patience != INF:
                     push(t + patience, ABANDON, call)
                 self._send(ev.arrived(self._next_eid(), t, cid, a.channel, a.queue))
@@ -341,17 +353,14 @@ class Simulation:
         self._send(ev.answered(self._next_eid(), t, call.cid, aid))
         call.state = 1
         self._agents[aid].active += 1
-        caller = self._callers[call.channel]
-        handle = caller.silent_handle() if call.gone else caller.handle()
-        self._push(t + handle, END, call)
+        self._push(t + (call.silent_handle if call.gone else call.handle), END, call)
 
     def _abandon(self, t: float, call: _Call) -> None:
-        caller = self._callers[call.channel]
-        if caller.silent_share > 0 and self.streams.patience.random() < caller.silent_share:
+        if call.silent:
             # Gone without a word: the vendor notices after its inactivity timeout,
             # unless an agent accepts the empty chat first.
             call.gone = True
-            self._push(t + caller.silent_detect, SILENT, call)
+            self._push(t + self._callers[call.channel].silent_detect, SILENT, call)
             return
         self._send(ev.abandoned(self._next_eid(), t, call.cid))
 

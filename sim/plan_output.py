@@ -1,4 +1,4 @@
-"""What ``linje plan`` prints and writes: the staffing table, plan.json, plan.png."""
+"""What ``linje plan`` prints and writes: staffing tables by day type, plan.json, plan.png."""
 
 from __future__ import annotations
 
@@ -6,76 +6,164 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.plan import Cell, CellResult, PlanResult
+from sim.plan import Cell, Figure, PlanResult, day_type_label
 
-__all__ = ["plan_json", "render_plan", "write_plan"]
+__all__ = ["fmt_figure", "plan_json", "render_plan", "write_plan"]
+
+STATUS = {
+    "met": "",
+    "undecided": "undecided",
+    "below": "below target",
+    "saturated": "staffing does not help",
+    "low_volume": "low volume",
+}
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f} %"
+def fmt_figure(f: Figure | None) -> str:
+    """``96.1 % [94.0-97.9] n=412``: share, 95 % interval, contacts it is taken over."""
+    if f is None or f.value is None or f.low is None or f.high is None:
+        return "-"
+    return f"{100 * f.value:.1f} % [{100 * f.low:.1f}-{100 * f.high:.1f}] n={f.judged}"
+
+
+def _agents(x: float) -> str:
+    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
 
 
 def render_plan(result: PlanResult) -> str:
-    """The staffing table (agents per hour; the current rota's in brackets) and a summary."""
-    cols = sorted({(ch, team) for ch, team, _ in result.cells})
-    head = "| hour | " + " | ".join(f"{team} {ch}" for ch, team in cols) + " |"
+    """One table per day type (a row per hour, team and channel) and a summary."""
+    t = result.target
     lines = [
-        f"# Staffing plan: {result.scenario}, a regular week of {result.month}",
+        f"# Staffing plan: {result.scenario}, regular weeks of {result.month}",
         "",
-        f"Target: {result.target}, in every hour each team owns the queue. "
-        f"{result.weeks} simulated weeks x {result.replications} replications per round.",
+        f"Target: {t}, in every hour each team owns the queue; an hour with under one "
+        f"contact a week is judged over its {result.period}. {result.weeks} simulated weeks "
+        f"x {result.replications} replications per candidate ({result.candidates} staffings "
+        "simulated, the same random numbers for each).",
+        "Figures: share [95 % interval] n = contacts behind it in all simulated weeks.",
     ]
     if result.volume_multiplier != 1.0:
         lines.append(f"Volumes multiplied by {result.volume_multiplier:g}.")
     if result.chat_hours:
         lines.append(f"Chat open {result.chat_hours} every day.")
+    for kind, _ in result.day_types:
+        rows = [c for c in result.cells if c[0] == kind]
+        if not rows:
+            continue
+        lines += [
+            "",
+            f"## {day_type_label(kind, result.day_types)}",
+            "",
+            "| hour | team | channel | agents | current rota | with the plan "
+            "| with the current rota | contacts a week | note |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in sorted(rows, key=lambda c: (c[3], c[2], c[1])):
+            _, ch, team, h = c
+            d = result.decisions[c]
+            lines.append(
+                f"| {h:02d} | {team} | {ch} | {result.staff[c]} "
+                f"| {_agents(result.current_staff.get(c, 0.0))} "
+                f"| {fmt_figure(result.achieved[c])} | {fmt_figure(result.current[c])} "
+                f"| {result.achieved[c].contacts_per_week:.2f} | {STATUS[d.status]} |"
+            )
     lines += [
         "",
-        "Agents needed per hour (the current rota's in brackets):",
+        f"## Over each {result.period}",
         "",
-        head,
-        "|---|" + "---|" * len(cols),
+        "| period | with the plan | with the current rota |",
+        "|---|---|---|",
     ]
-    for h in range(24):
-        row = []
-        for ch, team in cols:
-            cell = (ch, team, h)
-            if cell not in result.staff:
-                row.append("")
-                continue
-            now = result.current_staff.get(cell, 0.0)
-            now_text = f"{now:.0f}" if abs(now - round(now)) < 0.05 else f"{now:.1f}"
-            row.append(f"{result.staff[cell]} ({now_text})")
-        lines.append(f"| {h:02d} | " + " | ".join(row) + " |")
-    lines += ["", "| channel | with this plan | with the current rota |", "|---|---|---|"]
-    for ch in sorted(set(result.overall) | set(result.current_overall)):
+    for key, f in result.periods.items():
         lines.append(
-            f"| {ch} | {_pct(result.overall.get(ch))} | {_pct(result.current_overall.get(ch))} |"
+            f"| {' '.join(key)} | {fmt_figure(f)} | {fmt_figure(result.current_periods.get(key))} |"
         )
-    short = [
+    for ch, f in result.overall.items():
+        lines.append(
+            f"| {ch}, whole week | {fmt_figure(f)} | {fmt_figure(result.current_overall.get(ch))} |"
+        )
+    below = result.below
+    current_below = [
         c
         for c in result.cells
-        if (r := result.current.get(c))
-        and r.value is not None
-        and r.value < result.target.threshold
+        if (v := result.current[c].value) is not None and v < result.target.threshold
     ]
     lines += [
         "",
         f"Agent-hours per week: {result.agent_hours:.0f} with this plan, "
         f"{result.current_agent_hours:.0f} in the current rota.",
-        f"Hours below the target with the current rota: {len(short)} of {len(result.cells)}.",
-        "The target is met in every hour."
+        f"Hours below the target with the current rota: {len(current_below)} of "
+        f"{len(result.cells)}; with this plan: {len(below)}.",
+        "The target is met in every hour and period."
         if result.met
-        else "The target is not met in every hour (see plan.json for the figures).",
+        else "The target is not met everywhere; see the cells below.",
     ]
-    if result.saturated:
-        names = ", ".join(f"{team} {ch} {h:02d}:00" for ch, team, h in result.saturated)
+    if below:
+        lines += ["", "Cells below the target with this plan:", ""]
+        for c in below:
+            d = result.decisions[c]
+            lines.append(
+                f"- {c[0]} {c[2]} {c[1]} {c[3]:02d}:00, {result.staff[c]} agent(s): "
+                f"{fmt_figure(result.achieved[c])} ({STATUS[d.status] or 'met in its ladder'})"
+            )
+    undecided = [c for c in result.cells if result.decisions[c].status == "undecided"]
+    if undecided:
+        lines += [
+            "",
+            f"Undecided after {result.replications} replications (one agent fewer may be "
+            "enough; the plan keeps the staffing whose lower bound clears the target):",
+            "",
+        ]
+        for c in undecided:
+            lad = result.decisions[c].ladder
+            fewer = [f for n, f in lad if n == result.staff[c] - 1]
+            lines.append(
+                f"- {c[0]} {c[2]} {c[1]} {c[3]:02d}:00: {result.staff[c] - 1} agent(s) give "
+                f"{fmt_figure(fewer[-1] if fewer else None)}"
+            )
+    saturated = [c for c in result.cells if result.decisions[c].status == "saturated"]
+    if saturated:
+        names = ", ".join(f"{c[0]} {c[2]} {c[1]} {c[3]:02d}:00" for c in saturated)
         lines.append(
-            f"One more agent did not help in: {names}. Staffing alone does not reach the "
+            f"\nMore agents did not help in: {names}. Staffing alone does not reach the "
             "target there; look at the behaviour (time to answer against the ring time, "
             "time away) or the routing."
         )
     return "\n".join(lines) + "\n"
+
+
+def _fig(f: Figure | None) -> dict[str, Any] | None:
+    if f is None or f.value is None:
+        return None
+    return {
+        "value": _r(f.value),
+        "low": _r(f.low),
+        "high": _r(f.high),
+        "judged": f.judged,
+        "contacts_per_week": round(f.contacts_per_week, 3),
+    }
+
+
+def _cell(result: PlanResult, c: Cell) -> dict[str, Any]:
+    kind, ch, team, h = c
+    d = result.decisions[c]
+    return {
+        "day_type": kind,
+        "channel": ch,
+        "team": team,
+        "hour": h,
+        "erlang_a": result.erlang[c],
+        "agents": result.staff[c],
+        "status": d.status,
+        "current_agents": round(result.current_staff.get(c, 0.0), 2),
+        "owned_hours_per_week": round(result.owned_hours[c], 2),
+        "achieved": _fig(result.achieved[c]),
+        "current_achieved": _fig(result.current[c]),
+        "ladder": [
+            {"agents": n, "figure": _fig(f), "simulated": _r(r.value)}
+            for (n, f), r in zip(d.ladder, d.raw, strict=True)
+        ],
+    }
 
 
 def plan_json(result: PlanResult) -> dict[str, Any]:
@@ -83,39 +171,22 @@ def plan_json(result: PlanResult) -> dict[str, Any]:
         "scenario": result.scenario,
         "month": result.month,
         "target": str(result.target),
+        "period": result.period,
+        "day_types": {name: list(days) for name, days in result.day_types},
         "weeks": result.weeks,
         "replications": result.replications,
+        "candidates": result.candidates,
         "volume_multiplier": result.volume_multiplier,
         "chat_hours": result.chat_hours,
         "met": result.met,
-        "rounds": result.rounds,
-        "saturated": [{"channel": ch, "team": t, "hour": h} for ch, t, h in result.saturated],
         "agent_hours_per_week": round(result.agent_hours, 1),
         "current_agent_hours_per_week": round(result.current_agent_hours, 1),
-        "overall": {k: _r(v) for k, v in result.overall.items()},
-        "current_overall": {k: _r(v) for k, v in result.current_overall.items()},
-        "cells": [
-            {
-                "channel": ch,
-                "team": team,
-                "hour": h,
-                "erlang_a": result.erlang[(ch, team, h)],
-                "agents": result.staff[(ch, team, h)],
-                "current_agents": round(result.current_staff.get((ch, team, h), 0.0), 2),
-                "owned_hours_per_week": round(result.owned_hours[(ch, team, h)], 2),
-                "contacts_per_week": round(
-                    _cr(result.achieved, (ch, team, h)).contacts_per_week, 2
-                ),
-                "achieved": _r(_cr(result.achieved, (ch, team, h)).value),
-                "current_achieved": _r(_cr(result.current, (ch, team, h)).value),
-            }
-            for ch, team, h in result.cells
-        ],
+        "overall": {k: _fig(v) for k, v in result.overall.items()},
+        "current_overall": {k: _fig(v) for k, v in result.current_overall.items()},
+        "periods": {" ".join(k): _fig(v) for k, v in result.periods.items()},
+        "current_periods": {" ".join(k): _fig(v) for k, v in result.current_periods.items()},
+        "cells": [_cell(result, c) for c in result.cells],
     }
-
-
-def _cr(res: dict[Cell, CellResult], cell: Cell) -> CellResult:
-    return res.get(cell, CellResult(0.0, None))
 
 
 def _r(x: float | None) -> float | None:
@@ -129,26 +200,55 @@ def write_plan(result: PlanResult, out: Path, *, plots: bool = True) -> list[Pat
     files[0].write_text(json.dumps(plan_json(result), indent=2, sort_keys=True) + "\n")
     files[1].write_text(render_plan(result))
     if plots:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        cols = sorted({(ch, team) for ch, team, _ in result.cells})
-        fig, axes = plt.subplots(len(cols), 1, figsize=(8, 2.4 * len(cols)), squeeze=False)
-        for ax, (ch, team) in zip(axes[:, 0], cols, strict=True):
-            hours = list(range(24))
-            plan = [result.staff.get((ch, team, h), 0) for h in hours]
-            now = [result.current_staff.get((ch, team, h), 0.0) for h in hours]
-            ax.step(hours, plan, where="post", label="plan")
-            ax.step(hours, now, where="post", linestyle="--", label="current rota")
-            ax.set_title(f"{team} {ch}")
-            ax.set_xticks(range(0, 24, 2))
-            ax.set_ylabel("agents")
-            ax.legend(loc="upper left")
-        fig.suptitle(f"{result.scenario}: {result.target}")
-        fig.tight_layout()
         files.append(out / "plan.png")
-        fig.savefig(files[-1], dpi=90, metadata={"Software": None})
-        plt.close(fig)
+        _plot(result, files[-1])
     return files
+
+
+def _plot(result: PlanResult, path: Path) -> None:
+    """Agents per hour (plan and current rota) and the figure with its interval, a row
+    per team and channel, a colour per day type."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = sorted({(ch, team) for _, ch, team, _ in result.cells})
+    fig, axes = plt.subplots(len(cols), 2, figsize=(13, 2.8 * len(cols)), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, (ch, team) in enumerate(cols):
+        ax, ax2 = axes[row]
+        for i, (kind, _) in enumerate(result.day_types):
+            mine = [c for c in result.cells if c[0] == kind and c[1] == ch and c[2] == team]
+            if not mine:
+                continue
+            colour = colours[i % len(colours)]
+            # Steps over 0..24 so that hour 23 has its full width.
+            plan = [result.staff.get((kind, ch, team, h), 0) for h in range(24)]
+            now = [result.current_staff.get((kind, ch, team, h), 0.0) for h in range(24)]
+            ax.step(range(25), [*plan, plan[-1]], where="post", color=colour, label=kind)
+            ax.step(range(25), [*now, now[-1]], where="post", color=colour, linestyle="--")
+            xs, ys, lo, hi = [], [], [], []
+            for c in sorted(mine, key=lambda c: c[3]):
+                f = result.achieved[c]
+                if f.value is None or f.low is None or f.high is None:
+                    continue
+                xs.append(c[3] + 0.5 + 0.15 * (i - 1))
+                ys.append(100 * f.value)
+                lo.append(100 * (f.value - f.low))
+                hi.append(100 * (f.high - f.value))
+            ax2.errorbar(xs, ys, yerr=[lo, hi], fmt="o", ms=3, color=colour, label=kind)
+        ax.set_title(f"{team} {ch}: agents (dashed: current rota)")
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 2))
+        ax.set_ylabel("agents")
+        ax.legend(loc="upper left", fontsize="small")
+        ax2.axhline(100 * result.target.threshold, color="grey", linewidth=0.8)
+        ax2.set_title(f"{team} {ch}: achieved with the plan (95 % interval)")
+        ax2.set_xlim(0, 24)
+        ax2.set_xticks(range(0, 25, 2))
+        ax2.set_ylabel("%")
+    fig.suptitle(f"{result.scenario}: {result.target}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from router.coverage import CoveragePlan
 from router.records import UNANSWERED_CLASSES
 from router.stats import WEEKDAY_NAMES, Group, stats_to_json
+from sim._planweek import open_hours
 from sim.run import RunResult
 from sim.scenario import Scenario
 from sim.summary import Estimate, figures, run_stats, summarise
@@ -49,8 +51,9 @@ class Report:
     summary: dict[str, dict[str, Estimate]]
     # channel -> month -> (mean contacts per replication, pooled answer rate)
     monthly: dict[str, dict[str, tuple[float, float | None]]]
-    # channel -> (weekday index, hour) -> (mean contacts per week, pooled answer rate)
-    heat: dict[str, dict[tuple[int, int], tuple[float, float | None]]]
+    # channel -> (weekday index, hour) -> (mean contacts per open week, pooled answer
+    # rate, contacts it is taken over in all replications); only cells that were open
+    heat: dict[str, dict[tuple[int, int], tuple[float, float | None, int]]]
     gaps: dict[str, float]  # count and minutes per replication (mean)
     stats: dict[str, Any]  # replication 0, grouped by channel: the /v1/stats shape
 
@@ -70,13 +73,9 @@ def _rate(g: Group) -> float | None:
     return g.answered / decided if decided else None
 
 
-def _weekday_counts(first: dt.date, last: dt.date) -> list[int]:
-    counts = [0] * 7
-    day = first
-    while day <= last:
-        counts[day.weekday()] += 1
-        day += dt.timedelta(days=1)
-    return counts
+def count_text(x: float) -> str:
+    """A count as a whole number, or with one decimal when it is a mean that is not."""
+    return f"{x:.0f}" if abs(x - round(x)) < 1e-9 else f"{x:.1f}"
 
 
 def build_report(
@@ -104,14 +103,20 @@ def build_report(
     for key, g in sorted(by_month.items(), key=lambda kv: str(kv[0])):
         k = dict(key)
         monthly.setdefault(str(k["channel"]), {})[str(k["month"])] = (g.contacts / n, _rate(g))
-    weeks = _weekday_counts(r0.first, r0.last)
-    heat: dict[str, dict[tuple[int, int], tuple[float, float | None]]] = {}
+    # Per week of the hours in which the channel was open: a chat that opened halfway
+    # through the period is not averaged over the weeks it was closed.
+    opened = open_hours(CoveragePlan(r0.config), r0.config, r0.first, r0.last)
+    heat: dict[str, dict[tuple[int, int], tuple[float, float | None, int]]] = {}
     for key, g in by_cell.items():
         k = dict(key)
+        ch = str(k["channel"])
         wd = WEEKDAY_NAMES.index(str(k["weekday"]))
         hour = int(k["hour"] or 0)
-        per_week = g.contacts / n / weeks[wd] if weeks[wd] else 0.0
-        heat.setdefault(str(k["channel"]), {})[(wd, hour)] = (per_week, _rate(g))
+        hours = opened.get((ch, wd, hour), 0.0)
+        if hours <= 0:
+            continue  # contacts refused while closed: no open hour to spread them over
+        decided = g.answered + g.unanswered_total
+        heat.setdefault(ch, {})[(wd, hour)] = (g.contacts / n / hours, _rate(g), decided)
     return Report(
         scenario=scenario,
         helpline=r0.config.id,
@@ -153,8 +158,12 @@ def report_json(report: Report) -> dict[str, Any]:
                 {
                     "weekday": WEEKDAY_NAMES[wd],
                     "hour": h,
-                    "contacts_per_week": round(cells.get((wd, h), (0.0, None))[0], 3),
-                    "answer_rate": _r4(cells.get((wd, h), (0.0, None))[1]),
+                    "open": (wd, h) in cells,
+                    "contacts_per_open_week": round(cells[(wd, h)][0], 3)
+                    if (wd, h) in cells
+                    else None,
+                    "answer_rate": _r4(cells[(wd, h)][1]) if (wd, h) in cells else None,
+                    "answer_rate_n": cells[(wd, h)][2] if (wd, h) in cells else 0,
                 }
                 for wd in range(7)
                 for h in range(24)
@@ -182,7 +191,7 @@ def _pct(est: Estimate | None) -> str:
 def _num(est: Estimate | None, digits: int = 1) -> str:
     if est is None or est.mean is None:
         return "-"
-    text = f"{est.mean:.{digits}f}"
+    text = count_text(est.mean) if digits == 0 else f"{est.mean:.{digits}f}"
     if est.half_width is not None:
         text += f" ± {est.half_width:.{digits}f}"
     return text
@@ -258,6 +267,10 @@ def render_markdown(report: Report, plots: Sequence[str] = ()) -> str:
                 sim = _pct(figs.get(f"unanswered_share.{klass}"))
                 rec = f"{100 * obs.unanswered_shares[klass]:.0f} %"
                 lines.append(f"| unanswered: {CLASS_LABELS[klass]} | {sim} | {rec} |")
+        notes = [(k, obs.notes[k]) for k in UNANSWERED_CLASSES if k in obs.notes]
+        if notes:
+            lines.append("")
+            lines += [f"- {CLASS_LABELS[k]}: {text}" for k, text in notes]
     lines += ["", "## By month", ""]
     channels = list(report.monthly)
     months = sorted({m for ch in channels for m in report.monthly[ch]})
@@ -269,13 +282,26 @@ def render_markdown(report: Report, plots: Sequence[str] = ()) -> str:
         row = []
         for ch in channels:
             c, rate = report.monthly[ch].get(m, (0.0, None))
-            row.append(f"{c:.1f} | " + ("-" if rate is None else f"{100 * rate:.1f} %"))
+            row.append(f"{count_text(c)} | " + ("-" if rate is None else f"{100 * rate:.1f} %"))
         lines.append(f"| {m} | " + " | ".join(row) + " |")
     for ch, heat in report.heat.items():
-        lines += ["", f"## {ch}: answer rate by weekday and hour", ""]
-        lines += _heat_table(heat, lambda v: "" if v[1] is None else f"{100 * v[1]:.0f}")
-        lines += ["", f"## {ch}: contacts per week by weekday and hour", ""]
-        lines += _heat_table(heat, lambda v: "" if v[0] == 0 else f"{v[0]:.2f}")
+        lines += [
+            "",
+            f"## {ch}: answer rate by weekday and hour",
+            "",
+            "Per cent answered (contacts behind it, all replications); blank where the "
+            f"{ch} was closed or no contact was decided.",
+            "",
+        ]
+        lines += _heat_table(heat, lambda v: "" if v[1] is None else f"{100 * v[1]:.0f} ({v[2]})")
+        lines += [
+            "",
+            f"## {ch}: contacts per week by weekday and hour",
+            "",
+            f"Over the weeks in which the {ch} was open at that hour only.",
+            "",
+        ]
+        lines += _heat_table(heat, lambda v: f"{v[0]:.2f}")
     lines += [
         "",
         "## Handover gaps",
@@ -289,10 +315,12 @@ def render_markdown(report: Report, plots: Sequence[str] = ()) -> str:
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
 
-def _heat_table(cells: dict[tuple[int, int], tuple[float, float | None]], fmt: Any) -> list[str]:
+def _heat_table(
+    cells: dict[tuple[int, int], tuple[float, float | None, int]], fmt: Any
+) -> list[str]:
     out = ["| hour | " + " | ".join(WEEKDAY_NAMES) + " |", "|---|" + "---|" * 7]
     for h in range(24):
-        row = [fmt(cells.get((wd, h), (0.0, None))) for wd in range(7)]
+        row = [fmt(cells[(wd, h)]) if (wd, h) in cells else "" for wd in range(7)]
         out.append(f"| {h:02d} | " + " | ".join(row) + " |")
     return out
 
@@ -307,7 +335,7 @@ def _plots(report: Report, out: Path) -> list[str]:
     meta = {"Software": None}  # no version stamp: the same run gives the same file
     for ch, cells in report.heat.items():
         for what, idx, title, cmap in (
-            ("answer-rate", 1, f"{ch}: answer rate (%)", "RdYlGn"),
+            ("answer-rate", 1, f"{ch}: answer rate (%), with contacts decided", "RdYlGn"),
             ("contacts", 0, f"{ch}: contacts per week", "Blues"),
         ):
             grid = [[math.nan] * 7 for _ in range(24)]
@@ -319,6 +347,10 @@ def _plots(report: Report, out: Path) -> list[str]:
             im = ax.imshow(grid, aspect="auto", cmap=cmap, vmin=0 if idx == 0 else None)
             ax.set_xticks(range(7), WEEKDAY_NAMES)
             ax.set_yticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+            if idx == 1:  # the sample behind each rate
+                for (wd, h), vals in cells.items():
+                    if vals[1] is not None:
+                        ax.text(wd, h, str(vals[2]), ha="center", va="center", fontsize=5)
             ax.set_title(title)
             fig.colorbar(im, ax=ax)
             fig.tight_layout()

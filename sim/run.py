@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -151,13 +152,26 @@ def run_replications(
     last: dt.date | None = None,
     volume_multiplier: float = 1.0,
     progress: Callable[[int, float], None] | None = None,
+    jobs: int = 1,
 ) -> list[RunResult]:
     """Independent replications (stream seeds ``seed.0``, ``seed.1``...) of one scenario.
 
-    ``progress(replication, simulated_time)`` is called about once a simulated day.
+    ``progress(replication, simulated_time)`` is called about once a simulated day
+    (with ``jobs`` > 1, once per replication as it ends, with time ``math.inf``).
+    With ``jobs`` > 1 the replications run in that many processes; the results are
+    the same.
     """
     if replications < 1:
         raise BadInput("replications must be at least 1", field="replications")
+    if jobs > 1 and replications > 1:
+        from sim.parallel import runner
+
+        setting = (loaded, seed, first, last, volume_multiplier)
+        with runner(_one, setting, min(jobs, replications)) as run:
+            return run.run(
+                list(range(replications)),
+                None if progress is None else (lambda i: progress(i, math.inf)),
+            )
     out: list[RunResult] = []
     for rep in range(replications):
         tick = None if progress is None else (lambda t, rep=rep: progress(rep, t))
@@ -173,3 +187,12 @@ def run_replications(
             )
         )
     return out
+
+
+def _one(
+    setting: tuple[LoadedScenario, int | None, dt.date | None, dt.date | None, float], rep: int
+) -> RunResult:
+    loaded, seed, first, last, vm = setting
+    return simulate(
+        loaded, seed=seed, replication=rep, first=first, last=last, volume_multiplier=vm
+    )

@@ -278,6 +278,10 @@ class Observed(_Strict):
     unanswered_shares: dict[
         Literal["missing_data", "no_agent", "short_abandon", "agents_busy", "other"], float
     ] = Field(default_factory=dict)
+    # Why a simulated class may differ from the recorded one, printed under the comparison.
+    notes: dict[
+        Literal["missing_data", "no_agent", "short_abandon", "agents_busy", "other"], str
+    ] = Field(default_factory=dict)
 
 
 class Scenario(_Strict):

@@ -61,7 +61,7 @@ def test_an_identifier_that_looks_like_identity_is_refused_naming_the_field(
 ) -> None:
     # The identity as an adapter might pass it for an id: without the characters the
     # id alphabet does not admit (spaces, brackets, +, a zone index).
-    token = re.sub(r"[^A-Za-z0-9._:@-]", "", identity.split("%")[0])
+    token = re.sub(r"[^A-Za-z0-9._:@-]", "", identity.split("%", maxsplit=1)[0])
     with pytest.raises(InvalidEvent) as caught:
         ContactArrived(event_id="e1", at=1.0, source="carrier", contact_id=token,
                        channel="phone", queue="phone")  # fmt: skip

@@ -116,7 +116,7 @@ def test_chat_hours_open_the_chat_around_the_clock(tmp_path: Path) -> None:
     args = ["simulate", str(SMALL), "--no-plots", "--progress", "never"]
     assert main([*args, "--chat-hours", "00:00-24:00", "--out", str(tmp_path)]) == 0
     cells = json.loads((tmp_path / "stats.json").read_text())["heatmap"]["chat"]
-    night = [c for c in cells if c["hour"] in (1, 2, 3) and c["contacts_per_week"] > 0]
+    night = [c for c in cells if c["hour"] in (1, 2, 3) and c["contacts_per_open_week"]]
     assert night  # chats now start at night, owned like the phone
 
 
@@ -129,6 +129,10 @@ def test_chat_hours_open_the_chat_around_the_clock(tmp_path: Path) -> None:
         (["plan", str(SMALL), "--target", "answered>0.95"], "is not a target"),
         (["plan", str(SMALL), "--target", "answered>=0.9", "--month", "2021-13"], "--month"),
         (["plan", str(SMALL), "--target", "answered>=0.9", "--month", "2020-01"], "no contacts"),
+        (
+            ["plan", str(SMALL), "--target", "answered>=0.9", "--day-types", "weekday=mon-fri"],
+            "--day-types: no day type for sat, sun",
+        ),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_2(
@@ -160,19 +164,31 @@ def test_plan_prints_a_staffing_table_and_what_the_current_rota_achieves(
     ]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "# Staffing plan: golden-small, a regular week of 2021-11" in out
-    assert "| hour | kss chat | ok chat | kss phone | ok phone |" in out
-    assert "| channel | with this plan | with the current rota |" in out
+    assert "# Staffing plan: golden-small, regular weeks of 2021-11" in out
+    assert "## weekday (mon-fri)" in out
+    assert "| hour | team | channel | agents | current rota | with the plan " in out
+    assert "| period | with the plan | with the current rota |" in out
     plan = json.loads((tmp_path / "plan.json").read_text())
-    cells = {(c["channel"], c["team"], c["hour"]): c for c in plan["cells"]}
+    cells = {(c["day_type"], c["channel"], c["team"], c["hour"]): c for c in plan["cells"]}
     # KSS owns the phone 08:30-15:30 on weekdays, OK the rest of the week.
-    assert ("phone", "kss", 10) in cells
-    assert ("phone", "ok", 3) in cells
-    assert ("phone", "kss", 3) not in cells
-    assert all(c["agents"] >= 1 for c in cells.values() if c["channel"] == "phone")
-    # The current rota: two KSS agents on the phone, one OK agent at night.
-    assert cells[("phone", "kss", 10)]["current_agents"] == 2
-    assert cells[("phone", "ok", 3)]["current_agents"] == 1
+    assert ("weekday", "phone", "kss", 10) in cells
+    assert ("weekday", "phone", "ok", 3) in cells
+    assert ("saturday", "phone", "ok", 10) in cells
+    assert ("saturday", "phone", "kss", 10) not in cells
+    assert ("weekday", "phone", "kss", 3) not in cells
+    # At least one agent whenever a queue is open.
+    assert all(c["agents"] >= 1 for c in cells.values())
+    # The current rota: two KSS agents on the phone, one OK agent at night from
+    # Tuesday to Friday (its night entries start at 15:30 on weekdays, so nobody
+    # covers Monday 00:00-08:30: a mean of 0.8 over the five weekdays).
+    assert cells[("weekday", "phone", "kss", 10)]["current_agents"] == 2
+    assert cells[("weekday", "phone", "ok", 3)]["current_agents"] == 0.8
+    # ... and two early on Saturday, when Friday's night entry runs on beside the weekend's.
+    assert cells[("saturday", "phone", "ok", 3)]["current_agents"] == 2
+    # Every cell's figure comes with its interval and sample.
+    fig = cells[("weekday", "phone", "kss", 10)]["achieved"]
+    assert set(fig) == {"value", "low", "high", "judged", "contacts_per_week"}
+    assert fig["low"] <= fig["value"] <= fig["high"]
     assert (tmp_path / "plan.png").exists()
 
 
