@@ -452,6 +452,27 @@ def test_the_first_screen_at_1280x800_after_an_hour_of_alerts(tmp_path: Path, pa
         service.server.kill()
 
 
+def test_eligibility_follows_the_handover_with_no_agent_event(service: Service, page: Page) -> None:
+    """At 15:30 the phone passes from KSS to OK by the clock alone: the agents' cells follow."""
+    for agent, team in (("kss-1", "kss"), ("ok-1", "ok")):
+        service.post("agent.logged_in", agent_id=agent, team=team, channels=["phone"])
+    page.goto(service.base + "/")
+    sign_in(page, TOKENS["supervisor"])
+    kss1 = page.locator('tr[data-agent="kss-1"] td[data-channel="phone"]')
+    ok1 = page.locator('tr[data-agent="ok-1"] td[data-channel="phone"]')
+    assert service.local() < "15:29:50", "the server's clock ran ahead of the script"
+    expect(kss1).to_have_attribute("data-eligible", "true")
+    expect(ok1).to_have_attribute("data-eligible", "false")
+    expect(ok1.locator(".eligibility")).to_have_text("not eligible now: only KSS")
+    service.wait_until("15:30:01")
+    expect(page.locator('article.queue[data-queue="phone"] .owner')).to_have_text("OK")
+    expect(kss1).to_have_attribute("data-eligible", "false")
+    expect(kss1.locator(".eligibility")).to_have_text("not eligible now: only OK")
+    expect(ok1).to_have_attribute("data-eligible", "true")
+    expect(kss1).to_have_attribute("data-state", "ready")
+    shot(page, "17-eligibility-after-handover")
+
+
 def test_make_demo_has_no_handover_before_a_newcomer_signs_in(tmp_path: Path, page: Page) -> None:
     """`make demo` (the demo at its own speed): the phone is KSS's for the first half minute."""
     started = time.monotonic()

@@ -206,7 +206,9 @@ function render() {
   $("alert-count").hidden = !urgent;
   section("queues", [lang, state.queues], () => renderQueues(state, ctx));
   section("waiting", [lang, state.queues.map((q) => q.waiting)], () => renderWaiting(state, ctx));
-  section("agents", [lang, state.agents], () => renderAgents(state, ctx));
+  // The agents' eligibility is read from the queues: a handover changes it with no agent event.
+  const eligible = state.queues.map((q) => [q.channel, q.open, q.eligible_teams]);
+  section("agents", [lang, state.agents, eligible], () => renderAgents(state, ctx));
   section("today", [lang, state.today], () => renderToday(state));
   const hour = Number((state.local_time || "T00").split("T")[1].slice(0, 2));
   section("hourly", [lang, state.today, hour], () => renderHourly(state, { currentHour: hour }));
