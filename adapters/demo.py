@@ -3,8 +3,14 @@
 It is a real client of the live service: it logs agents in, posts calls and
 chats, listens to the command stream, answers rings after each team's reach
 time, lets some callers hang up, and ends conversations. The service runs on an
-accelerated clock that starts just before the 15:30 weekday handover, so a
-newcomer sees queues, rings, answers, abandons and a handover within a minute.
+accelerated clock that starts so that the 15:30 weekday handover comes about a
+minute (real time) after start: long enough for a newcomer to open the dashboard
+and sign in, soon enough to see queues, rings, answers, abandons and then the
+handover.
+
+On shutdown the traffic stops first (``on_shutdown``, before the service waits
+for its open requests), so it never posts to a server that has stopped
+listening.
 """
 
 from __future__ import annotations
@@ -28,7 +34,15 @@ from router.config import HelplineConfig
 from router.coverage import CoveragePlan
 from router.errors import ConfigError
 
-__all__ = ["DEMO_MARKER", "check_demo_dir", "demo_clock", "new_demo_run", "start_demo"]
+__all__ = [
+    "DEMO_MARKER",
+    "HANDOVER_LEAD_S",
+    "check_demo_dir",
+    "demo_clock",
+    "handover_at",
+    "new_demo_run",
+    "start_demo",
+]
 
 log = logging.getLogger("linje.demo")
 DEMO_MARKER = ".linje-demo"
@@ -38,17 +52,29 @@ CHAT_AGENTS = {"kss-c": "kss", "ok-c": "ok"}
 # Seconds to reach the phone: the office answers fast, the crisis centre's staff
 # have other duties (the pilot report: OK's staff reach the phone slower).
 REACH_S = {"kss": (3.0, 9.0), "ok": (8.0, 30.0)}
+# Real seconds from start to the 15:30 handover: time to open the dashboard and sign in.
+HANDOVER_LEAD_S = 60.0
+HANDOVER = dt.time(15, 30)
 
 
-def demo_clock(config: HelplineConfig, speed: float) -> Clock:
-    """A clock starting at 15:27 local on the next working day (three minutes before handover)."""
+def handover_at(config: HelplineConfig, today: dt.date | None = None) -> float:
+    """15:30 local on the next working day (not a weekend or public holiday) from ``today``."""
     plan = CoveragePlan(config)
     tz = ZoneInfo(config.timezone)
-    day = dt.datetime.now(tz).date()
+    day = today or dt.datetime.now(tz).date()
     while day.weekday() >= 5 or plan.is_holiday(day):
         day += dt.timedelta(days=1)
-    start = dt.datetime(day.year, day.month, day.day, 15, 27, tzinfo=tz).timestamp()
-    return ScaledClock(start, speed)
+    return dt.datetime.combine(day, HANDOVER, tzinfo=tz).timestamp()
+
+
+def demo_clock(
+    config: HelplineConfig, speed: float, lead_s: float = HANDOVER_LEAD_S
+) -> ScaledClock:
+    """A clock on which the next working day's 15:30 handover is ``lead_s`` real seconds away.
+
+    At ``make demo``'s speed (10) it starts at 15:20 local: ten virtual minutes, one real minute.
+    """
+    return ScaledClock(handover_at(config) - lead_s * speed, speed)
 
 
 def check_demo_dir(data: Path) -> None:
@@ -104,16 +130,16 @@ def start_demo(app: web.Application, base: str, config: HelplineConfig, clock: C
 
     async def on_startup(app: web.Application) -> None:
         app[AUTH].add_token("adapter", "demo", token)
-        app[_TASK] = asyncio.create_task(Demo(base, token, clock).run())
+        demo = app[_DEMO] = Demo(base, token, clock)
+        demo.start()
 
-    async def on_cleanup(app: web.Application) -> None:
-        app[_TASK].cancel()
+    async def on_shutdown(app: web.Application) -> None:
+        await app[_DEMO].stop()
 
     app.on_startup.append(on_startup)
-    app.on_cleanup.append(on_cleanup)
-
-
-_TASK = web.AppKey("demo_task", asyncio.Task[None])
+    # First of the shutdown hooks: aiohttp has just stopped listening, and the
+    # service is about to wait for its open requests; the traffic must stop now.
+    app.on_shutdown.insert(0, on_shutdown)
 
 
 class Demo:
@@ -126,12 +152,31 @@ class Demo:
         self.live: set[str] = set()  # contacts still waiting
         self.busy: set[str] = set()
         self.session: aiohttp.ClientSession | None = None
+        self.main: asyncio.Task[None] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
 
+    def start(self) -> None:
+        self.main = asyncio.create_task(self.run())
+
+    async def stop(self) -> None:
+        """Stop the traffic: every task of it, the main one last (it owns the HTTP session)."""
+        tasks = [*self.tasks, *([self.main] if self.main else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
+        task = asyncio.create_task(self._guard(coro))
         self.tasks.add(task)  # keep a reference until it is done
         task.add_done_callback(self.tasks.discard)
+
+    async def _guard(self, coro: Any) -> None:
+        try:
+            await coro
+        except aiohttp.ClientConnectionError as exc:
+            log.warning("demo traffic: the service is not reachable (%s)", exc)
+        except Exception:
+            log.exception("demo traffic: a contact's step failed")
 
     async def sleep(self, virtual_s: float) -> None:
         await asyncio.sleep(virtual_s / self.clock.speed)
@@ -168,6 +213,9 @@ class Demo:
                 )
         except asyncio.CancelledError:
             raise
+        except aiohttp.ClientConnectionError as exc:
+            # The service closed its connections: no traceback, it is not the demo's fault.
+            log.warning("demo traffic stopped: the service is not reachable (%s)", exc)
         except Exception:
             log.exception("demo traffic stopped")
 
@@ -229,3 +277,6 @@ class Demo:
         await self.sleep(self.rng.lognormvariate(4.6, 0.5))  # about 100 s conversations
         await self.post("contact.ended", contact_id=cid)
         self.busy.discard(agent)
+
+
+_DEMO = web.AppKey("demo", Demo)

@@ -89,21 +89,21 @@ def page(browser: Browser) -> Iterator[Page]:
 class Service:
     """`linje serve` on the virtual clock, and an adapter posting carrier events to it."""
 
-    def __init__(self, tmp: Path, port: int | None = None, start: str = START) -> None:
+    def __init__(
+        self, tmp: Path, port: int | None = None, start: str = START, speed: float = SPEED
+    ) -> None:
         self.tmp = tmp
+        self.speed = speed
         self.auth = write_auth(tmp / "auth.toml")
         self.data = tmp / "data"
+        args = ("--clock-start", start, "--clock-speed", str(speed))
         if port is None:
-            self.server = Server(
-                self.data, self.auth, "--clock-start", start, "--clock-speed", str(SPEED)
-            )
+            self.server = Server(self.data, self.auth, *args)
         else:
             real = serve_process.free_port
             serve_process.free_port = lambda: port  # type: ignore[assignment]
             try:
-                self.server = Server(
-                    self.data, self.auth, "--clock-start", start, "--clock-speed", str(SPEED)
-                )
+                self.server = Server(self.data, self.auth, *args)
             finally:
                 serve_process.free_port = real  # type: ignore[assignment]
         self.server.wait_ready()
@@ -114,7 +114,7 @@ class Service:
 
     def now(self) -> float:
         """The server's clock, extrapolated from its last answer."""
-        return self.t0 + (time.monotonic() - self.mono) * SPEED
+        return self.t0 + (time.monotonic() - self.mono) * self.speed
 
     def local(self) -> str:
         return dt.datetime.fromtimestamp(self.now(), TZ).strftime("%H:%M:%S")
@@ -151,7 +151,7 @@ class Service:
 
     def wait_until(self, local: str) -> None:
         target = dt.datetime.fromisoformat(f"2021-11-15T{local}").replace(tzinfo=TZ).timestamp()
-        time.sleep(max(0.0, (target - self.now()) / SPEED))
+        time.sleep(max(0.0, (target - self.now()) / self.speed))
 
 
 @pytest.fixture
@@ -319,9 +319,182 @@ def test_dashboard_files_are_served_with_a_strict_policy(service: Service) -> No
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(service.base + path, timeout=5)
         assert err.value.code == 404, path
+    # The display names need a supervisor's token, like the state they label.
+    for who, code in ((None, 401), ("planner", 403), ("carrier", 403)):
+        status, _ = (
+            service.request("GET", "/ui/helplines.json", who)
+            if who
+            else (urllib_status(service.base + "/ui/helplines.json"), None)
+        )
+        assert status == code, who
+    names = service.get("/ui/helplines.json")
+    assert names == {
+        "helplines": {
+            "vo_linjen": {
+                "name": "Vold- og overgrepslinjen",
+                "teams": {
+                    "kss": "Krisesentersekretariatet (day office)",
+                    "ok": "Oslo krisesenter (crisis centre)",
+                },
+            }
+        }
+    }
     # /metrics is open to a scraper on this machine (the server binds to loopback).
     with urllib.request.urlopen(service.base + "/metrics", timeout=5) as r:
         assert b"linje_queue_length" in r.read()
+
+
+def urllib_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def box_bottom(page: Page, selector: str) -> float:
+    box = page.locator(selector).bounding_box()
+    assert box is not None, selector
+    return box["y"] + box["height"]
+
+
+def test_the_first_screen_at_1280x800_after_an_hour_of_alerts(tmp_path: Path, page: Page) -> None:
+    """Many resolved alerts and one open: queues and waiting contacts stay on the first screen.
+
+    The service starts at 15:40 (20x speed), after the 15:30 handover, with nobody
+    logged in: two handover gaps (phone and chat), resolved as agents log in. OK
+    answers both lines; ok-1 is busy, so 26 callers wait past the phone's
+    long-wait threshold (60 s) and 25 of them hang up: 27 resolved alerts, one open.
+    """
+    service = Service(tmp_path, start="2021-11-15T15:40:00+01:00", speed=20.0)
+    try:
+        for agent, team, channel in (("ok-1", "ok", "phone"), ("kss-1", "kss", "phone"),
+                                     ("ok-c", "ok", "chat"), ("kss-c", "kss", "chat")):  # fmt: skip
+            service.post("agent.logged_in", agent_id=agent, team=team, channels=[channel])
+        service.post("contact.arrived", contact_id="c0", channel="phone", queue="phone")
+        service.post("contact.answered", contact_id="c0", agent_id="ok-1")
+        callers = [f"c{i}" for i in range(1, 27)]
+        for cid in callers:
+            service.post("contact.arrived", contact_id=cid, channel="phone", queue="phone")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            alerts = service.get("/v1/state")["alerts"]
+            if sum(a["kind"] == "long_wait" for a in alerts) == 26:
+                break
+            time.sleep(0.2)
+        for cid in callers[:-1]:
+            service.post("contact.abandoned", contact_id=cid)
+        state = service.get("/v1/state")
+        kinds = sorted((a["kind"], a["open"]) for a in state["alerts"])
+        assert kinds == [("handover_gap", False)] * 2 + [("long_wait", False)] * 25 + [
+            ("long_wait", True)
+        ]
+        assert state["today"]["channels"]["phone"]["by_hour"]["contacts"][15] == 27
+        phone = state["queues"][0]
+        assert (phone["owner"], phone["eligible_teams"]) == ("ok", ["ok"])
+
+        page.goto(service.base + "/")
+        sign_in(page, TOKENS["supervisor"])
+        expect(page.locator("#conn")).to_have_text(re.compile("Live"))
+        # The helpline's display name (its config's `name`), not its id.
+        expect(page.locator("#helpline")).to_have_text("Vold- og overgrepslinjen")
+        # The open alert is a card with a button; the resolved ones a collapsed history.
+        cards = page.locator("#alerts-body li.alert.urgent")
+        expect(cards).to_have_count(1)
+        expect(cards.first).to_have_attribute("data-kind", "long_wait")
+        expect(cards.first).to_contain_text("c26")
+        expect(cards.get_by_role("button", name="Acknowledge")).to_have_count(1)
+        history = page.locator("details.alert-history")
+        expect(history.locator("summary")).to_have_text("Resolved in the last hour (27)")
+        expect(history).not_to_have_attribute("open", "")
+        expect(history.locator("li.alert.resolved")).to_have_count(27)
+        expect(history.locator("li.alert.resolved").first).to_be_hidden()
+        assert history.locator("button").count() == 0
+        assert page.locator("#alerts-body button").count() == 1
+        # Queues and waiting contacts within the first screen; today's table starts on it.
+        expect(page.locator('#waiting-body tr[data-contact="c26"]')).to_be_visible()
+        assert box_bottom(page, "#queues") <= 800
+        assert box_bottom(page, "#waiting") <= 800
+        today = page.locator("#today").bounding_box()
+        assert today is not None and today["y"] < 800
+        # kss-1 and kss-c are logged in and Ready, but the lines are OK's now.
+        for agent, channel in (("kss-1", "phone"), ("kss-c", "chat")):
+            cell = page.locator(f'tr[data-agent="{agent}"] td[data-channel="{channel}"]')
+            expect(cell).to_have_attribute("data-state", "ready")
+            expect(cell).to_have_attribute("data-eligible", "false")
+            expect(cell).to_contain_text("Ready")
+            expect(cell.locator(".eligibility")).to_have_text("not eligible now: only OK")
+        ok_c = page.locator('tr[data-agent="ok-c"] td[data-channel="chat"]')
+        expect(ok_c).to_have_attribute("data-eligible", "true")
+        expect(ok_c.locator(".eligibility")).to_have_count(0)
+        expect(page.locator('tr[data-agent="ok-1"] td[data-channel="chat"]')).not_to_have_attribute(
+            "data-eligible", re.compile(".")
+        )  # not logged in on chat: no eligibility to show
+        expect(page.locator('.team[data-team="kss"] .team-name')).to_have_text(
+            " Krisesentersekretariatet (day office)"
+        )
+        # Chart ticks at round numbers: 27 contacts in the busiest hour -> 0, 10, 20, 30.
+        ticks = page.locator("#hourly-body svg text.tick-y").all_text_contents()
+        assert ticks == ["0", "10", "20", "30"]
+        page.screenshot(path=str(SHOTS / "20-first-screen-1280x800.png"))  # the viewport only
+        shot(page, "21-first-screen-full-page")
+
+        # Opened, the history stays open through new states; the last caller hangs up.
+        history.locator("summary").click()
+        expect(history.locator("li.alert.resolved").first).to_be_visible()
+        service.post("contact.abandoned", contact_id="c26")
+        expect(history.locator("summary")).to_have_text("Resolved in the last hour (28)")
+        expect(history).to_have_attribute("open", "")
+        expect(page.locator("#alerts-body .empty")).to_have_text("No open alerts.")
+        expect(page.locator("#alert-count")).to_be_hidden()
+        assert box_bottom(page, "#queues") <= 800
+        page.screenshot(path=str(SHOTS / "22-history-open-1280x800.png"))
+    finally:
+        service.server.kill()
+
+
+def test_eligibility_follows_the_handover_with_no_agent_event(service: Service, page: Page) -> None:
+    """At 15:30 the phone passes from KSS to OK by the clock alone: the agents' cells follow."""
+    for agent, team in (("kss-1", "kss"), ("ok-1", "ok")):
+        service.post("agent.logged_in", agent_id=agent, team=team, channels=["phone"])
+    page.goto(service.base + "/")
+    sign_in(page, TOKENS["supervisor"])
+    kss1 = page.locator('tr[data-agent="kss-1"] td[data-channel="phone"]')
+    ok1 = page.locator('tr[data-agent="ok-1"] td[data-channel="phone"]')
+    assert service.local() < "15:29:50", "the server's clock ran ahead of the script"
+    expect(kss1).to_have_attribute("data-eligible", "true")
+    expect(ok1).to_have_attribute("data-eligible", "false")
+    expect(ok1.locator(".eligibility")).to_have_text("not eligible now: only KSS")
+    service.wait_until("15:30:01")
+    expect(page.locator('article.queue[data-queue="phone"] .owner')).to_have_text("OK")
+    expect(kss1).to_have_attribute("data-eligible", "false")
+    expect(kss1.locator(".eligibility")).to_have_text("not eligible now: only OK")
+    expect(ok1).to_have_attribute("data-eligible", "true")
+    expect(kss1).to_have_attribute("data-state", "ready")
+    shot(page, "17-eligibility-after-handover")
+
+
+def test_make_demo_has_no_handover_before_a_newcomer_signs_in(tmp_path: Path, page: Page) -> None:
+    """`make demo` (the demo at its own speed): the phone is KSS's for the first half minute."""
+    started = time.monotonic()
+    server = Server(tmp_path / "demo", write_auth(tmp_path / "auth.toml"), "--demo")
+    try:
+        server.wait_ready()
+        page.goto(server.base + "/")
+        sign_in(page, TOKENS["supervisor"])
+        expect(page.locator("#conn")).to_have_text(re.compile("Live"))
+        phone = page.locator('article.queue[data-queue="phone"]')
+        expect(phone.locator(".owner")).to_have_text("KSS")
+        expect(phone.locator(".handover")).to_contain_text("15:30 to OK")
+        expect(page.locator("#helpline")).to_have_text("Vold- og overgrepslinjen")
+        page.screenshot(path=str(SHOTS / "30-demo-signed-in-1280x800.png"))
+        time.sleep(max(0.0, started + 30 - time.monotonic()))  # half a minute after start
+        expect(phone.locator(".owner")).to_have_text("KSS")
+        expect(phone.locator(".handover")).to_contain_text("15:30 to OK")
+        expect(phone).to_contain_text("since 08:30")  # no owner change yet today
+        page.screenshot(path=str(SHOTS / "31-demo-after-30s-1280x800.png"))
+    finally:
+        assert server.stop() == 0
 
 
 @pytest.fixture(autouse=True, scope="module")

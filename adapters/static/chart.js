@@ -8,6 +8,26 @@ const W = 480;
 const H = 150;
 const PAD = { left: 28, right: 6, top: 8, bottom: 20 };
 
+/**
+ * Round ticks for an axis from 0 to at least `top`: a step of 1, 2 or 5 times
+ * a power of ten, at most five steps, the axis ending on a tick.
+ */
+export function niceTicks(top) {
+  const max = Math.max(1, top);
+  let step = 1;
+  for (let p = 1; ; p *= 10) {
+    const found = [1, 2, 5].map((m) => m * p).find((s) => max / s <= 5);
+    if (found) {
+      step = found;
+      break;
+    }
+  }
+  const end = Math.ceil(max / step) * step;
+  const ticks = [];
+  for (let v = 0; v <= end; v += step) ticks.push(v);
+  return ticks;
+}
+
 function sum(channels, key) {
   const out = new Array(24).fill(0);
   for (const c of channels) {
@@ -23,8 +43,8 @@ export function renderHourly(state, { currentHour }) {
   const answered = sum(channels, "answered");
   const unanswered = sum(channels, "unanswered");
   const total = contacts.reduce((a, b) => a + b, 0);
-  const top = Math.max(1, ...contacts.map((c, i) => Math.max(c, answered[i] + unanswered[i])));
-  const ticks = top <= 4 ? top : 4;
+  const ticks = niceTicks(Math.max(0, ...contacts.map((c, i) => Math.max(c, answered[i] + unanswered[i]))));
+  const top = ticks[ticks.length - 1];
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const slot = plotW / 24;
@@ -36,11 +56,10 @@ export function renderHourly(state, { currentHour }) {
   });
 
   const grid = [];
-  for (let i = 0; i <= ticks; i++) {
-    const v = Math.round((top * i) / ticks);
+  for (const v of ticks) {
     grid.push(
       svg("line", { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v), class: "gridline" }),
-      svg("text", { x: PAD.left - 4, y: y(v) + 3, class: "axis", "text-anchor": "end" }, String(v)),
+      svg("text", { x: PAD.left - 4, y: y(v) + 3, class: "axis tick-y", "text-anchor": "end" }, String(v)),
     );
   }
   const bars = [];

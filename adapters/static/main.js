@@ -25,6 +25,8 @@ const app = {
   status: { state: "idle" },
   acking: new Set(),
   ackErrors: new Map(),
+  historyOpen: false, // the resolved alerts' history, collapsed until opened
+  names: null, // display names of helplines and teams (GET /ui/helplines.json)
   drawn: new Map(), // section -> the input it was last drawn from
 };
 
@@ -74,6 +76,8 @@ function signOut(message = "") {
   app.stream = null;
   app.token = null;
   app.state = null;
+  app.names = null;
+  app.historyOpen = false;
   app.drawn.clear();
   sessionStorage.removeItem(TOKEN_KEY);
   $("dashboard").hidden = true;
@@ -84,8 +88,25 @@ function signOut(message = "") {
   $("token").focus();
 }
 
+/** The helplines' and teams' display names (the configs' `name`); ids are shown until they come. */
+async function loadNames(token) {
+  try {
+    const response = await fetch("/ui/helplines.json", {
+      headers: { Authorization: `Bearer ${token}` },
+      cache: "no-store",
+    });
+    if (!response.ok || app.token !== token) return;
+    app.names = await response.json();
+    app.drawn.clear();
+    render();
+  } catch {
+    // Not fatal: the page shows the ids instead.
+  }
+}
+
 function start(token, firstState = null) {
   app.token = token;
+  loadNames(token);
   $("signin").hidden = true;
   $("dashboard").hidden = false;
   $("signout").hidden = false;
@@ -159,7 +180,9 @@ function render() {
   const tz = state.timezone;
   const now = app.clock.now();
   const lang = document.documentElement.lang;
-  $("helpline").textContent = state.helpline;
+  const names = app.names?.helplines?.[state.helpline];
+  $("helpline").textContent = names?.name || state.helpline;
+  $("helpline").dataset.helpline = state.helpline;
   $("holiday").textContent = state.holiday ? t("holiday", { name: state.holiday }) : "";
   const sl = Object.values(state.today.channels || {})[0]?.service_level_s ?? 20;
   const ctx = {
@@ -169,6 +192,11 @@ function render() {
     acking: app.acking,
     ackErrors: app.ackErrors,
     onAck: acknowledge,
+    historyOpen: app.historyOpen,
+    onHistoryToggle: (open) => {
+      app.historyOpen = open;
+    },
+    teamNames: names?.teams || {},
   };
   section("alerts", [lang, state.alerts, [...app.acking], [...app.ackErrors]], () =>
     renderAlerts(state, ctx),
@@ -178,7 +206,9 @@ function render() {
   $("alert-count").hidden = !urgent;
   section("queues", [lang, state.queues], () => renderQueues(state, ctx));
   section("waiting", [lang, state.queues.map((q) => q.waiting)], () => renderWaiting(state, ctx));
-  section("agents", [lang, state.agents], () => renderAgents(state, ctx));
+  // The agents' eligibility is read from the queues: a handover changes it with no agent event.
+  const eligible = state.queues.map((q) => [q.channel, q.open, q.eligible_teams]);
+  section("agents", [lang, state.agents, eligible], () => renderAgents(state, ctx));
   section("today", [lang, state.today], () => renderToday(state));
   const hour = Number((state.local_time || "T00").split("T")[1].slice(0, 2));
   section("hourly", [lang, state.today, hour], () => renderHourly(state, { currentHour: hour }));

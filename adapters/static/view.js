@@ -52,62 +52,85 @@ function alertText(alert, tz, now) {
   return JSON.stringify(d);
 }
 
-export function renderAlerts(state, ctx) {
+function alertCard(a, ctx) {
   const { tz, now, acking, ackErrors, onAck } = ctx;
-  // Open and unacknowledged first, then open, then resolved; newest first within each.
-  const rank = (a) => (a.open ? (a.acknowledged_by ? 1 : 0) : 2);
-  const alerts = [...state.alerts].sort(
-    (a, b) => rank(a) - rank(b) || b.raised_at - a.raised_at,
-  );
-  if (!alerts.length) return [h("p", { class: "empty" }, t("noAlerts"))];
-  return [
+  const urgent = !a.acknowledged_by;
+  let action;
+  if (a.acknowledged_by) {
+    action = h(
+      "p",
+      { class: "acked" },
+      t("acknowledgedBy", { who: a.acknowledged_by, time: clockTime(a.acknowledged_at, tz) }),
+    );
+  } else {
+    const busy = acking.has(a.alert_id);
+    action = h(
+      "button",
+      {
+        type: "button",
+        class: "ack",
+        disabled: busy,
+        dataset: { key: `ack:${a.alert_id}`, focusNext: `alert:${a.alert_id}`, alertId: a.alert_id },
+        onclick: () => onAck(a.alert_id),
+      },
+      busy ? t("acknowledging") : t("acknowledge"),
+    );
+  }
+  const error = ackErrors.get(a.alert_id);
+  return h(
+    "li",
+    {
+      class: `alert ${urgent ? "urgent" : "acknowledged"}`,
+      tabindex: "-1",
+      dataset: { key: `alert:${a.alert_id}`, alertId: a.alert_id, kind: a.kind },
+    },
     h(
-      "ul",
-      { class: "alert-list" },
-      alerts.map((a) => {
-        const urgent = a.open && !a.acknowledged_by;
-        const status = a.open ? t("alertOpen") : t("alertClosed", { time: clockTime(a.closed_at, tz) });
-        let action;
-        if (a.acknowledged_by) {
-          action = h(
-            "p",
-            { class: "acked" },
-            t("acknowledgedBy", { who: a.acknowledged_by, time: clockTime(a.acknowledged_at, tz) }),
-          );
-        } else {
-          const busy = acking.has(a.alert_id);
-          action = h(
-            "button",
-            {
-              type: "button",
-              class: "ack",
-              disabled: busy,
-              dataset: { key: `ack:${a.alert_id}`, focusNext: `alert:${a.alert_id}`, alertId: a.alert_id },
-              onclick: () => onAck(a.alert_id),
-            },
-            busy ? t("acknowledging") : t("acknowledge"),
-          );
-        }
-        const error = ackErrors.get(a.alert_id);
-        return h(
-          "li",
-          {
-            class: `alert ${urgent ? "urgent" : a.open ? "acknowledged" : "resolved"}`,
-            tabindex: "-1",
-            dataset: { key: `alert:${a.alert_id}`, alertId: a.alert_id, kind: a.kind },
-          },
-          h(
-            "div",
-            { class: "alert-head" },
-            h("strong", { class: "alert-kind" }, urgent ? "⚠ " : "", label("alert_", a.kind)),
-            h("span", { class: "alert-meta" }, t("raisedAt", { time: clockTime(a.raised_at, tz, { today: now }) }), " · ", status),
-          ),
-          h("p", { class: "alert-text" }, alertText(a, tz, now)),
-          h("div", { class: "alert-action" }, action, error ? h("p", { class: "error", role: "alert" }, t("ackFailed", { detail: error })) : null),
-        );
-      }),
+      "div",
+      { class: "alert-head" },
+      h("strong", { class: "alert-kind" }, urgent ? "⚠ " : "", label("alert_", a.kind)),
+      h("span", { class: "alert-meta" }, t("raisedAt", { time: clockTime(a.raised_at, tz, { today: now }) }), " · ", t("alertOpen")),
     ),
-  ];
+    h("p", { class: "alert-text" }, alertText(a, tz, now)),
+    h("div", { class: "alert-action" }, action, error ? h("p", { class: "error", role: "alert" }, t("ackFailed", { detail: error })) : null),
+  );
+}
+
+function historyItem(a, { tz, now }) {
+  return h(
+    "li",
+    { class: "alert resolved", dataset: { key: `alert:${a.alert_id}`, alertId: a.alert_id, kind: a.kind } },
+    h("span", { class: "when" }, `${clockTime(a.raised_at, tz, { today: now })}–${clockTime(a.closed_at, tz, { today: now })}`),
+    " ",
+    h("strong", {}, label("alert_", a.kind)),
+    " ",
+    h("span", { class: "alert-text" }, alertText(a, tz, now)),
+  );
+}
+
+/**
+ * Open alerts as cards (unacknowledged first, newest first); resolved ones
+ * (the state keeps those nobody acknowledged for an hour) as a compact
+ * history, collapsed unless the supervisor opened it: they must not push the
+ * queues off the first screen.
+ */
+export function renderAlerts(state, ctx) {
+  const rank = (a) => (a.acknowledged_by ? 1 : 0);
+  const open = state.alerts.filter((a) => a.open).sort((a, b) => rank(a) - rank(b) || b.raised_at - a.raised_at);
+  const resolved = state.alerts.filter((a) => !a.open).sort((a, b) => b.closed_at - a.closed_at || b.raised_at - a.raised_at);
+  const out = [];
+  if (open.length) out.push(h("ul", { class: "alert-list" }, open.map((a) => alertCard(a, ctx))));
+  else out.push(h("p", { class: "empty" }, resolved.length ? t("noOpenAlerts") : t("noAlerts")));
+  if (resolved.length) {
+    out.push(
+      h(
+        "details",
+        { class: "alert-history", open: ctx.historyOpen, ontoggle: (e) => ctx.onHistoryToggle(e.currentTarget.open) },
+        h("summary", { dataset: { key: "alert-history" } }, t("alertHistory", { n: resolved.length })),
+        h("ol", { class: "history-list" }, resolved.map((a) => historyItem(a, ctx))),
+      ),
+    );
+  }
+  return out;
 }
 
 // -------------------------------------------------------------------- queues
@@ -197,7 +220,22 @@ export function renderWaiting(state, { now, slSeconds }) {
 }
 
 // -------------------------------------------------------------------- agents
-export function renderAgents(state, { now }) {
+/**
+ * Whether contacts on `channel` can be offered to `team` now: some open queue
+ * on that channel lists the team among its `eligible_teams` (the owner, and
+ * the fallback teams while the owner has nobody logged in).
+ */
+export function eligibility(state, team, channel) {
+  const queues = state.queues.filter((q) => q.channel === channel && q.open);
+  const teams = [...new Set(queues.flatMap((q) => q.eligible_teams))].sort();
+  return { eligible: teams.includes(team), teams };
+}
+
+function notEligible(teams) {
+  return teams.length ? t("notEligible", { teams: teams.map(teamName).join(", ") }) : t("notEligibleClosed");
+}
+
+export function renderAgents(state, { now, teamNames = {} }) {
   if (!state.agents.length) return [h("p", { class: "empty" }, t("noAgents"))];
   const channels = [...new Set(state.agents.flatMap((a) => Object.keys(a.channels)))];
   const teams = new Map();
@@ -211,7 +249,7 @@ export function renderAgents(state, { now }) {
       h(
         "div",
         { class: "team", dataset: { team } },
-        h("h3", {}, t("team", { team: teamName(team) })),
+        h("h3", {}, t("team", { team: teamName(team) }), teamNames[team] ? h("span", { class: "muted small team-name" }, ` ${teamNames[team]}`) : null),
         h(
           "table",
           { class: "agents-table" },
@@ -232,11 +270,17 @@ export function renderAgents(state, { now }) {
                 channels.map((ch) => {
                   const c = a.channels[ch] || { state: "logged_out" };
                   const st = STATES.includes(c.state) ? c.state : "logged_out";
+                  const on = st !== "logged_out";
+                  const { eligible, teams } = eligibility(state, a.team, ch);
                   return h(
                     "td",
-                    { dataset: { channel: ch, state: st } },
+                    {
+                      class: on && !eligible ? "not-eligible" : null,
+                      dataset: on ? { channel: ch, state: st, eligible: String(eligible) } : { channel: ch, state: st },
+                    },
                     h("span", { class: `state state-${st}` }, label("st_", st)),
-                    c.since !== undefined && st !== "logged_out" ? [" ", since(c.since, now)] : null,
+                    c.since !== undefined && on ? [" ", since(c.since, now)] : null,
+                    on && !eligible ? h("span", { class: "eligibility" }, notEligible(teams)) : null,
                   );
                 }),
               ),
