@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from router.commands import Command, command_to_dict
+from router.snapshot import RECENT_ALERT_S
 
 if TYPE_CHECKING:
     from adapters.http.clock import Clock
@@ -54,14 +55,47 @@ def live_snapshot(router: Router, clock: Clock, config: HelplineConfig) -> dict[
     """The router's snapshot plus what a live viewer needs, the same on every store.
 
     ``server_time`` and ``clock_speed`` let a dashboard tick waits between
-    pushes; ``timezone`` lets it show local times.
+    pushes; ``timezone`` lets it show local times. The router's own times stop
+    at its last step (``now``: the last event or timer); every duration "until
+    now" (``wait_s``, ``oldest_wait_s``, ``time_in_state_s``) is measured here
+    to the service's clock instead, so a caller left waiting with no event
+    since shows the real wait (as the ``linje_queue_oldest_wait_seconds`` gauge).
     """
     snap = router.snapshot()
-    snap["server_time"] = round(clock.now(), 3)
+    server_time = round(clock.now(), 3)
+    if snap["now"] is not None:
+        t = max(server_time, snap["now"])
+        _measure_to(snap, t)
+        local = router.plan.local(t)
+        snap["local_time"] = local.isoformat()
+        snap["holiday"] = router.plan.holiday_name(local.date())
+    snap["server_time"] = server_time
     snap["clock_speed"] = clock.speed
     snap["timezone"] = config.timezone
     snap["last_command_seq"] = router.last_command_seq
     return snap
+
+
+def _measure_to(snap: dict[str, Any], t: float) -> None:
+    """Durations measured to ``t`` (never before the router's last step: an event
+    may be stamped a little ahead of the service's clock)."""
+    for q in snap["queues"]:
+        for w in q["waiting"]:
+            w["wait_s"] = round(t - w["arrived_at"], 3)
+        q["oldest_wait_s"] = max((w["wait_s"] for w in q["waiting"]), default=0.0)
+    for a in snap["agents"]:
+        for ch in a["channels"].values():
+            if "since" in ch:
+                ch["time_in_state_s"] = round(t - ch["since"], 3)
+    # A closed alert nobody acknowledged stays for RECENT_ALERT_S, also to this clock.
+    snap["alerts"] = [
+        al
+        for al in snap["alerts"]
+        if al["open"]
+        or al["acknowledged_by"] is not None
+        or al["closed_at"] is None
+        or t - al["closed_at"] < RECENT_ALERT_S
+    ]
 
 
 class HelplineEngine(Protocol):
