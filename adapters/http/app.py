@@ -123,19 +123,37 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return out
 
 
+def _brief_types(types: Sequence[str]) -> str:
+    """``contact.*, offer.declined, agent.*, ...``: a family of two or more types as one."""
+    families: dict[str, list[str]] = {}
+    for t in types:
+        families.setdefault(t.split(".", 1)[0], []).append(t)
+    return ", ".join(f"{f}.*" if len(ts) > 1 else ts[0] for f, ts in families.items())
+
+
+KNOWN_EVENT_TYPES = _brief_types(list(EVENT_TYPES))
+
+
+def _reason(error: Any) -> tuple[str | None, str]:
+    """(field, reason) of one pydantic error, never quoting the input (pydantic's
+    message for an unknown discriminator tag does: the event ``type`` is named instead)."""
+    field = _field_path(error["loc"]) or None
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = str(error.get("ctx", {}).get("discriminator", "type")).strip("'")
+        field = f"{field}.{tag}" if field else tag
+        if error["type"] == "union_tag_not_found":
+            return field, "missing"
+        return field, f"unknown event type; known: {KNOWN_EVENT_TYPES}"
+    if error["type"] == "extra_forbidden":
+        return field, "unknown field"
+    return field, str(error["msg"])
+
+
 def _invalid(exc: ValidationError) -> Problem:
     """422 naming the first bad field; input values are never echoed (caller data)."""
     errors = exc.errors(include_input=False, include_url=False)
-    first = errors[0]
-    field = _field_path(first["loc"]) or None
-    msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-    problems = [
-        {
-            "field": _field_path(e["loc"]) or None,
-            "reason": "unknown field" if e["type"] == "extra_forbidden" else e["msg"],
-        }
-        for e in errors[:20]
-    ]
+    field, msg = _reason(errors[0])
+    problems = [dict(zip(("field", "reason"), _reason(e), strict=True)) for e in errors[:20]]
     return Problem(422, "invalid-event", f"{field or 'body'}: {msg}", field=field, errors=problems)
 
 
