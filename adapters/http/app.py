@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from adapters.http.audience import stream_filter
 from adapters.http.auth import Authenticator, Principal
 from adapters.http.bodies import parse_json
 from adapters.http.clock import Clock
@@ -43,7 +44,7 @@ from adapters.http.wire import (
 from adapters.store.embedded import IngestResult
 from router.commands import command_to_dict
 from router.config import HelplineConfig
-from router.errors import LinjeError
+from router.errors import ConfigError, LinjeError
 from router.events import EVENT_TYPES, AlertAcknowledged, Event
 from router.stats import GROUP_KEYS
 
@@ -312,11 +313,15 @@ async def get_commands(request: web.Request) -> web.StreamResponse:
         cursor = int(raw)
     if not engine.ready:
         engine.commands_since(0)  # raises NotReady with the reason
+    # Only the commands of the channels this adapter serves (adapters/http/audience.py).
+    keep = stream_filter(principal.channels, engine.command_channel)
     if request.headers.get("Upgrade", "").lower() != "websocket":
         # Plain GET: the logged commands after the cursor, for polling adapters.
-        return web.json_response({"commands": engine.commands_since(cursor or 0)})
+        commands = [c for c in engine.commands_since(cursor or 0) if keep(c)]
+        return web.json_response({"commands": commands})
+    channels = sorted(principal.channels) if principal.channels is not None else None
     with request.app[LIMITER].command_stream(principal.name):
-        return await command_stream(request, engine, cursor)
+        return await command_stream(request, engine, cursor, keep, channels)
 
 
 async def get_state(request: web.Request) -> web.Response:
@@ -442,6 +447,15 @@ def build_app(
     ids = [c.id for c in configs]
     if len(set(ids)) != len(ids):
         raise ValueError(f"helpline ids must be distinct (got {ids})")
+    served = {ch for c in configs for ch in c.channels}
+    unknown = sorted(auth.named_channels - served)
+    if unknown:
+        raise ConfigError(
+            f"adapter channels {', '.join(unknown)} are no helpline's channels "
+            f"(known: {', '.join(sorted(served))})",
+            file=auth.source,
+            key="tokens.channels",
+        )
     clock = clock or Clock()
     telemetry = telemetry or Telemetry()
     app = ProblemApplication(

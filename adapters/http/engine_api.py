@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from adapters.http.audience import ContactChannels, command_channel
 from router.commands import Command, command_to_dict
 from router.snapshot import RECENT_ALERT_S
 
@@ -36,6 +37,21 @@ class Listeners:
         self.version = 0
         self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
         self.change_listeners: set[Callable[[], None]] = set()
+        self.contact_channels = ContactChannels()
+
+    def _router(self) -> Router:
+        """The router whose state the views read (each engine's own)."""
+        raise NotImplementedError
+
+    def records(self) -> list[Record]:
+        raise NotImplementedError
+
+    def command_channel(self, command: dict[str, Any]) -> str | None:
+        """The channel whose adapters get this command (None: every adapter)."""
+        return command_channel(
+            command,
+            lambda cid: self.contact_channels.channel_of(cid, self._router(), self.records),
+        )
 
     def _publish(self, commands: Sequence[Command]) -> None:
         """Hand new commands to the command streams, then tell state readers."""
@@ -127,6 +143,9 @@ class HelplineEngine(Protocol):
 
     def commands_since(self, cursor: int) -> list[dict[str, Any]]:
         """Commands with ``seq`` > ``cursor`` in order (stream resume)."""
+
+    def command_channel(self, command: dict[str, Any]) -> str | None:
+        """The channel whose adapters get this command (None: every adapter)."""
 
     @property
     def last_command_seq(self) -> int: ...
