@@ -1,4 +1,8 @@
-"""The service on both stores for the HTTP tests: embedded, and one Redis node."""
+"""The service on both stores for the HTTP tests: embedded, and one Redis node.
+
+A test module imports the fixtures (``from tests.http_stores import client, clock``);
+it may define its own ``clock`` to start at another time.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from adapters.cluster.node import RedisNode, RedisOptions
@@ -34,3 +39,21 @@ async def service_on(
         )  # fmt: skip
     finally:
         drop_prefix(shared, prefix)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(MONDAY)
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def client(
+    request: pytest.FixtureRequest,
+    aiohttp_client: Any,
+    vo_config: HelplineConfig,
+    tmp_path: Path,
+    clock: ManualClock,
+) -> AsyncIterator[TestClient]:
+    """The service on the embedded store, then on a Redis node."""
+    async for c in service_on(request.param, aiohttp_client, vo_config, tmp_path, clock):
+        yield c

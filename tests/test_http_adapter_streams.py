@@ -9,7 +9,6 @@ an adapter's stream has gaps, and resumes from any cursor. Both stores.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,11 @@ from adapters.http.app import build_app
 from adapters.http.auth import AuthConfig, Authenticator
 from router import HelplineConfig
 from router.errors import ConfigError
+from tests import http_stores
 from tests.http_helpers import Events, ManualClock, bearer
-from tests.http_stores import service_on
 from tests.service_client import start
+
+client = http_stores.client  # the service on both stores (tests/http_stores.py)
 
 # KSS owns the phone from 08:30; the chat is closed until 09:00 (config/vo-linjen.toml).
 MONDAY_EARLY = "2021-11-15 08:58"
@@ -31,18 +32,6 @@ MONDAY_EARLY = "2021-11-15 08:58"
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(MONDAY_EARLY)
-
-
-@pytest.fixture(params=["embedded", "redis"])
-async def client(
-    request: pytest.FixtureRequest,
-    aiohttp_client: Any,
-    vo_config: HelplineConfig,
-    tmp_path: Path,
-    clock: ManualClock,
-) -> AsyncIterator[TestClient]:
-    async for c in service_on(request.param, aiohttp_client, vo_config, tmp_path, clock):
-        yield c
 
 
 def brief(command: dict[str, Any]) -> tuple[Any, ...]:

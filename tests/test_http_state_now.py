@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-
-import pytest
 from aiohttp.test_utils import TestClient
 
-from router import HelplineConfig
+from tests import http_stores
 from tests.http_helpers import Events, ManualClock, bearer
-from tests.http_stores import MONDAY, service_on
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(MONDAY)
-
-
-@pytest.fixture(params=["embedded", "redis"])
-async def client(
-    request: pytest.FixtureRequest,
-    aiohttp_client: Any,
-    vo_config: HelplineConfig,
-    tmp_path: Path,
-    clock: ManualClock,
-) -> AsyncIterator[TestClient]:
-    async for c in service_on(request.param, aiohttp_client, vo_config, tmp_path, clock):
-        yield c
+# the service on both stores, and its clock (tests/http_stores.py)
+client, clock = http_stores.client, http_stores.clock
 
 
 async def test_a_wait_with_no_event_since_is_measured_to_the_service_clock(

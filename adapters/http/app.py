@@ -20,7 +20,7 @@ from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from adapters.http.audience import stream_filter
-from adapters.http.auth import Authenticator, Principal
+from adapters.http.auth import ROOT_ROLES, V1_ROLES, Authenticator, Principal
 from adapters.http.bodies import parse_json
 from adapters.http.clock import Clock
 from adapters.http.dashboard import add_dashboard_routes
@@ -254,7 +254,7 @@ def _check_roles(raw: list[Any], principal: Principal, single: bool) -> None:
 
 async def post_events(request: web.Request) -> web.Response:
     body = await _body(request)
-    principal = _principal(request, ("adapter", "supervisor"), body)
+    principal = _principal(request, V1_ROLES[("POST", "/events")], body)
     data = _json(body)
     single = not (isinstance(data, dict) and "events" in data)
     if single:
@@ -276,10 +276,12 @@ async def post_events(request: web.Request) -> web.Response:
     return await _ingest(request, events, single)
 
 
-def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | None]) -> Handler:
+def _vendor(
+    route: str, adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | None]
+) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         body = await _body(request)
-        principal = _principal(request, ("adapter",), body)
+        principal = _principal(request, V1_ROLES[("POST", route)], body)
         parsed = _validate(adapter, _json(body))
         payloads = parsed if isinstance(parsed, list) else [parsed]
         if len(payloads) > MAX_BATCH:
@@ -296,7 +298,7 @@ def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | Non
 
 
 async def get_commands(request: web.Request) -> web.StreamResponse:
-    principal = _principal(request, ("adapter",))
+    principal = _principal(request, V1_ROLES[("GET", "/commands")])
     _known_params(request, ("cursor",))
     engine = _engine(request)
     raw = request.query.get("cursor")
@@ -325,12 +327,12 @@ async def get_commands(request: web.Request) -> web.StreamResponse:
 
 
 async def get_state(request: web.Request) -> web.Response:
-    _principal(request, ("supervisor",))
+    _principal(request, V1_ROLES[("GET", "/state")])
     return web.json_response(_engine(request).snapshot())
 
 
 async def get_state_stream(request: web.Request) -> web.StreamResponse:
-    _principal(request, ("supervisor",))
+    _principal(request, V1_ROLES[("GET", "/state/stream")])
     engine = _engine(request)
     if not engine.ready:
         engine.snapshot()  # raises NotReady
@@ -365,7 +367,7 @@ def _time_param(request: web.Request, name: str, tz: dt.tzinfo) -> float | None:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    _principal(request, ("supervisor", "planner"))
+    _principal(request, V1_ROLES[("GET", "/stats")])
     _known_params(request, ("from", "to", "group_by"))
     engine = _engine(request)
     tz = ZoneInfo(engine.config.timezone)
@@ -385,7 +387,7 @@ async def get_stats(request: web.Request) -> web.Response:
 
 
 async def post_ack(request: web.Request) -> web.Response:
-    principal = _principal(request, ("supervisor",))
+    principal = _principal(request, V1_ROLES[("POST", "/alerts/{alert_id}/acknowledge")])
     alert_id = request.match_info["alert_id"]
     event = AlertAcknowledged(
         event_id=f"ack-{alert_id}-{principal.name}"[:80],
@@ -416,7 +418,7 @@ async def openapi(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     # Open to a scraper on the same machine only; otherwise a supervisor's token.
     if not request.app[METRICS_OPEN]:
-        _principal(request, ("supervisor",))
+        _principal(request, ROOT_ROLES[("GET", "/metrics")])
     body, content_type = request.app[TELEMETRY].exposition()
     return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -505,10 +507,11 @@ def build_app(
     app.on_cleanup.append(stop)
     for prefix in ("/v1", "/v1/helplines/{helpline}"):
         app.router.add_post(f"{prefix}/events", post_events)
-        app.router.add_post(
-            f"{prefix}/adapters/carrier", _vendor(_carrier_adapter, carrier_to_event)
-        )
-        app.router.add_post(f"{prefix}/adapters/chat", _vendor(_chat_adapter, chat_to_event))
+        for route, adapter, convert in (
+            ("/adapters/carrier", _carrier_adapter, carrier_to_event),
+            ("/adapters/chat", _chat_adapter, chat_to_event),
+        ):
+            app.router.add_post(f"{prefix}{route}", _vendor(route, adapter, convert))
         app.router.add_get(f"{prefix}/commands", get_commands)
         app.router.add_get(f"{prefix}/state", get_state)
         app.router.add_get(f"{prefix}/state/stream", get_state_stream)

@@ -34,10 +34,40 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from adapters.config_file import load_model
 from router.errors import ConfigError
 
-__all__ = ["AuthConfig", "Authenticator", "Principal", "adapter_channels", "load_auth"]
+__all__ = [
+    "ROOT_ROLES",
+    "V1_ROLES",
+    "AuthConfig",
+    "Authenticator",
+    "Principal",
+    "adapter_channels",
+    "load_auth",
+]
 
 Role = Literal["adapter", "supervisor", "planner"]
 SIGNATURE_TOLERANCE_S = 300
+# Who may call each operation: (method, path below /v1 and /v1/helplines/{helpline},
+# or from the root for the service's own routes). The handlers enforce it and the
+# OpenAPI document's ``x-roles`` is written from it (an empty tuple: no token).
+V1_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
+    ("POST", "/events"): ("adapter", "supervisor"),  # each event type has its roles
+    ("POST", "/adapters/carrier"): ("adapter",),
+    ("POST", "/adapters/chat"): ("adapter",),
+    ("GET", "/commands"): ("adapter",),
+    ("GET", "/state"): ("supervisor",),
+    ("GET", "/state/stream"): ("supervisor",),
+    ("GET", "/stats"): ("supervisor", "planner"),
+    ("POST", "/alerts/{alert_id}/acknowledge"): ("supervisor",),
+}
+ROOT_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
+    ("GET", "/healthz"): (),
+    ("GET", "/readyz"): (),
+    ("GET", "/v1/openapi.json"): (),
+    ("GET", "/metrics"): ("supervisor",),  # open without a token on a loopback bind
+    ("GET", "/"): (),  # the dashboard's page and files (adapters/http/dashboard.py)
+    ("GET", "/ui/{file}"): (),
+}
+
 # The channels an adapter token serves when its entry names none: the vendor
 # webhooks' adapters serve their vendor's channel; any other adapter every channel.
 DEFAULT_ADAPTER_CHANNELS: dict[str, frozenset[str]] = {
