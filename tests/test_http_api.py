@@ -495,3 +495,26 @@ async def test_a_refused_value_is_never_echoed_in_the_problem(
         422, "urn:linje:problem:invalid-event", field)  # fmt: skip
     text = await r.text()
     assert [s for s in ("912 34 567", "4791234567") if s in text] == []
+
+
+async def test_an_unknown_event_type_names_the_type_field_briefly_and_never_echoes_it(
+    client: TestClient,
+) -> None:
+    known = "contact.*, offer.declined, agent.*, chat.feedback, team.absent, alert.acknowledged"
+    sent = "contact.arived-9137"
+    event = {"event_id": "e1", "type": sent, "at": "2021-11-15T10:00:00+01:00",
+             "source": "carrier", "contact_id": "c1"}  # fmt: skip
+    for body, field in ((event, "type"), ({"events": [event]}, "events[0].type")):
+        r = await post(client, body)
+        problem = await r.json()
+        assert (r.status, r.content_type) == (422, "application/problem+json")
+        assert (problem["field"], problem["detail"]) == (
+            field,
+            f"{field}: unknown event type; known: {known}",
+        )
+        assert problem["errors"] == [
+            {"field": field, "reason": f"unknown event type; known: {known}"}
+        ]
+        assert "arived" not in await r.text()
+    r = await post(client, {k: v for k, v in event.items() if k != "type"})
+    assert ((await r.json())["field"], (await r.json())["detail"]) == ("type", "type: missing")

@@ -28,6 +28,7 @@ from adapters.cluster.keys import HelplineKeys
 from adapters.cluster.node import RedisNode, RedisOptions
 from adapters.http.app import AUTH, ENGINES
 from adapters.http.auth import Authenticator
+from adapters.http.wire import EVENT_ROLES
 from adapters.store.entries import read_entries
 from router import HelplineConfig
 from router.events import EVENT_TYPES
@@ -250,6 +251,27 @@ async def test_the_matrix_is_not_vacuous(client: TestClient) -> None:
         assert any(cells) == (role not in ("none", "unknown-token")), role
         assert not all(cells), role
     assert TOKENS["chat"] != TOKENS["carrier"]
+
+
+async def test_the_openapi_roles_of_every_operation_are_the_roles_enforced(
+    client: TestClient,
+) -> None:
+    """``x-roles`` on every operation of the served document equals this matrix's policy
+    (which ``test_role_matrix`` checks against what the service enforces)."""
+    doc = await (await client.get("/v1/openapi.json")).json()
+    as_role = {"carrier": "adapter", "carrier-signed": "adapter", "wrong-adapter": "adapter",
+               "supervisor": "supervisor", "planner": "planner"}  # fmt: skip
+    # POST /events: a supervisor posts its own event types (the matrix probes an adapter's).
+    event_roles = sorted({r for roles in EVENT_ROLES.values() for r in roles})
+    want, got = {}, {}
+    for method, path in routes(client):
+        allowed = POLICY[(method, path)]
+        roles = [] if allowed == PUBLIC else sorted({as_role[r] for r in allowed})
+        want[(method, path)] = event_roles if path.endswith("/events") else roles
+        got[(method, path)] = sorted(doc["paths"][path][method.lower()]["x-roles"])
+    assert got == want
+    assert want[("GET", "/v1/stats")] == ["planner", "supervisor"]
+    assert want[("POST", "/v1/events")] == ["adapter", "supervisor"]
 
 
 # ------------------------------------------------------------- event types

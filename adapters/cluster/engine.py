@@ -48,6 +48,7 @@ from adapters.store.errors import CorruptLog
 from adapters.store.snapshots import code_fingerprint, config_fingerprint
 from router.commands import Command
 from router.config import HelplineConfig
+from router.core import Router
 from router.errors import ConfigError, InternalError, LinjeError
 from router.events import Event
 from router.records import Record
@@ -535,6 +536,9 @@ class RedisEngine(Listeners):
         return self.current_fold().router.last_command_seq
 
     # --------------------------------------------------------------- views
+    def _router(self) -> Router:
+        return self.current_fold().router
+
     def snapshot(self) -> dict[str, Any]:
         snap = live_snapshot(self.current_fold().router, self.clock, self.config)
         snap["cluster"] = self.cluster_status()

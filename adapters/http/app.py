@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from adapters.http.auth import Authenticator, Principal
+from adapters.http.audience import stream_filter
+from adapters.http.auth import ROOT_ROLES, V1_ROLES, Authenticator, Principal
 from adapters.http.bodies import parse_json
 from adapters.http.clock import Clock
 from adapters.http.dashboard import add_dashboard_routes
@@ -43,7 +44,7 @@ from adapters.http.wire import (
 from adapters.store.embedded import IngestResult
 from router.commands import command_to_dict
 from router.config import HelplineConfig
-from router.errors import LinjeError
+from router.errors import ConfigError, LinjeError
 from router.events import EVENT_TYPES, AlertAcknowledged, Event
 from router.stats import GROUP_KEYS
 
@@ -123,19 +124,37 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return out
 
 
+def _brief_types(types: Sequence[str]) -> str:
+    """``contact.*, offer.declined, agent.*, ...``: a family of two or more types as one."""
+    families: dict[str, list[str]] = {}
+    for t in types:
+        families.setdefault(t.split(".", 1)[0], []).append(t)
+    return ", ".join(f"{f}.*" if len(ts) > 1 else ts[0] for f, ts in families.items())
+
+
+KNOWN_EVENT_TYPES = _brief_types(list(EVENT_TYPES))
+
+
+def _reason(error: Any) -> tuple[str | None, str]:
+    """(field, reason) of one pydantic error, never quoting the input (pydantic's
+    message for an unknown discriminator tag does: the event ``type`` is named instead)."""
+    field = _field_path(error["loc"]) or None
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = str(error.get("ctx", {}).get("discriminator", "type")).strip("'")
+        field = f"{field}.{tag}" if field else tag
+        if error["type"] == "union_tag_not_found":
+            return field, "missing"
+        return field, f"unknown event type; known: {KNOWN_EVENT_TYPES}"
+    if error["type"] == "extra_forbidden":
+        return field, "unknown field"
+    return field, str(error["msg"])
+
+
 def _invalid(exc: ValidationError) -> Problem:
     """422 naming the first bad field; input values are never echoed (caller data)."""
     errors = exc.errors(include_input=False, include_url=False)
-    first = errors[0]
-    field = _field_path(first["loc"]) or None
-    msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-    problems = [
-        {
-            "field": _field_path(e["loc"]) or None,
-            "reason": "unknown field" if e["type"] == "extra_forbidden" else e["msg"],
-        }
-        for e in errors[:20]
-    ]
+    field, msg = _reason(errors[0])
+    problems = [dict(zip(("field", "reason"), _reason(e), strict=True)) for e in errors[:20]]
     return Problem(422, "invalid-event", f"{field or 'body'}: {msg}", field=field, errors=problems)
 
 
@@ -235,7 +254,7 @@ def _check_roles(raw: list[Any], principal: Principal, single: bool) -> None:
 
 async def post_events(request: web.Request) -> web.Response:
     body = await _body(request)
-    principal = _principal(request, ("adapter", "supervisor"), body)
+    principal = _principal(request, V1_ROLES[("POST", "/events")], body)
     data = _json(body)
     single = not (isinstance(data, dict) and "events" in data)
     if single:
@@ -257,10 +276,12 @@ async def post_events(request: web.Request) -> web.Response:
     return await _ingest(request, events, single)
 
 
-def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | None]) -> Handler:
+def _vendor(
+    route: str, adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | None]
+) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         body = await _body(request)
-        principal = _principal(request, ("adapter",), body)
+        principal = _principal(request, V1_ROLES[("POST", route)], body)
         parsed = _validate(adapter, _json(body))
         payloads = parsed if isinstance(parsed, list) else [parsed]
         if len(payloads) > MAX_BATCH:
@@ -277,7 +298,7 @@ def _vendor(adapter: TypeAdapter[Any], convert: Callable[[Any, str], Event | Non
 
 
 async def get_commands(request: web.Request) -> web.StreamResponse:
-    principal = _principal(request, ("adapter",))
+    principal = _principal(request, V1_ROLES[("GET", "/commands")])
     _known_params(request, ("cursor",))
     engine = _engine(request)
     raw = request.query.get("cursor")
@@ -294,20 +315,24 @@ async def get_commands(request: web.Request) -> web.StreamResponse:
         cursor = int(raw)
     if not engine.ready:
         engine.commands_since(0)  # raises NotReady with the reason
+    # Only the commands of the channels this adapter serves (adapters/http/audience.py).
+    keep = stream_filter(principal.channels, engine.command_channel)
     if request.headers.get("Upgrade", "").lower() != "websocket":
         # Plain GET: the logged commands after the cursor, for polling adapters.
-        return web.json_response({"commands": engine.commands_since(cursor or 0)})
+        commands = [c for c in engine.commands_since(cursor or 0) if keep(c)]
+        return web.json_response({"commands": commands})
+    channels = sorted(principal.channels) if principal.channels is not None else None
     with request.app[LIMITER].command_stream(principal.name):
-        return await command_stream(request, engine, cursor)
+        return await command_stream(request, engine, cursor, keep, channels)
 
 
 async def get_state(request: web.Request) -> web.Response:
-    _principal(request, ("supervisor",))
+    _principal(request, V1_ROLES[("GET", "/state")])
     return web.json_response(_engine(request).snapshot())
 
 
 async def get_state_stream(request: web.Request) -> web.StreamResponse:
-    _principal(request, ("supervisor",))
+    _principal(request, V1_ROLES[("GET", "/state/stream")])
     engine = _engine(request)
     if not engine.ready:
         engine.snapshot()  # raises NotReady
@@ -342,7 +367,7 @@ def _time_param(request: web.Request, name: str, tz: dt.tzinfo) -> float | None:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    _principal(request, ("supervisor", "planner"))
+    _principal(request, V1_ROLES[("GET", "/stats")])
     _known_params(request, ("from", "to", "group_by"))
     engine = _engine(request)
     tz = ZoneInfo(engine.config.timezone)
@@ -362,7 +387,7 @@ async def get_stats(request: web.Request) -> web.Response:
 
 
 async def post_ack(request: web.Request) -> web.Response:
-    principal = _principal(request, ("supervisor",))
+    principal = _principal(request, V1_ROLES[("POST", "/alerts/{alert_id}/acknowledge")])
     alert_id = request.match_info["alert_id"]
     event = AlertAcknowledged(
         event_id=f"ack-{alert_id}-{principal.name}"[:80],
@@ -393,7 +418,7 @@ async def openapi(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     # Open to a scraper on the same machine only; otherwise a supervisor's token.
     if not request.app[METRICS_OPEN]:
-        _principal(request, ("supervisor",))
+        _principal(request, ROOT_ROLES[("GET", "/metrics")])
     body, content_type = request.app[TELEMETRY].exposition()
     return web.Response(body=body, headers={"Content-Type": content_type})
 
@@ -424,6 +449,15 @@ def build_app(
     ids = [c.id for c in configs]
     if len(set(ids)) != len(ids):
         raise ValueError(f"helpline ids must be distinct (got {ids})")
+    served = {ch for c in configs for ch in c.channels}
+    unknown = sorted(auth.named_channels - served)
+    if unknown:
+        raise ConfigError(
+            f"adapter channels {', '.join(unknown)} are no helpline's channels "
+            f"(known: {', '.join(sorted(served))})",
+            file=auth.source,
+            key="tokens.channels",
+        )
     clock = clock or Clock()
     telemetry = telemetry or Telemetry()
     app = ProblemApplication(
@@ -473,10 +507,11 @@ def build_app(
     app.on_cleanup.append(stop)
     for prefix in ("/v1", "/v1/helplines/{helpline}"):
         app.router.add_post(f"{prefix}/events", post_events)
-        app.router.add_post(
-            f"{prefix}/adapters/carrier", _vendor(_carrier_adapter, carrier_to_event)
-        )
-        app.router.add_post(f"{prefix}/adapters/chat", _vendor(_chat_adapter, chat_to_event))
+        for route, adapter, convert in (
+            ("/adapters/carrier", _carrier_adapter, carrier_to_event),
+            ("/adapters/chat", _chat_adapter, chat_to_event),
+        ):
+            app.router.add_post(f"{prefix}{route}", _vendor(route, adapter, convert))
         app.router.add_get(f"{prefix}/commands", get_commands)
         app.router.add_get(f"{prefix}/state", get_state)
         app.router.add_get(f"{prefix}/state/stream", get_state_stream)

@@ -3,7 +3,10 @@
 Roles: ``adapter`` (post contact, offer, feedback and agent events, only as
 its own ``source``; read its command stream), ``supervisor`` (live state,
 stats, acknowledge alerts, post ``alert.acknowledged`` and ``team.absent``),
-``planner`` (stats). Which role posts which event type:
+``planner`` (stats). An adapter token serves some channels (``channels``; its
+command stream carries only their commands, docs/ROUTING.md): by default the
+``carrier`` adapter serves ``phone`` and the ``chat`` adapter ``chat`` (the two
+vendor webhooks' channels), and any other adapter every channel. Which role posts which event type:
 ``adapters.http.wire.EVENT_ROLES``. Tokens come from an auth file (TOML) or from the environment
 (``token_env``); only their SHA-256 digests are kept in memory and they are
 compared in constant time. Secrets never reach a log: nothing here logs, and
@@ -31,10 +34,46 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from adapters.config_file import load_model
 from router.errors import ConfigError
 
-__all__ = ["AuthConfig", "Authenticator", "Principal", "load_auth"]
+__all__ = [
+    "ROOT_ROLES",
+    "V1_ROLES",
+    "AuthConfig",
+    "Authenticator",
+    "Principal",
+    "adapter_channels",
+    "load_auth",
+]
 
 Role = Literal["adapter", "supervisor", "planner"]
 SIGNATURE_TOLERANCE_S = 300
+# Who may call each operation: (method, path below /v1 and /v1/helplines/{helpline},
+# or from the root for the service's own routes). The handlers enforce it and the
+# OpenAPI document's ``x-roles`` is written from it (an empty tuple: no token).
+V1_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
+    ("POST", "/events"): ("adapter", "supervisor"),  # each event type has its roles
+    ("POST", "/adapters/carrier"): ("adapter",),
+    ("POST", "/adapters/chat"): ("adapter",),
+    ("GET", "/commands"): ("adapter",),
+    ("GET", "/state"): ("supervisor",),
+    ("GET", "/state/stream"): ("supervisor",),
+    ("GET", "/stats"): ("supervisor", "planner"),
+    ("POST", "/alerts/{alert_id}/acknowledge"): ("supervisor",),
+}
+ROOT_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
+    ("GET", "/healthz"): (),
+    ("GET", "/readyz"): (),
+    ("GET", "/v1/openapi.json"): (),
+    ("GET", "/metrics"): ("supervisor",),  # open without a token on a loopback bind
+    ("GET", "/"): (),  # the dashboard's page and files (adapters/http/dashboard.py)
+    ("GET", "/ui/{file}"): (),
+}
+
+# The channels an adapter token serves when its entry names none: the vendor
+# webhooks' adapters serve their vendor's channel; any other adapter every channel.
+DEFAULT_ADAPTER_CHANNELS: dict[str, frozenset[str]] = {
+    "carrier": frozenset({"phone"}),
+    "chat": frozenset({"chat"}),
+}
 
 
 class TokenEntry(BaseModel):
@@ -43,11 +82,15 @@ class TokenEntry(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$")
     token: SecretStr | None = None
     token_env: str | None = None
+    # adapter tokens only: the channels whose commands its stream carries
+    channels: tuple[str, ...] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_source(self) -> TokenEntry:
         if (self.token is None) == (self.token_env is None):
             raise ValueError("give exactly one of token or token_env")
+        if self.channels is not None and self.role != "adapter":
+            raise ValueError("channels is for adapter tokens only")
         return self
 
 
@@ -83,6 +126,15 @@ class AuthConfig(BaseModel):
 class Principal:
     role: Role
     name: str
+    # an adapter's channels (its command stream); None: every channel
+    channels: frozenset[str] | None = None
+
+
+def adapter_channels(name: str, channels: tuple[str, ...] | None) -> frozenset[str] | None:
+    """The channels an adapter serves: its entry's, else the default for its name."""
+    if channels is not None:
+        return frozenset(channels)
+    return DEFAULT_ADAPTER_CHANNELS.get(name)
 
 
 def _secret(value: SecretStr | None, env: str | None, *, what: str, file: str) -> str:
@@ -101,10 +153,16 @@ def _secret(value: SecretStr | None, env: str | None, *, what: str, file: str) -
 class Authenticator:
     def __init__(self, config: AuthConfig, *, source: str = "(auth)") -> None:
         self.dev = config.dev
+        self.source = source
         self._tokens: dict[bytes, Principal] = {}
         for i, t in enumerate(config.tokens):
             secret = _secret(t.token, t.token_env, what=f"tokens[{i}].token", file=source)
-            self._tokens[hashlib.sha256(secret.encode()).digest()] = Principal(t.role, t.name)
+            channels = adapter_channels(t.name, t.channels) if t.role == "adapter" else None
+            self._tokens[hashlib.sha256(secret.encode()).digest()] = Principal(
+                t.role, t.name, channels
+            )
+        # Channels named in the file (checked against the helplines' by the service).
+        self.named_channels = frozenset(c for t in config.tokens for c in t.channels or ())
         self._keys: list[tuple[str, str, bytes]] = [
             (
                 k.key_id,
@@ -118,7 +176,8 @@ class Authenticator:
 
     def add_token(self, role: Role, name: str, token: str) -> None:
         """Add a token at run time (the demo's in-process adapter)."""
-        self._tokens[hashlib.sha256(token.encode()).digest()] = Principal(role, name)
+        channels = adapter_channels(name, None) if role == "adapter" else None
+        self._tokens[hashlib.sha256(token.encode()).digest()] = Principal(role, name, channels)
 
     def bearer(self, header: str | None) -> Principal | None:
         """The principal for an ``Authorization: Bearer`` header, or None."""

@@ -25,6 +25,7 @@ from adapters.store.embedded import EmbeddedStore, IngestResult, Staged
 from adapters.store.entries import read_entries
 from router.commands import Command
 from router.config import HelplineConfig
+from router.core import Router
 from router.errors import LinjeError
 from router.events import Event
 from router.records import Record
@@ -82,6 +83,7 @@ class Engine(Listeners):
             # Start the core's clock, durably, before anyone can see the engine
             # ready, so the live state shows who owns each queue from the start.
             started = await asyncio.to_thread(store.tick, self.clock.now())
+        self.contact_channels.learn_live(store.router)
         self.store = store
         self._publish(started)
         self._timer_task = asyncio.create_task(self._timers(), name=f"timers-{self.id}")
@@ -146,6 +148,7 @@ class Engine(Listeners):
         except BaseException as exc:
             self._fail_all(exc, [fut for _, fut in pending])
             return
+        self.contact_channels.note(events, [r.status for r in staged.results])
         futures = [fut for _, fut in pending]
         self.probe.decided(staged, events, futures)
         sizes = [len(batch) for batch, _ in pending]
@@ -250,6 +253,9 @@ class Engine(Listeners):
         return self._store().router.last_command_seq
 
     # --------------------------------------------------------------- views
+    def _router(self) -> Router:
+        return self._store().router
+
     def snapshot(self) -> dict[str, Any]:
         return live_snapshot(self._store().router, self.clock, self.config)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from adapters.http.audience import ContactChannels, command_channel
 from router.commands import Command, command_to_dict
+from router.snapshot import RECENT_ALERT_S
 
 if TYPE_CHECKING:
     from adapters.http.clock import Clock
@@ -35,6 +37,21 @@ class Listeners:
         self.version = 0
         self.command_listeners: set[Callable[[list[dict[str, Any]]], None]] = set()
         self.change_listeners: set[Callable[[], None]] = set()
+        self.contact_channels = ContactChannels()
+
+    def _router(self) -> Router:
+        """The router whose state the views read (each engine's own)."""
+        raise NotImplementedError
+
+    def records(self) -> list[Record]:
+        raise NotImplementedError
+
+    def command_channel(self, command: dict[str, Any]) -> str | None:
+        """The channel whose adapters get this command (None: every adapter)."""
+        return command_channel(
+            command,
+            lambda cid: self.contact_channels.channel_of(cid, self._router(), self.records),
+        )
 
     def _publish(self, commands: Sequence[Command]) -> None:
         """Hand new commands to the command streams, then tell state readers."""
@@ -54,14 +71,47 @@ def live_snapshot(router: Router, clock: Clock, config: HelplineConfig) -> dict[
     """The router's snapshot plus what a live viewer needs, the same on every store.
 
     ``server_time`` and ``clock_speed`` let a dashboard tick waits between
-    pushes; ``timezone`` lets it show local times.
+    pushes; ``timezone`` lets it show local times. The router's own times stop
+    at its last step (``now``: the last event or timer); every duration "until
+    now" (``wait_s``, ``oldest_wait_s``, ``time_in_state_s``) is measured here
+    to the service's clock instead, so a caller left waiting with no event
+    since shows the real wait (as the ``linje_queue_oldest_wait_seconds`` gauge).
     """
     snap = router.snapshot()
-    snap["server_time"] = round(clock.now(), 3)
+    server_time = round(clock.now(), 3)
+    if snap["now"] is not None:
+        t = max(server_time, snap["now"])
+        _measure_to(snap, t)
+        local = router.plan.local(t)
+        snap["local_time"] = local.isoformat()
+        snap["holiday"] = router.plan.holiday_name(local.date())
+    snap["server_time"] = server_time
     snap["clock_speed"] = clock.speed
     snap["timezone"] = config.timezone
     snap["last_command_seq"] = router.last_command_seq
     return snap
+
+
+def _measure_to(snap: dict[str, Any], t: float) -> None:
+    """Durations measured to ``t`` (never before the router's last step: an event
+    may be stamped a little ahead of the service's clock)."""
+    for q in snap["queues"]:
+        for w in q["waiting"]:
+            w["wait_s"] = round(t - w["arrived_at"], 3)
+        q["oldest_wait_s"] = max((w["wait_s"] for w in q["waiting"]), default=0.0)
+    for a in snap["agents"]:
+        for ch in a["channels"].values():
+            if "since" in ch:
+                ch["time_in_state_s"] = round(t - ch["since"], 3)
+    # A closed alert nobody acknowledged stays for RECENT_ALERT_S, also to this clock.
+    snap["alerts"] = [
+        al
+        for al in snap["alerts"]
+        if al["open"]
+        or al["acknowledged_by"] is not None
+        or al["closed_at"] is None
+        or t - al["closed_at"] < RECENT_ALERT_S
+    ]
 
 
 class HelplineEngine(Protocol):
@@ -93,6 +143,9 @@ class HelplineEngine(Protocol):
 
     def commands_since(self, cursor: int) -> list[dict[str, Any]]:
         """Commands with ``seq`` > ``cursor`` in order (stream resume)."""
+
+    def command_channel(self, command: dict[str, Any]) -> str | None:
+        """The channel whose adapters get this command (None: every adapter)."""
 
     @property
     def last_command_seq(self) -> int: ...

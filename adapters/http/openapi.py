@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from adapters.http.auth import ROOT_ROLES, V1_ROLES, Role
+from adapters.http.schemas import CommandOut, CommandsResponse, StateResponse, StatsResponse
 from adapters.http.vendors import CarrierEvent, ChatVendorEvent
 from adapters.http.wire import EventBatch, EventIn, EventModels
 
@@ -30,22 +32,6 @@ class ProblemDetails(BaseModel):
     instance: str | None = None
 
 
-class CommandOut(BaseModel):
-    """A routing command: offer, cancel_offer, reject or alert. ``seq`` is the resume cursor."""
-
-    model_config = ConfigDict(extra="allow")
-    seq: int
-    type: str = Field(examples=["offer", "cancel_offer", "reject", "alert"])
-    at: float
-    contact_id: str | None = None
-    agent_ids: list[str] | None = None
-    ring_timeout_s: float | None = None
-    reason: str | None = None
-    alert_id: str | None = None
-    kind: str | None = None
-    details: dict[str, Any] | None = None
-
-
 class EventResult(BaseModel):
     event_id: str
     status: str = Field(examples=["accepted", "duplicate", "rejected"])
@@ -68,9 +54,11 @@ def _schemas() -> dict[str, Any]:
         CarrierEvent,
         ChatVendorEvent,
         ProblemDetails,
-        CommandOut,
         EventResult,
         IngestResponse,
+        CommandsResponse,
+        StateResponse,
+        StatsResponse,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF)
@@ -112,7 +100,7 @@ ERRORS = {
 def _op(
     summary: str,
     *,
-    roles: list[str],
+    roles: tuple[Role, ...],
     body: str | None = None,
     ok: dict[str, Any],
     params: list[dict[str, Any]] | None = None,
@@ -121,6 +109,8 @@ def _op(
     op: dict[str, Any] = {
         "summary": summary,
         "description": f"Roles: {', '.join(roles) if roles else 'none (public)'}.",
+        # Machine-readable, from the table the handlers enforce (adapters/http/auth.py).
+        "x-roles": list(roles),
         "responses": {"200": ok, **{c: ERRORS[c] for c in codes}},
     }
     if roles:
@@ -152,7 +142,7 @@ def build_openapi() -> dict[str, Any]:
                 "Each event type has its roles (403 otherwise): adapters post contact.*, "
                 "offer.declined, chat.feedback and agent.*; supervisors post "
                 "alert.acknowledged (its by is the token's name, never sent) and team.absent",
-                roles=["adapter", "supervisor"],
+                roles=V1_ROLES[("POST", "/events")],
                 body="EventIn",
                 ok=_json_ok("Durable", "IngestResponse"),
                 codes=write,
@@ -161,7 +151,7 @@ def build_openapi() -> dict[str, Any]:
         "/adapters/carrier": {
             "post": _op(
                 "Carrier queue webhook (one payload or a list); caller identity fields are dropped",
-                roles=["adapter"],
+                roles=V1_ROLES[("POST", "/adapters/carrier")],
                 body="CarrierEvent",
                 ok=_json_ok("Durable", "IngestResponse"),
                 codes=write,
@@ -170,7 +160,7 @@ def build_openapi() -> dict[str, Any]:
         "/adapters/chat": {
             "post": _op(
                 "Chat vendor webhook (one payload or a list); visitor identity fields are dropped",
-                roles=["adapter"],
+                roles=V1_ROLES[("POST", "/adapters/chat")],
                 body="ChatVendorEvent",
                 ok=_json_ok("Durable", "IngestResponse"),
                 codes=write,
@@ -178,11 +168,16 @@ def build_openapi() -> dict[str, Any]:
         },
         "/commands": {
             "get": _op(
-                "Command stream: WebSocket (upgrade) pushing commands with seq > cursor, "
-                "then live ones; "
-                "plain GET returns them as JSON",
-                roles=["adapter"],
-                ok=_json_ok("Commands after the cursor"),
+                "Command stream: WebSocket (upgrade) pushing a hello "
+                '({"type": "hello", "helpline", "cursor", "channels"}), then the commands '
+                "with seq > cursor, then live ones; plain GET returns them as JSON. Only "
+                "the commands of the channels the adapter's token serves (docs/ROUTING.md); "
+                "seq is the helpline-wide cursor, so one adapter's commands have gaps",
+                roles=V1_ROLES[("GET", "/commands")],
+                ok=_json_ok(
+                    "The commands after the cursor of the channels this adapter serves",
+                    "CommandsResponse",
+                ),
                 params=[
                     {
                         "name": "cursor",
@@ -196,8 +191,8 @@ def build_openapi() -> dict[str, Any]:
         "/state": {
             "get": _op(
                 "Live state (supervisor snapshot)",
-                roles=["supervisor"],
-                ok=_json_ok("Snapshot"),
+                roles=V1_ROLES[("GET", "/state")],
+                ok=_json_ok("Snapshot", "StateResponse"),
                 codes=read,
             )
         },
@@ -205,7 +200,7 @@ def build_openapi() -> dict[str, Any]:
             "get": _op(
                 "Live state pushed on change (at most 10/s): Server-Sent Events, "
                 "or WebSocket on upgrade",
-                roles=["supervisor"],
+                roles=V1_ROLES[("GET", "/state/stream")],
                 ok={
                     "description": "Event stream",
                     "content": {"text/event-stream": {"schema": {"type": "string"}}},
@@ -216,8 +211,8 @@ def build_openapi() -> dict[str, Any]:
         "/stats": {
             "get": _op(
                 "Statistics folded from the log (docs/ARCHITECTURE.md 'Outcomes')",
-                roles=["supervisor", "planner"],
-                ok=_json_ok("Groups of figures"),
+                roles=V1_ROLES[("GET", "/stats")],
+                ok=_json_ok("Groups of figures", "StatsResponse"),
                 params=[
                     {"name": "from", "in": "query", "schema": {"type": "string", "pattern": DAY}},
                     {"name": "to", "in": "query", "schema": {"type": "string", "pattern": DAY}},
@@ -235,7 +230,7 @@ def build_openapi() -> dict[str, Any]:
         "/alerts/{alert_id}/acknowledge": {
             "post": _op(
                 "Acknowledge an alert (an event in the log, with who acknowledged)",
-                roles=["supervisor"],
+                roles=V1_ROLES[("POST", "/alerts/{alert_id}/acknowledge")],
                 ok=_json_ok("Durable", "IngestResponse"),
                 params=[
                     {
@@ -258,17 +253,30 @@ def build_openapi() -> dict[str, Any]:
             op2["parameters"] = [helpline, *op.get("parameters", [])]
             with_helpline[method] = op2
         paths[f"/v1/helplines/{{helpline}}{suffix}"] = with_helpline
-    paths["/healthz"] = {"get": _op("Liveness", roles=[], ok=_json_ok("Alive"))}
-    paths["/readyz"] = {
-        "get": _op("Readiness (after recovery)", roles=[], ok=_json_ok("Ready"), codes=("503",))
+    paths["/healthz"] = {
+        "get": _op("Liveness", roles=ROOT_ROLES[("GET", "/healthz")], ok=_json_ok("Alive"))
     }
-    paths["/v1/openapi.json"] = {"get": _op("This document", roles=[], ok=_json_ok("OpenAPI 3.1"))}
+    paths["/readyz"] = {
+        "get": _op(
+            "Readiness (after recovery)",
+            roles=ROOT_ROLES[("GET", "/readyz")],
+            ok=_json_ok("Ready"),
+            codes=("503",),
+        )
+    }
+    paths["/v1/openapi.json"] = {
+        "get": _op(
+            "This document",
+            roles=ROOT_ROLES[("GET", "/v1/openapi.json")],
+            ok=_json_ok("OpenAPI 3.1"),
+        )
+    }
     paths["/metrics"] = {
         "get": _op(
             "Prometheus metrics (OpenTelemetry): queues, agents, outcomes, decision and fsync "
             "latency, events ingested and rejected. No token when the service binds to "
             "loopback; otherwise a supervisor token",
-            roles=["supervisor"],
+            roles=ROOT_ROLES[("GET", "/metrics")],
             ok={
                 "description": "Prometheus text exposition format 0.0.4",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
@@ -283,14 +291,14 @@ def build_openapi() -> dict[str, Any]:
     paths["/"] = {
         "get": _op(
             "Supervisor dashboard (signs in with a supervisor token in the page)",
-            roles=[],
+            roles=ROOT_ROLES[("GET", "/")],
             ok=page,
         )
     }
     paths["/ui/{file}"] = {
         "get": _op(
             "The dashboard's static files (HTML, CSS, JavaScript modules)",
-            roles=[],
+            roles=ROOT_ROLES[("GET", "/ui/{file}")],
             ok={"description": "The file"},
             params=[{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
             codes=("404",),
@@ -301,7 +309,8 @@ def build_openapi() -> dict[str, Any]:
         "info": {
             "title": "Linje",
             "version": "0.1.0",
-            "description": "Real-time contact-centre routing for helplines.",
+            "description": "Real-time contact-centre routing for helplines. Each operation's "
+            "x-roles lists the roles whose token it accepts (empty: no token needed).",
         },
         "paths": paths,
         "components": {

@@ -8,7 +8,8 @@ router never waits for a reader.
 
 Command streams are lossless: a reader first gets every logged command after
 its cursor, then live ones; if it falls ``MAX_BACKLOG`` commands behind it is
-closed (code 1013) and resumes from its cursor when it reconnects.
+closed (code 1013) and resumes from its cursor when it reconnects. Each adapter
+gets only the commands of the channels it serves (``adapters.http.audience``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import json
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -187,9 +189,14 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 
 async def command_stream(
-    request: web.Request, engine: HelplineEngine, cursor: int | None
+    request: web.Request,
+    engine: HelplineEngine,
+    cursor: int | None,
+    keep: Callable[[dict[str, Any]], bool],
+    channels: list[str] | None,
 ) -> web.StreamResponse:
-    """Commands with seq > cursor (all logged ones first), then live ones, as JSON texts."""
+    """Commands with seq > cursor (all logged ones first), then live ones, as JSON texts:
+    those ``keep`` takes (the adapter's channels; ``channels`` is told in the hello)."""
     ws = web.WebSocketResponse(heartbeat=KEEPALIVE_S)
     await ws.prepare(request)
     queue: asyncio.Queue[list[dict[str, Any]] | None] = asyncio.Queue()
@@ -204,12 +211,14 @@ async def command_stream(
     reader_task = asyncio.create_task(_drain(ws))
     last = start
     try:
-        await ws.send_str(json.dumps({"type": "hello", "helpline": engine.id, "cursor": start}))
+        hello = {"type": "hello", "helpline": engine.id, "cursor": start, "channels": channels}
+        await ws.send_str(json.dumps(hello))
         pending: list[dict[str, Any]] | None = backlog
         while pending is not None and not ws.closed:
             for command in pending:
                 if command["seq"] > last:
-                    await ws.send_str(json.dumps(command))
+                    if keep(command):
+                        await ws.send_str(json.dumps(command))
                     last = command["seq"]
             getter = asyncio.create_task(queue.get())
             done, _ = await asyncio.wait({getter, reader_task}, return_when=asyncio.FIRST_COMPLETED)
