@@ -179,6 +179,11 @@ class HelplineConfig(_Strict):
     service_level_s: tuple[float, ...] = (20.0, 60.0)
     # Events may arrive this much out of order (clock skew between adapters).
     clock_tolerance_s: float = Field(2.0, ge=0, le=300)
+    # An adapter's event may be stamped at most this far ahead of the service's
+    # own clock (a clock running a little fast); further is refused. Kept below
+    # the tolerance so that an event from a fast clock, accepted, can never put
+    # the helpline's time so far ahead that the others' events are refused.
+    future_skew_s: float = Field(1.0, ge=0, le=300)
     dedup_window_s: float = Field(86400.0, gt=0)
     ended_retention_s: float = Field(86400.0, gt=0)
     # A contact still waiting with no news this long is closed as missing_data;
@@ -203,6 +208,15 @@ class HelplineConfig(_Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r}") from None
         return v
+
+    @model_validator(mode="after")
+    def _skew(self) -> HelplineConfig:
+        if self.future_skew_s > self.clock_tolerance_s:
+            raise ValueError(
+                "future_skew_s: must not exceed clock_tolerance_s (an event from a fast "
+                "clock would make the others' events look late)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refs(self) -> HelplineConfig:

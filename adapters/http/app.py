@@ -55,7 +55,8 @@ MAX_BODY = 64 * 1024
 # A command cursor is a log position: 18 digits outlast any helpline.
 MAX_CURSOR_DIGITS = 18
 _CURSOR = re.compile(rf"[0-9]{{1,{MAX_CURSOR_DIGITS}}}")
-# An event stamped further than this into the future has a broken clock.
+# An event stamped further than this into the future has a broken clock (a
+# helpline's own ``future_skew_s``, a second by default, is the bound applied).
 MAX_FUTURE_S = 300.0
 
 ENGINES = web.AppKey("engines", dict[str, HelplineEngine])
@@ -168,7 +169,11 @@ def _validate(adapter: TypeAdapter[Any] | type[BaseModel], data: Any) -> Any:
 
 
 def _check_events(request: web.Request, events: list[Event], principal: Principal) -> None:
-    horizon = request.app[CLOCK].now() + MAX_FUTURE_S
+    # The service's clock drives time: an adapter's ``at`` is a fact about when
+    # something happened, allowed only a small skew ahead, so one adapter's fast
+    # clock can never move the helpline's time (and refuse everyone else's events).
+    skew = min(MAX_FUTURE_S, _engine(request).config.future_skew_s)
+    horizon = request.app[CLOCK].now() + skew
     for i, ev in enumerate(events):
         if ev.source != principal.name:
             raise Problem(
@@ -182,7 +187,8 @@ def _check_events(request: web.Request, events: list[Event], principal: Principa
             raise Problem(
                 422,
                 "time-in-future",
-                f"events[{i}].at is more than {MAX_FUTURE_S:.0f} s ahead of the server's clock",
+                f"events[{i}].at is more than {skew:g} s ahead of the service's clock; "
+                "check the adapter's clock",
                 field="at",
             )
     # Last: a request refused for what it holds costs the adapter no tokens.
