@@ -173,7 +173,7 @@ def _check_events(request: web.Request, events: list[Event], principal: Principa
     # something happened, allowed only a small skew ahead, so one adapter's fast
     # clock can never move the helpline's time (and refuse everyone else's events).
     skew = min(MAX_FUTURE_S, _engine(request).config.future_skew_s)
-    horizon = request.app[CLOCK].now() + skew
+    horizon = request.app[CLOCK].latest_accepted(skew)
     for i, ev in enumerate(events):
         if ev.source != principal.name:
             raise Problem(

@@ -21,6 +21,15 @@ class Clock:
     def real_seconds_until(self, t: float) -> float:
         return t - self.now()
 
+    def latest_accepted(self, skew: float) -> float:
+        """The latest ``at`` an adapter's event may carry now: the clock plus ``skew``.
+
+        A clock that follows the events instead of driving them (a test harness
+        replaying a stream as fast as it can) has no future to refuse and says so
+        by returning infinity.
+        """
+        return self.now() + skew
+
 
 class ScaledClock(Clock):
     """Virtual time that starts at ``start`` and runs ``speed`` times faster than real time."""

@@ -18,6 +18,7 @@ next event's time).
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,9 @@ class EventClock(Clock):
 
     def real_seconds_until(self, t: float) -> float:
         return t - self.now()
+
+    def latest_accepted(self, skew: float) -> float:
+        return math.inf  # time follows the events here: no event is ahead of it
 
 
 def serve(data: str, start: float, snapshot_every: int, port: int) -> None:
