@@ -26,8 +26,12 @@ from pydantic import (
     Field,
     Strict,
     TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     create_model,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from router.errors import InvalidEvent
 from router.events import EVENT_TYPES, Event
@@ -123,7 +127,29 @@ def _model_for(cls: type[Event]) -> type[BaseModel]:
 
 
 EventModels: dict[str, type[BaseModel]] = {t: _model_for(c) for t, c in EVENT_TYPES.items()}
-EventIn: Any = Annotated[Union[tuple(EventModels.values())], Field(discriminator="type")]  # noqa: UP007
+_UNKNOWN_TYPE = f"must be one of the event types: {', '.join(EventModels)}"
+
+
+def _known_type(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """An unknown or missing ``type`` is an error of the field ``type``, its value not echoed
+    (pydantic's own message quotes the tag it found, at the event's location)."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["loc"] or first["type"] not in ("union_tag_invalid", "union_tag_not_found"):
+            raise
+        kind = value.get("type") if isinstance(value, dict) else None
+        error = PydanticCustomError("invalid_event_type", _UNKNOWN_TYPE)
+        raise ValidationError.from_exception_data(
+            "EventIn", [InitErrorDetails(type=error, loc=("type",), input=kind)]
+        ) from None
+
+
+EventIn: Any = Annotated[
+    Annotated[Union[tuple(EventModels.values())], Field(discriminator="type")],  # noqa: UP007
+    WrapValidator(_known_type),
+]
 event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
 
 
