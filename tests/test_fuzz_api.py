@@ -19,6 +19,7 @@ supervisors' live stream never ends and is left to ``test_limits`` and
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,47 @@ async def test_an_unknown_query_parameter_is_refused_not_ignored(
         "urn:linje:problem:bad-parameter",
         path.split("?")[1].split("=", maxsplit=1)[0],
     )
+
+
+STATEFUL_EXAMPLES = max(5, int(os.environ.get("LINJE_FUZZ_EXAMPLES", "0")) // 20)
+# Operations the stateful run chains through the document's links (and may start from).
+LINKED = {"/v1/events", "/v1/state", "/v1/commands", "/v1/alerts/{alert_id}/acknowledge"}
+
+
+def test_linked_operations_chained_by_a_state_machine_never_fail(served: tuple[str, Any]) -> None:
+    """Schemathesis follows the OpenAPI links (an alert in the state or a command is
+    acknowledged, then acknowledged again; a command's seq is the next poll's cursor):
+    no 5xx, every error a problem, every answer as documented."""
+    base, schema = served
+    assert {
+        name for path in LINKED for op in build_openapi()["paths"][path].values()
+        for name in op["responses"]["200"].get("links", {})
+    } == {"AcknowledgeAlert", "AcknowledgeAgain", "PollAfter"}  # fmt: skip
+    linked = schema.include(path=sorted(LINKED))
+    calls: list[int] = []
+
+    class Machine(linked.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": base, "headers": headers_for(case.operation), "timeout": 15}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            calls.append(response.status_code)
+            case.validate_response(
+                response,
+                checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                        response_schema_conformance],
+                headers=headers_for(case.operation),
+            )  # fmt: skip
+            check_problem(response)
+
+    Machine.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    assert calls and max(calls) < 500
