@@ -45,6 +45,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from adapters.http.app import build_app
+from adapters.http.bodies import key_name
 from adapters.http.limits import Limits
 from adapters.http.problems import PROBLEM_JSON, TITLES
 from adapters.http.wire import EVENT_ROLES, EventModels
@@ -181,19 +182,28 @@ class Body:
         return self.prefix + text.encode("utf-8", "surrogatepass") + self.suffix
 
     def markers(self) -> set[str]:
-        """Every marker string the body sends as a value, but in an identifier field
-        (iteratively: no recursion)."""
-        out: set[str] = set()
+        """Every marker string the body sends as a value, but those it also sends in an
+        identifier field (iteratively: no recursion)."""
+        said: set[str] = set()
+        names: set[str] = set()
         stack: list[tuple[Any, Any]] = [(None, self.value)]
         while stack:
             key, v = stack.pop()
-            if isinstance(v, str) and v.startswith(MARK) and key not in IDENTIFIERS:
-                out.add(v.split("@@")[0])
+            if isinstance(v, str) and v.startswith(MARK):
+                (names if key in IDENTIFIERS else said).add(v.split("@@")[0])
             elif isinstance(v, dict):
-                stack.extend(v.items())
+                stack.extend((self.key(k), item) for k, item in v.items())
+                # A key that is no field name may be a caller's words too.
+                said.update(k for k in v if k.startswith(MARK) and key_name(k) != k)
             elif isinstance(v, list):
                 stack.extend((key, item) for item in v)
-        return out
+        return said - names
+
+    def key(self, key: str) -> str:
+        """The key as sent (a duplicate's placeholder stands for the key it repeats)."""
+        if key.startswith("@@DUP") and key.endswith("@@"):
+            return self.keys[int(key[5:-2])]
+        return key
 
 
 def slots(value: Any) -> list[tuple[Any, Any]]:
@@ -351,7 +361,8 @@ def mutated(draw: st.DrawFn, base: Any) -> Body:
             body.raw.append(deep(n, draw(st.sampled_from(["array", "object", "mixed"]))))
             parent[key] = f"@@RAW{len(body.raw) - 1}@@"
         elif kind == "unknown" and isinstance(parent, dict):
-            name = draw(st.sampled_from(["zz_extra", "by", "Type", "", "x y", "\ud800", "é"]))
+            name = draw(st.sampled_from(["zz_extra", "by", "Type", "", f"{MARK} said so",
+                                         "\ud800", "é", f"{MARK}.key"]))  # fmt: skip
             parent[name] = draw(SWAPS)
         elif kind == "missing" and isinstance(parent, dict):
             del parent[key]
@@ -400,7 +411,8 @@ def check(service: Service, path: str, body: Body, headers: dict[str, str]) -> i
         assert isinstance(problem["detail"], str) and problem["detail"]
         if code in FIELD_PROBLEMS and isinstance(body.value, dict) and body.value:
             assert isinstance(problem.get("field"), str) and problem["field"], problem
-        said = [problem["detail"], *(e.get("reason") or "" for e in problem.get("errors", []))]
+        said = [problem["detail"], problem.get("field") or ""]
+        said += [f"{e.get('field')} {e.get('reason')}" for e in problem.get("errors", [])]
         for m in body.markers():
             assert all(m not in s for s in said), (m, problem)
         assert service.files() == before_files, problem
@@ -532,3 +544,49 @@ async def test_an_unknown_event_type_names_the_field_type_and_never_echoes_it(
     }
     assert "mkr-secret" not in await r.text()
     assert last_seq(client) == before
+
+
+@pytest.mark.parametrize(
+    ("key", "field"),
+    [("", "(field)"), ("mkr what the caller said", "(field)"), ("zz_extra", "zz_extra")],
+)
+@pytest.mark.parametrize("batch", [False, True])
+async def test_an_unknown_key_is_named_only_when_it_looks_like_a_field_name(
+    aiohttp_client: Any, vo_config: HelplineConfig, tmp_path: Path, key: str, field: str,
+    *, batch: bool
+) -> None:  # fmt: skip
+    """Found by the fuzz: an unknown key "" gave a problem with no field, and any other
+    key was quoted verbatim in the field and the detail (``bodies`` names such a key
+    ``(field)``)."""
+    from tests.service_client import last_seq, start
+
+    client = await start(aiohttp_client, vo_config, tmp_path, ManualClock(MONDAY))
+    before = last_seq(client)
+    event = {"event_id": "e-1", "type": "contact.abandoned", "contact_id": "c-1",
+             "at": "2021-11-15T10:00:00+01:00", "source": "carrier", key: 1}  # fmt: skip
+    body: Any = {"events": [event]} if batch else event
+    r = await client.post("/v1/events", json=body, headers=bearer("carrier"))
+    assert (r.status, r.content_type) == (422, PROBLEM_JSON)
+    problem = await r.json()
+    where = f"events[0].{field}" if batch else field
+    assert (problem["field"], problem["detail"], problem["errors"]) == (
+        where,
+        f"{where}: unknown field",
+        [{"field": where, "reason": "unknown field"}],
+    )
+    assert "mkr" not in await r.text()
+    assert last_seq(client) == before
+
+
+async def test_an_odd_key_beside_the_events_of_a_batch_is_not_quoted(
+    aiohttp_client: Any, vo_config: HelplineConfig, tmp_path: Path
+) -> None:
+    from tests.service_client import start
+
+    client = await start(aiohttp_client, vo_config, tmp_path, ManualClock(MONDAY))
+    body = {"events": [], "mkr the caller said": 1}
+    r = await client.post("/v1/events", json=body, headers=bearer("carrier"))
+    assert (r.status, r.content_type) == (422, PROBLEM_JSON)
+    problem = await r.json()
+    assert [e["field"] for e in problem["errors"]] == ["events", "(field)"]
+    assert "mkr" not in await r.text()
