@@ -33,11 +33,12 @@ import hashlib
 import itertools
 import json
 import os
+import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -55,6 +56,7 @@ from router.events import EVENT_TYPES
 from tests.http_helpers import ManualClock, auth, bearer, iso
 from tests.service_client import engine
 
+T = TypeVar("T")
 EXAMPLES = int(os.environ.get("LINJE_FUZZ_EXAMPLES", "40"))
 MONDAY = "2021-11-15 10:00"
 HELPLINE = "vo_linjen"
@@ -75,15 +77,23 @@ CHAT_KINDS = ["chat_requested", "operator_joined", "visitor_left", "chat_closed"
 
 # ------------------------------------------------------------------ the service
 class Service:
-    """The service in-process on loopback, driven from synchronous Hypothesis tests."""
+    """The service in-process on loopback, its event loop in a thread of its own, so that
+    synchronous clients (Hypothesis tests, schemathesis) can call it. Its clock stands
+    still: no timer writes anything between two requests."""
 
     def __init__(self, config: HelplineConfig, root: Path) -> None:
         self.root = root
         self.clock = ManualClock(MONDAY)
         self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
         app = build_app([config], root, auth(), clock=self.clock,
                         limits=Limits(events_per_s=0))  # fmt: skip
-        self.client = self.loop.run_until_complete(self._start(app))
+        self.client: TestClient = self.run(self._start(app))
+        self.base = str(self.client.make_url("")).rstrip("/")
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)
 
     async def _start(self, app: Any) -> TestClient:
         client: TestClient = TestClient(TestServer(app, host="127.0.0.1"))
@@ -108,12 +118,12 @@ class Service:
             )
             return r.status, r.content_type, await r.read()
 
-        answer = self.loop.run_until_complete(go())
+        answer = self.run(go())
         self.settle()
         return answer
 
     def settle(self) -> None:
-        """Let the loop run what the request left behind (listeners, group-commit tails)."""
+        """Let the loop run what a request left behind (listeners, group-commit tails)."""
 
         async def idle() -> None:
             eng: Any = engine(self.client)
@@ -123,11 +133,14 @@ class Service:
                     break
                 await asyncio.sleep(0.005)
 
-        self.loop.run_until_complete(idle())
+        self.run(idle())
 
     def state(self) -> dict[str, Any]:
-        snap: dict[str, Any] = engine(self.client).snapshot()
-        return snap
+        async def snapshot() -> dict[str, Any]:
+            snap: dict[str, Any] = engine(self.client).snapshot()
+            return snap
+
+        return self.run(snapshot())
 
     def files(self) -> dict[str, str]:
         """sha256 of every file under the data directory, by relative path."""
@@ -138,7 +151,9 @@ class Service:
         return out
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.client.close())
+        self.run(self.client.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
         self.loop.close()
 
 

@@ -147,10 +147,16 @@ COMMANDS = "#/paths/~1v1~1commands/get"
 def _add_links(ops: dict[str, dict[str, Any]]) -> None:
     """OpenAPI links: where one answer's ids feed the next request (for stateful clients
     and fuzzers): an alert in the state, a command or an ingest answer is acknowledged;
-    a command's ``seq`` is the cursor to poll from."""
+    a command's ``seq`` is the cursor to poll from; a body posted again is a duplicate."""
 
     def link(ref: str, description: str, **parameters: str) -> dict[str, Any]:
         return {"operationRef": ref, "description": description, "parameters": parameters}
+
+    redeliver = {
+        "operationRef": "#/paths/~1v1~1events/post",
+        "requestBody": "$request.body",
+        "description": "Posting the same body again is a duplicate, not a new event",
+    }
 
     ack = "Acknowledge the alert"
     poll = "Poll the commands after this one"
@@ -171,6 +177,7 @@ def _add_links(ops: dict[str, dict[str, Any]]) -> None:
                 ACK, ack, alert_id="$response.body#/results/0/commands/0/alert_id"
             ),
             "PollAfter": link(COMMANDS, poll, cursor="$response.body#/results/0/commands/0/seq"),
+            "Redeliver": redeliver,
         },
     }  # fmt: skip
     for (suffix, method), found in links.items():
