@@ -161,7 +161,7 @@ async def test_an_unknown_query_parameter_is_refused_not_ignored(
     )
 
 
-STATEFUL_EXAMPLES = max(10, int(os.environ.get("LINJE_FUZZ_EXAMPLES", "0")) // 10)
+STATEFUL_EXAMPLES = max(25, int(os.environ.get("LINJE_FUZZ_EXAMPLES", "0")) // 10)
 ACK = "/v1/alerts/{alert_id}/acknowledge"
 # Operations the stateful runs chain through the document's links. Schemathesis starts
 # only from the operations likely to succeed on random input (the reads, when they are

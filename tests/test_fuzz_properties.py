@@ -57,7 +57,7 @@ from tests.http_helpers import ManualClock, auth, bearer, iso
 from tests.service_client import engine
 
 T = TypeVar("T")
-EXAMPLES = int(os.environ.get("LINJE_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("LINJE_FUZZ_EXAMPLES", "150"))
 MONDAY = "2021-11-15 10:00"
 HELPLINE = "vo_linjen"
 # Problems about one field of the body: they must name it (unless the body itself is at fault).
