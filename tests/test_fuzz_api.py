@@ -19,6 +19,7 @@ supervisors' live stream never ends and is left to ``test_limits`` and
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,71 @@ async def test_an_unknown_query_parameter_is_refused_not_ignored(
         "urn:linje:problem:bad-parameter",
         path.split("?")[1].split("=", maxsplit=1)[0],
     )
+
+
+STATEFUL_EXAMPLES = max(25, int(os.environ.get("LINJE_FUZZ_EXAMPLES", "0")) // 10)
+ACK = "/v1/alerts/{alert_id}/acknowledge"
+# Operations the stateful runs chain through the document's links. Schemathesis starts
+# only from the operations likely to succeed on random input (the reads, when they are
+# there), so the writes are a run of their own.
+LINKED = {"reads": ("/v1/state", "/v1/commands", ACK), "writes": ("/v1/events", ACK)}
+
+
+@pytest.mark.parametrize("run", sorted(LINKED))
+def test_linked_operations_chained_by_a_state_machine_never_fail(
+    vo_config: Any, tmp_path: Path, run: str
+) -> None:
+    """Schemathesis follows the OpenAPI links (an alert in the state, a command or an
+    ingest answer is acknowledged, then again; a command's seq is the next poll's
+    cursor; a body is posted again), on the service in-process with a clock that
+    stands still: no 5xx, every answer as documented, every error a problem, and a
+    refused request leaves the data directory byte-identical and the live state as it was."""
+    from tests.test_fuzz_properties import Service
+
+    doc = build_openapi()
+    assert {
+        name for path in {p for paths in LINKED.values() for p in paths}
+        for op in doc["paths"][path].values() for name in op["responses"]["200"].get("links", {})
+    } == {"AcknowledgeAlert", "AcknowledgeAgain", "PollAfter", "Redeliver"}  # fmt: skip
+    service = Service(vo_config, tmp_path / "data")
+    linked = schemathesis.openapi.from_dict(doc).include(path=list(LINKED[run]))
+    calls: list[tuple[str, int]] = []
+    before: list[Any] = []
+
+    class Machine(linked.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": service.base, "headers": headers_for(case.operation),
+                    "timeout": 15}  # fmt: skip
+
+        def before_call(self, case: Any) -> None:
+            before[:] = [service.files(), service.state()]
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            calls.append((case.operation.label, response.status_code))
+            case.validate_response(
+                response,
+                checks=[not_a_server_error, status_code_conformance, content_type_conformance,
+                        response_schema_conformance],
+                headers=headers_for(case.operation),
+            )  # fmt: skip
+            check_problem(response)
+            if response.status_code >= 400:
+                service.settle()
+                assert [service.files(), service.state()] == before, response.text[:300]
+
+    try:
+        Machine.run(
+            settings=settings(
+                max_examples=STATEFUL_EXAMPLES,
+                stateful_step_count=6,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    finally:
+        service.close()
+    assert max(status for _, status in calls) < 500
+    reached = {label for label, _ in calls}
+    assert reached == {f"{'POST' if p in (ACK, '/v1/events') else 'GET'} {p}" for p in LINKED[run]}

@@ -26,7 +26,7 @@ from typing import Any
 
 from adapters.http.problems import Problem
 
-__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "parse_json", "text_problem"]
+__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "key_name", "parse_json", "text_problem"]
 
 MAX_DEPTH = 32
 # Ratings are 1-10; nothing on the wire needs more than a few digits.
@@ -80,7 +80,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _key_name(key: str) -> str:
+def key_name(key: str) -> str:
     # Field names are named in problems only when they look like field names.
     return key if _KEY.match(key) else "(field)"
 
@@ -88,7 +88,7 @@ def _key_name(key: str) -> str:
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
-    name = _key_name(key)
+    name = key_name(key)
     return f"{path}.{name}" if path else name
 
 

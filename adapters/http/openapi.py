@@ -130,6 +130,50 @@ def _json_ok(description: str, model: str | None = None) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+ACK = "#/paths/~1v1~1alerts~1{alert_id}~1acknowledge/post"
+COMMANDS = "#/paths/~1v1~1commands/get"
+
+
+def _add_links(ops: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links: where one answer's ids feed the next request (for stateful clients
+    and fuzzers): an alert in the state, a command or an ingest answer is acknowledged;
+    a command's ``seq`` is the cursor to poll from; a body posted again is a duplicate."""
+
+    def link(ref: str, description: str, **parameters: str) -> dict[str, Any]:
+        return {"operationRef": ref, "description": description, "parameters": parameters}
+
+    redeliver = {
+        "operationRef": "#/paths/~1v1~1events/post",
+        "requestBody": "$request.body",
+        "description": "Posting the same body again is a duplicate, not a new event",
+    }
+
+    ack = "Acknowledge the alert"
+    poll = "Poll the commands after this one"
+    links = {
+        ("/state", "get"): {
+            "AcknowledgeAlert": link(ACK, ack, alert_id="$response.body#/alerts/0/alert_id")
+        },
+        ("/alerts/{alert_id}/acknowledge", "post"): {
+            "AcknowledgeAgain": link(ACK, "Acknowledging twice changes nothing",
+                                     alert_id="$request.path.alert_id"),
+        },
+        ("/commands", "get"): {
+            "AcknowledgeAlert": link(ACK, ack, alert_id="$response.body#/commands/0/alert_id"),
+            "PollAfter": link(COMMANDS, poll, cursor="$response.body#/commands/0/seq"),
+        },
+        ("/events", "post"): {
+            "AcknowledgeAlert": link(
+                ACK, ack, alert_id="$response.body#/results/0/commands/0/alert_id"
+            ),
+            "PollAfter": link(COMMANDS, poll, cursor="$response.body#/results/0/commands/0/seq"),
+            "Redeliver": redeliver,
+        },
+    }  # fmt: skip
+    for (suffix, method), found in links.items():
+        ops[suffix][method]["responses"]["200"]["links"] = found
+
+
 def build_openapi() -> dict[str, Any]:
     """Every endpoint, its roles, request and response schemas, and its errors."""
     write = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
@@ -244,6 +288,7 @@ def build_openapi() -> dict[str, Any]:
             )
         },
     }
+    _add_links(ops)
     paths: dict[str, Any] = {}
     for suffix, item in ops.items():
         paths[f"/v1{suffix}"] = item

@@ -24,11 +24,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     Strict,
     TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     create_model,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from adapters.http.bodies import key_name
 from router.errors import InvalidEvent
 from router.events import EVENT_TYPES, Event
 
@@ -123,7 +130,54 @@ def _model_for(cls: type[Event]) -> type[BaseModel]:
 
 
 EventModels: dict[str, type[BaseModel]] = {t: _model_for(c) for t, c in EVENT_TYPES.items()}
-EventIn: Any = Annotated[Union[tuple(EventModels.values())], Field(discriminator="type")]  # noqa: UP007
+_UNKNOWN_TYPE = f"must be one of the event types: {', '.join(EventModels)}"
+
+
+def _named(part: int | str) -> int | str:
+    # A list index, a union's tag (an event type) or a key that looks like a field name.
+    return part if isinstance(part, int) or part in EventModels else key_name(part)
+
+
+def _edge_names(exc: ValidationError) -> ValidationError:
+    """``exc`` with a key that does not look like a field name (an unknown ``""`` or
+    ``"what the caller said"``) named ``(field)`` in every location, as ``bodies`` does."""
+    errors = exc.errors()
+    if all(_named(p) == p for e in errors for p in e["loc"]):
+        return exc
+    return ValidationError.from_exception_data(
+        exc.title,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError(e["type"], e["msg"]),
+                loc=tuple(_named(p) for p in e["loc"]),
+                input=None,
+            )
+            for e in errors
+        ],
+    )
+
+
+def _known_type(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """An unknown or missing ``type`` is an error of the field ``type``, its value not
+    echoed (pydantic's own message quotes the tag it found, at the event's location);
+    odd keys are not echoed either (``_edge_names``)."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if not first["loc"] and first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            kind = value.get("type") if isinstance(value, dict) else None
+            error = PydanticCustomError("invalid_event_type", _UNKNOWN_TYPE)
+            raise ValidationError.from_exception_data(
+                "EventIn", [InitErrorDetails(type=error, loc=("type",), input=kind)]
+            ) from None
+        raise _edge_names(exc) from None
+
+
+EventIn: Any = Annotated[
+    Annotated[Union[tuple(EventModels.values())], Field(discriminator="type")],  # noqa: UP007
+    WrapValidator(_known_type),
+]
 event_adapter: TypeAdapter[Any] = TypeAdapter(EventIn)
 
 
@@ -132,6 +186,14 @@ class EventBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _edge_names(cls, value: Any, handler: ModelWrapValidatorHandler[EventBatch]) -> EventBatch:
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            raise _edge_names(exc) from None
 
 
 def to_event(model: BaseModel, principal: str | None = None) -> Event:
