@@ -37,6 +37,7 @@ from adapters.http.wire import (
     EVENT_ROLES,
     FROM_PRINCIPAL,
     MAX_BATCH,
+    UNKNOWN_EVENT_TYPE,
     EventBatch,
     event_adapter,
     to_event,
@@ -125,17 +126,6 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return out
 
 
-def _brief_types(types: Sequence[str]) -> str:
-    """``contact.*, offer.declined, agent.*, ...``: a family of two or more types as one."""
-    families: dict[str, list[str]] = {}
-    for t in types:
-        families.setdefault(t.split(".", 1)[0], []).append(t)
-    return ", ".join(f"{f}.*" if len(ts) > 1 else ts[0] for f, ts in families.items())
-
-
-KNOWN_EVENT_TYPES = _brief_types(list(EVENT_TYPES))
-
-
 def _reason(error: Any) -> tuple[str | None, str]:
     """(field, reason) of one pydantic error, never quoting the input (pydantic's
     message for an unknown discriminator tag does: the event ``type`` is named instead)."""
@@ -145,7 +135,7 @@ def _reason(error: Any) -> tuple[str | None, str]:
         field = f"{field}.{tag}" if field else tag
         if error["type"] == "union_tag_not_found":
             return field, "missing"
-        return field, f"unknown event type; known: {KNOWN_EVENT_TYPES}"
+        return field, UNKNOWN_EVENT_TYPE
     if error["type"] == "extra_forbidden":
         return field, "unknown field"
     return field, str(error["msg"])

@@ -130,7 +130,19 @@ def _model_for(cls: type[Event]) -> type[BaseModel]:
 
 
 EventModels: dict[str, type[BaseModel]] = {t: _model_for(c) for t, c in EVENT_TYPES.items()}
-_UNKNOWN_TYPE = f"must be one of the event types: {', '.join(EventModels)}"
+
+
+def _brief_types(types: list[str]) -> str:
+    """``contact.*, offer.declined, agent.*, ...``: a family of two or more types as one."""
+    families: dict[str, list[str]] = {}
+    for t in types:
+        families.setdefault(t.split(".", 1)[0], []).append(t)
+    return ", ".join(f"{f}.*" if len(ts) > 1 else ts[0] for f, ts in families.items())
+
+
+# What an unknown event type is told (the same words on every path; never the value sent).
+UNKNOWN_EVENT_TYPE = f"unknown event type; known: {_brief_types(list(EventModels))}"
+_UNKNOWN_TYPE = UNKNOWN_EVENT_TYPE
 
 
 def _named(part: int | str) -> int | str:
@@ -167,7 +179,8 @@ def _known_type(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         first = exc.errors()[0]
         if not first["loc"] and first["type"] in ("union_tag_invalid", "union_tag_not_found"):
             kind = value.get("type") if isinstance(value, dict) else None
-            error = PydanticCustomError("invalid_event_type", _UNKNOWN_TYPE)
+            reason = "missing" if first["type"] == "union_tag_not_found" else _UNKNOWN_TYPE
+            error = PydanticCustomError("invalid_event_type", reason)
             raise ValidationError.from_exception_data(
                 "EventIn", [InitErrorDetails(type=error, loc=("type",), input=kind)]
             ) from None
