@@ -11,6 +11,8 @@ any other classification can be recomputed from the log.
 
 from __future__ import annotations
 
+from typing import Any
+
 from router._state import Contact
 from router.records import ContactRecord
 
@@ -51,6 +53,26 @@ def closed_record(c: Contact, team: str, at: float) -> ContactRecord:
     )
 
 
+def _facts(c: Contact, ended_at: float, logged_in_at_end: int, busy_at_end: int) -> dict[str, Any]:
+    """The raw facts every finished contact's record keeps beside its class."""
+    return {
+        "contact_id": c.id,
+        "channel": c.channel,
+        "queue": c.queue,
+        "team": c.team,
+        "arrived_at": c.arrived_at,
+        "ended_at": ended_at,
+        "offers": c.offers,
+        "agents_rung": len(c.rung),
+        "logged_in_at_arrival": c.logged_in_at_arrival,
+        "busy_at_arrival": c.busy_at_arrival,
+        "logged_in_at_end": logged_in_at_end,
+        "busy_at_end": busy_at_end,
+        "fallback": c.fallback,
+        "flags": c.flags,
+    }
+
+
 def unanswered_record(
     c: Contact,
     *,
@@ -62,25 +84,12 @@ def unanswered_record(
     missing: bool,
 ) -> ContactRecord:
     return ContactRecord(
-        contact_id=c.id,
-        channel=c.channel,
-        queue=c.queue,
-        team=c.team,
-        arrived_at=c.arrived_at,
-        ended_at=ended_at,
+        **_facts(c, ended_at, logged_in_at_end, busy_at_end),
         outcome="unanswered",
         unanswered=klass,
         other_reason=reason,
         wait_s=ended_at - c.arrived_at,
-        offers=c.offers,
-        agents_rung=len(c.rung),
-        logged_in_at_arrival=c.logged_in_at_arrival,
-        busy_at_arrival=c.busy_at_arrival,
-        logged_in_at_end=logged_in_at_end,
-        busy_at_end=busy_at_end,
-        fallback=c.fallback,
         end_reconciled=missing,
-        flags=c.flags,
     )
 
 
@@ -96,25 +105,12 @@ def answered_record(
 ) -> ContactRecord:
     assert c.answered_at is not None
     return ContactRecord(
-        contact_id=c.id,
-        channel=c.channel,
-        queue=c.queue,
-        team=c.team,
-        arrived_at=c.arrived_at,
-        ended_at=ended_at,
+        **_facts(c, ended_at, logged_in_at_end, busy_at_end),
         outcome="answered",
         answered_at=c.answered_at,
         agent_id=agent_id,
         agent_team=agent_team,
         wait_s=c.answered_at - c.arrived_at,
         handle_s=ended_at - c.answered_at,
-        offers=c.offers,
-        agents_rung=len(c.rung),
-        logged_in_at_arrival=c.logged_in_at_arrival,
-        busy_at_arrival=c.busy_at_arrival,
-        logged_in_at_end=logged_in_at_end,
-        busy_at_end=busy_at_end,
-        fallback=c.fallback,
         end_reconciled=reconciled,
-        flags=c.flags,
     )

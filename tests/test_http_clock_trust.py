@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from adapters.http.app import ENGINES, build_app
+from adapters.http.app import ENGINES
 from router import HelplineConfig
-from tests.http_helpers import Events, ManualClock, auth, bearer, iso
+from tests.http_helpers import Events, ManualClock, bearer, iso
+from tests.service_client import start
 
 BEFORE_HANDOVER = "2021-11-15 15:25:50"  # a Monday: KSS owns the phone until 15:30
 
@@ -31,12 +32,7 @@ def clock() -> ManualClock:
 async def client(
     aiohttp_client, vo_config: HelplineConfig, tmp_path: Path, clock: ManualClock
 ) -> TestClient:  # type: ignore[no-untyped-def]
-    c: TestClient = await aiohttp_client(build_app([vo_config], tmp_path, auth(), clock=clock))
-    for _ in range(200):
-        if (await c.get("/readyz")).status == 200:
-            break
-        await asyncio.sleep(0.01)
-    return c
+    return await start(aiohttp_client, vo_config, tmp_path, clock)
 
 
 async def owner(client: TestClient) -> str:

@@ -25,6 +25,7 @@ import re
 from typing import Any
 
 from adapters.http.problems import Problem
+from router._checks import _encodable
 
 __all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "key_name", "parse_json", "text_problem"]
 
@@ -70,14 +71,6 @@ def _depth(text: str) -> int:
         else:
             depth -= 1
     return deepest
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def key_name(key: str) -> str:
