@@ -87,7 +87,7 @@ class AgentsMixin(RouterBase):
         a = self._agents.get(ev.agent_id)
         if a is None or not a.channels:
             return
-        agent_next(a.presence, "agent.logged_in", f"agent {a.id}")
+        agent_next(a.presence, "agent.logged_in", a.id)
         if a.team != ev.team:
             raise AlreadyLoggedIn(
                 f"agent {a.id} is logged in for team {a.team}; log out before joining {ev.team}",
@@ -104,7 +104,7 @@ class AgentsMixin(RouterBase):
         a.team = ev.team
         # Logging in on more channels adds them (the phone and the chat vendor
         # each report their own channel); they take the agent's presence.
-        presence = agent_next(a.presence, "agent.logged_in", f"agent {a.id}")
+        presence = agent_next(a.presence, "agent.logged_in", a.id)
         assert presence is not None
         for ch in ev.channels:
             if ch not in a.channels:
@@ -141,7 +141,7 @@ class AgentsMixin(RouterBase):
 
     def _check_logged_out(self, ev: AgentLoggedOut) -> None:
         a = self._agent(ev.agent_id)
-        agent_next(a.presence, "agent.logged_out", f"agent {a.id}")
+        agent_next(a.presence, "agent.logged_out", a.id)
         leaving = ev.channels or tuple(a.channels)
         busy = [ch for ch in leaving if ch in a.channels and a.channels[ch].active]
         if busy:
@@ -162,7 +162,7 @@ class AgentsMixin(RouterBase):
 
     def _check_ready(self, ev: AgentReady) -> None:
         a = self._agent(ev.agent_id)
-        agent_next(a.presence, "agent.ready", f"agent {a.id}")
+        agent_next(a.presence, "agent.ready", a.id)
         for ch in ev.channels:
             if ch not in a.channels:
                 raise InvalidTransition(f"agent {a.id} is not logged in on {ch}", field="channels")
@@ -183,7 +183,7 @@ class AgentsMixin(RouterBase):
 
     def _check_away(self, ev: AgentAway) -> None:
         a = self._agent(ev.agent_id)
-        agent_next(a.presence, "agent.away", f"agent {a.id}")
+        agent_next(a.presence, "agent.away", a.id)
 
     def _on_away(self, ev: AgentAway) -> None:
         self._set_away(self._agents[ev.agent_id], ev.reason, "agent.away")

@@ -31,7 +31,7 @@ from router.events import (
 )
 from router.outcomes import answered_record, classify, closed_record, unanswered_record
 from router.records import FeedbackRecord, FlagRecord, LateAnswerRecord
-from router.tables import CONTACT_TRANSITIONS, ContactState, TimerKind, contact_next
+from router.tables import ContactState, TimerKind, contact_next
 
 __all__ = ["AlreadyAnswered", "ContactsMixin"]
 
@@ -50,35 +50,29 @@ RING, RETRY, WRAP, RECONCILE, LONG_WAIT = (
 )
 
 
-_TABLE = CONTACT_TRANSITIONS
-
-
 class AlreadyAnswered(RoutingError):
     code = "already-answered"
 
 
 def _check(c: Contact, trigger: str) -> None:
-    contact_next(c.state, trigger, f"contact {c.id}")
+    contact_next(c.state, trigger, c.id)
 
 
 class ContactsMixin(RouterBase):
     @staticmethod
-    def _move(c: Contact, trigger: str) -> None:
-        """Apply the contact table's row for ``(c.state, trigger)``."""
-        target = contact_next(c.state, trigger, f"contact {c.id}")
+    def _move(c: Contact, trigger: str) -> ContactState:
+        """Apply the contact table's row for ``(c.state, trigger)``; the state before."""
+        before = c.state
+        target = contact_next(before, trigger, c.id)
         if target is not None:
             c.state = target
+        return before
 
     def _transition(self, c: Contact, trigger: str) -> None:
         """``_move``, keeping the index of waiting contacts that ring nobody current."""
-        before = c.state
-        try:
-            target = _TABLE[(before, trigger)]
-        except KeyError:
-            contact_next(before, trigger, f"contact {c.id}")  # raises the table's refusal
-            raise
-        if target is not None and target is not before:
-            c.state = target
+        before = self._move(c, trigger)
+        target = c.state
+        if target is not before:
             if before is W:
                 if self._by_seq.pop(c.seq, None) is not None:
                     keys = self._unrung[c.channel]

@@ -28,7 +28,7 @@ class OffersMixin(RouterBase):
         c = self._contact(ev.contact_id)
         a = self._agent(ev.agent_id)
         if c.state is E:
-            contact_next(c.state, "offer.declined", f"contact {c.id}")
+            contact_next(c.state, "offer.declined", c.id)
         if a.id not in c.ringing:
             raise NotOffered(f"contact {c.id} is not ringing agent {a.id}", field="agent_id")
 
@@ -132,7 +132,7 @@ class OffersMixin(RouterBase):
         self._set_retry(c)
 
     def _auto_away(self, a: Agent) -> None:
-        agent_next(a.presence, "auto_away", f"agent {a.id}")
+        agent_next(a.presence, "auto_away", a.id)
         self._set_away(a, "no_answer")
         a.auto_away_alert = self._alert(
             "agent_auto_away",

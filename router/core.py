@@ -226,10 +226,6 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
     def absences(self) -> list[Absence]:
         return list(self._absences)
 
-    def contact_state(self, contact_id: str) -> ContactState | None:
-        c = self._contacts.get(contact_id)
-        return None if c is None else c.state
-
     # ----------------------------------------------------------------- time
     def _take_out(self) -> list[Any]:
         out, self._out = self._out, []

@@ -193,22 +193,24 @@ CHANNEL_DISPLAY: dict[tuple[bool, bool, bool, Presence], ChannelState] = {
 }
 
 
-def contact_next(state: ContactState, trigger: str, what: str) -> ContactState | None:
-    """The table's target for ``(state, trigger)``; raises the refusal (``what`` names it)."""
+def contact_next(state: ContactState, trigger: str, contact_id: str) -> ContactState | None:
+    """The table's target for ``(state, trigger)``; raises the refusal naming the contact."""
     try:
         return CONTACT_TRANSITIONS[(state, trigger)]
     except KeyError:
         err = CONTACT_REFUSALS.get((state, trigger), InvalidTransition)
-        raise err(f"{trigger} is not allowed for {what} in state {state.value}") from None
+        raise err(
+            f"{trigger} is not allowed for contact {contact_id} in state {state.value}"
+        ) from None
 
 
-def agent_next(presence: Presence, trigger: str, what: str) -> Presence | None:
-    """The agent table's target for ``(presence, trigger)``; raises the refusal."""
+def agent_next(presence: Presence, trigger: str, agent_id: str) -> Presence | None:
+    """The agent table's target for ``(presence, trigger)``; raises the refusal naming the agent."""
     try:
         return AGENT_TRANSITIONS[(presence, trigger)]
     except KeyError:
         err = AGENT_REFUSALS.get((presence, trigger), InvalidTransition)
-        raise err(f"{trigger} is not allowed for {what} ({presence.value})") from None
+        raise err(f"{trigger} is not allowed for agent {agent_id} ({presence.value})") from None
 
 
 def channel_state(busy: bool, offered: bool, wrap: bool, presence: Presence) -> ChannelState:

@@ -85,7 +85,7 @@ def test_the_contact_tables_do_not_overlap_and_name_the_expected_refusals() -> N
 def test_each_agent_row_gives_its_target(
     pair: tuple[Presence, str], target: Presence | None
 ) -> None:
-    assert target == agent_next(pair[0], pair[1], "agent a")
+    assert target == agent_next(pair[0], pair[1], "a")
 
 
 def test_every_agent_pair_outside_the_table_is_refused() -> None:
@@ -94,7 +94,7 @@ def test_every_agent_pair_outside_the_table_is_refused() -> None:
             continue
         expected = AGENT_REFUSALS.get((presence, trigger), InvalidTransition)
         with pytest.raises(expected):
-            agent_next(presence, trigger, "agent a")
+            agent_next(presence, trigger, "a")
 
 
 @pytest.mark.parametrize(("pair", "target"), sorted(CHANNEL_PRESENCE.items()))

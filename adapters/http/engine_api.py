@@ -7,6 +7,7 @@ deployment). Handlers, streams and telemetry are typed against this protocol.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["HelplineEngine", "Listeners", "live_snapshot"]
 
 
-class Listeners:
+class Listeners(ABC):
     """Who hears about an engine's changes: command streams and the state hub.
 
     Shared by both engines; listeners are called synchronously and must never
@@ -39,12 +40,13 @@ class Listeners:
         self.change_listeners: set[Callable[[], None]] = set()
         self.contact_channels = ContactChannels()
 
+    @abstractmethod
     def _router(self) -> Router:
         """The router whose state the views read (each engine's own)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def records(self) -> list[Record]:
-        raise NotImplementedError
+        """Every record the helpline's log holds, in order."""
 
     def command_channel(self, command: dict[str, Any]) -> str | None:
         """The channel whose adapters get this command (None: every adapter)."""
