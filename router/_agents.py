@@ -57,6 +57,8 @@ class AgentsMixin(RouterBase):
             chs.occupied = occupied
             key = (chs.team, ch)
             self._occ[key] = self._occ.get(key, 0) + (1 if occupied else -1)
+            if self._member_of:
+                self._member_occupied(chs, 1 if occupied else -1)
             self._moved.add(ch)
         if takes is not chs.takes:
             chs.takes = takes
@@ -76,6 +78,7 @@ class AgentsMixin(RouterBase):
         self._moved.add(ch)
         self._want.add(ch)
         self._gaps_due = True
+        self._roster_due.add(ch)
 
     # -------------------------------------------------------------- events
     def _check_logged_in(self, ev: AgentLoggedIn) -> None:
@@ -121,6 +124,7 @@ class AgentsMixin(RouterBase):
                 self._on[ch][a.id] = a
                 key = (a.team, ch)
                 self._logged[key] = self._logged.get(key, 0) + 1
+                self._member_logged(a, ch, 1)
                 self._logins_changed(ch)
                 self._refresh(a, ch)
 
@@ -129,6 +133,8 @@ class AgentsMixin(RouterBase):
         chs = a.channels.pop(ch)
         if chs.occupied:
             self._occ[(chs.team, ch)] -= 1
+            self._member_occupied(chs, -1)
+        self._member_logged(a, ch, -1)
         if chs.takes:
             del self._ready[ch][chs.team][a.id]
             self._n_ready[ch] -= 1

@@ -126,12 +126,12 @@ class ContactsMixin(RouterBase):
         self._by_seq[c.seq] = c
         self._qwaiting[c.queue] += 1
         self._want.add(c.channel)
-        if q.gap is None and self._logged.get((owner, c.channel), 0) == 0:
+        if q.gap is None and self._team_logged(q, owner) == 0:
             self._gaps_due = True  # a waiting contact opens a gap at once
         self._fresh.append(c)
         logged, busy = self._census_now(q)
         c.logged_in_at_arrival, c.busy_at_arrival = logged, busy
-        self._timers.set(now + self.config.reconcile_wait_s, RECONCILE, c.id)
+        self._timers.set(now + self._reconcile_wait_s[c.queue], RECONCILE, c.id)
         self._timers.set(now + self.config.queues[c.queue].long_wait_s, LONG_WAIT, c.id)
 
     # -------------------------------------------------------------- answer
@@ -151,7 +151,7 @@ class ContactsMixin(RouterBase):
             raise InvalidTransition(
                 f"agent {a.id} is not logged in on {c.channel}", field="agent_id"
             )
-        if a.id in c.ringing or self._late_answer(c, a, chs, ev.at):
+        if a.id in c.ringing or c.queue in self._observe or self._late_answer(c, a, chs, ev.at):
             return
         raise NotOffered(
             f"contact {c.id} is not ringing agent {a.id}; only an offered agent can answer",
@@ -175,7 +175,7 @@ class ContactsMixin(RouterBase):
         chs = a.channels[ch]
         now = max(self._fact, c.arrived_at)
         late = a.id not in c.ringing
-        self._transition(c, "late_answer" if late else "contact.answered")
+        self._transition(c, self._answer_trigger(c, late))
         if late and c.lapsed:
             self._record(
                 LateAnswerRecord(
@@ -234,6 +234,7 @@ class ContactsMixin(RouterBase):
             self._end_unanswered(c, "contact.ended")
 
     def _leave_queue(self, c: Contact) -> None:
+        self._forget_rings(c)
         if self._waiting[c.channel].pop(c.id, None) is not None:
             self._qwaiting[c.queue] -= 1
         timers = self._timers

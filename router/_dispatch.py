@@ -40,6 +40,8 @@ class DispatchMixin(RouterBase):
                 if q.channel in moved:
                     self._take_census(q)
             moved.clear()
+        if self._roster_due:
+            self._send_rosters()
         fresh = self._fresh
         if fresh:
             queues = self._queues
@@ -80,14 +82,17 @@ class DispatchMixin(RouterBase):
         owner = q.segment.owner
         if owner == CLOSED:
             owner = q.last_team
-        logged = self._logged
+        count = self._team_logged
         if owner == CLOSED:
             teams: tuple[str, ...] = ()
-        elif logged.get((owner, q.channel), 0) > 0 or not q.fallback:
+        elif count(q, owner) > 0 or not q.fallback:
             teams = (owner,)
         else:
-            fbs = [t for t in self.plan.fallbacks(owner) if logged.get((t, q.channel), 0) > 0]
+            fbs = [t for t in self.plan.fallbacks(owner) if count(q, t) > 0]
             teams = (owner, *fbs)
+        if teams != q.teams_were:
+            q.teams_were = teams
+            self._roster_due.add(q.channel)  # who should be reachable on it changed
         q.teams, q.serving, q.fallback_active = teams, owner, len(teams) > 1
         return teams
 
@@ -103,6 +108,12 @@ class DispatchMixin(RouterBase):
         teams = q.teams if q.teams is not None else self._update_eligible(q)
         ch = q.channel
         logged = busy = 0
+        if q.name in self._members:
+            for t in teams:
+                n, b = self._team_counts(q, t)
+                logged += n
+                busy += b
+            return logged, busy, logged - busy
         for t in teams:
             key = (t, ch)
             logged += self._logged.get(key, 0)
@@ -115,7 +126,7 @@ class DispatchMixin(RouterBase):
         n_ready = self._n_ready
         queues = self._queues
         for q in queues.values():  # anyone ready whom some queue on ch may offer to?
-            if q.channel == ch and self._qwaiting[q.name]:
+            if q.channel == ch and self._qwaiting[q.name] and q.name not in self._observe:
                 teams = q.teams if q.teams is not None else self._update_eligible(q)
                 if any(ready[t] for t in teams):
                     break
@@ -140,17 +151,24 @@ class DispatchMixin(RouterBase):
     def _try_offer(self, c: Contact, now: float, ready: dict[str, dict[str, AgentChannel]]) -> bool:
         """Offer ``c`` to whom its queue's strategy picks among the ready agents; True if it did."""
         q = self._queues[c.queue]
+        if q.name in self._observe:
+            return False  # the carrier or PBX rings its own agents
         ringing = c.ringing
         ring_all = q.strategy == "ring_all"
         if ringing and not ring_all:
             return False  # one agent at a time for the other strategies
         teams = q.teams if q.teams is not None else self._update_eligible(q)
         cooldown = c.cooldown
+        members = self._members.get(q.name)
         cands: list[AgentChannel] = []
         for t in teams:
             for chs in ready[t].values():
                 aid = chs.agent_id
-                if aid not in ringing and (not cooldown or cooldown.get(aid, -math.inf) <= now):
+                if (
+                    aid not in ringing
+                    and (not cooldown or cooldown.get(aid, -math.inf) <= now)
+                    and (members is None or aid in members)
+                ):
                     cands.append(chs)
         if not cands:
             return False

@@ -90,7 +90,7 @@ class HandoverMixin(RouterBase):
         soonest = math.inf
         for q in self._queues.values():
             owner = q.segment.owner
-            nobody = owner != CLOSED and self._logged.get((owner, q.channel), 0) == 0
+            nobody = owner != CLOSED and self._team_logged(q, owner) == 0
             if q.gap is not None and (not nobody or q.gap.team != owner):
                 self._close_gap(q)
             if q.gap is not None:

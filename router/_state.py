@@ -111,6 +111,7 @@ class QueueState:
     gap: GapState | None = None
     # Eligibility, cached until who is logged in on the channel or the owner changes.
     teams: tuple[str, ...] | None = None
+    teams_were: tuple[str, ...] | None = None  # the last eligibility computed (rosters)
     serving: str = ""
     fallback_active: bool = False
     rr_last: str | None = None  # round-robin cursor (agent id)

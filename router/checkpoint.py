@@ -102,6 +102,32 @@ def _timer_key(kind: TimerKind, key: Any) -> Any:
     return tuple(key) if kind is TimerKind.WRAP else key  # (agent_id, channel)
 
 
+def _dump_members(r: Router) -> dict[str, Any]:
+    """Queue membership, observed rings and the rosters last sent (router._members, _observe)."""
+    return {
+        "lists": [[q, list(ids)] for q, ids in r._members.items()],
+        "counts": [[q, tm, n, r._qocc.get((q, tm), 0)] for (q, tm), n in r._qlogged.items()],
+        "occ_only": [[q, tm, n] for (q, tm), n in r._qocc.items() if (q, tm) not in r._qlogged],
+        "rosters": [[q, v, list(ids)] for q, (v, ids) in r._roster.items()],
+        "due": sorted(r._roster_due),
+        "rang": [[cid, list(x.items())] for cid, x in r._rang.items()],
+    }
+
+
+def _load_members(r: Router, d: dict[str, Any]) -> None:
+    r._members = {q: dict.fromkeys(ids) for q, ids in d["lists"]}
+    r._member_of = {}
+    for q, ids in r._members.items():
+        for aid in ids:
+            r._member_of.setdefault(aid, []).append(q)
+    r._qlogged = {(q, tm): n for q, tm, n, _ in d["counts"]}
+    r._qocc = {(q, tm): occ for q, tm, _, occ in d["counts"] if occ}
+    r._qocc.update({(q, tm): occ for q, tm, occ in d["occ_only"]})
+    r._roster = {q: (v, tuple(ids)) for q, v, ids in d["rosters"]}
+    r._roster_due = set(d["due"])
+    r._rang = {cid: dict(x) for cid, x in d["rang"]}
+
+
 def dump(router: Router) -> dict[str, Any]:
     """The router's whole state as plain data (between steps: nothing half-applied)."""
     r = router
@@ -139,6 +165,7 @@ def dump(router: Router) -> dict[str, Any]:
             "n": t._n,
         },
         "seqs": [r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq],
+        "members": _dump_members(r),
         "totals": [r.arrived_total, r.ended_total],
         "today": {
             "date": r.today.date,
@@ -226,6 +253,7 @@ def _load(config: HelplineConfig, d: Any) -> Router:
         r._timers._live[kind].update({_timer_key(kind, key): (s, dl) for key, s, dl in entries})
     r._timers._seq, r._timers._n = t["seq"], t["n"]
     r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq = d["seqs"]
+    _load_members(r, d["members"])
     r.arrived_total, r.ended_total = d["totals"]
     td = d["today"]
     today = r.today

@@ -18,6 +18,7 @@ __all__ = [
     "Command",
     "Offer",
     "Reject",
+    "SetMembers",
     "command_from_dict",
     "command_to_dict",
 ]
@@ -68,7 +69,23 @@ class Alert(Command):
     details: dict[str, Any]
 
 
-COMMAND_TYPES: dict[str, type[Command]] = {c.type: c for c in (Offer, CancelOffer, Reject, Alert)}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetMembers(Command):
+    """The agents who should be reachable on ``queue`` now: the whole list, not a change.
+
+    Applying it twice is harmless; ``version`` grows per queue, so an adapter
+    ignores one older than the last it applied (a carrier ring group, a PBX queue).
+    """
+
+    type: ClassVar[str] = "set_members"
+    queue: str
+    agent_ids: tuple[str, ...]
+    version: int
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    c.type: c for c in (Offer, CancelOffer, Reject, Alert, SetMembers)
+}
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in COMMAND_TYPES.values()}
 
 

@@ -34,8 +34,12 @@ CLOSED = "closed"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Strategy = Literal["ring_all", "longest_idle", "round_robin", "least_busy"]
+# decide: Linje offers, rings and times out (it is the router); observe: the
+# carrier or PBX routes by itself and adapters report what it did.
+Routing = Literal["decide", "observe"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$")]
 
 
 class ConfigProblems(ValueError):
@@ -145,6 +149,10 @@ class QueueConfig(_Strict):
     grace_min: float = Field(5.0, ge=0, le=240)
     # A contact waiting this long raises a long_wait alert for supervisors.
     long_wait_s: float = Field(120.0, gt=0)
+    routing: Routing = "decide"
+    # Agents who belong to this queue (empty: every agent of the teams that
+    # serve it); agent.joined_queue / agent.left_queue add and remove members.
+    members: tuple[AgentId, ...] = ()
 
     @property
     def effective_strategy(self) -> str:

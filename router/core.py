@@ -30,6 +30,8 @@ from router._agents import AgentsMixin
 from router._contacts import AlreadyAnswered, ContactsMixin
 from router._dispatch import DispatchMixin
 from router._handover import HandoverMixin
+from router._members import MembersMixin
+from router._observe import ObserveMixin
 from router._offers import OffersMixin
 from router._state import Agent, AlertState, Contact, QueueState
 from router.coverage import Absence
@@ -42,6 +44,8 @@ from router.errors import (
 )
 from router.events import (
     AgentAway,
+    AgentJoinedQueue,
+    AgentLeftQueue,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentReady,
@@ -52,6 +56,9 @@ from router.events import (
     ContactArrived,
     ContactEnded,
     ContactFlagged,
+    ContactMoved,
+    ContactRang,
+    ContactRingEnded,
     Event,
     OfferDeclined,
     TeamAbsent,
@@ -72,6 +79,8 @@ ROUTING_STATE_MODULES = (
     "router._contacts",
     "router._dispatch",
     "router._handover",
+    "router._members",
+    "router._observe",
     "router._offers",
     "router._state",
     "router._timers",
@@ -90,7 +99,15 @@ PURGE_EVERY_S = 60.0
 _Check = Callable[[Any, Any], None]
 
 
-class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMixin):
+class Router(
+    ContactsMixin,
+    OffersMixin,
+    AgentsMixin,
+    DispatchMixin,
+    HandoverMixin,
+    ObserveMixin,
+    MembersMixin,
+):
     """One helpline's routing state. Not thread-safe; one driver feeds it.
 
     ``Router(config)`` starts empty; its clock starts at the first step.
@@ -324,4 +341,9 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     ContactFlagged: (Router._check_contact_note, Router._on_flagged),
     TeamAbsent: (Router._check_absent, Router._on_absent),
     AlertAcknowledged: (Router._check_ack, Router._on_ack),
+    ContactRang: (Router._check_rang, Router._on_rang),
+    ContactRingEnded: (Router._check_ring_ended, Router._on_ring_ended),
+    ContactMoved: (Router._check_moved, Router._on_moved),
+    AgentJoinedQueue: (Router._check_member_event, Router._on_joined_queue),
+    AgentLeftQueue: (Router._check_member_event, Router._on_left_queue),
 }

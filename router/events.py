@@ -16,27 +16,27 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-from router._checks import (
-    _ID_MATCH,
-    _SUSPECT_SEARCH,
-    _WORD_MATCH,
-    CHANNELS,
-    MAX_COMMENT,
-    _check_channels,
-    _check_id,
-    _check_not_identity,
-    _check_word,
-    _encodable,
-)
+from router._checks import CHANNELS, MAX_COMMENT, _check_channels, _encodable
+from router._event_base import DEFAULTS as _DEFAULTS
+from router._event_base import Event
 from router.errors import InvalidEvent
+from router.events_observed import (
+    AgentJoinedQueue,
+    AgentLeftQueue,
+    ContactMoved,
+    ContactRang,
+    ContactRingEnded,
+)
 from router.privacy import scrub
 
 __all__ = [
     "CHANNELS",
     "EVENT_TYPES",
     "AgentAway",
+    "AgentJoinedQueue",
+    "AgentLeftQueue",
     "AgentLoggedIn",
     "AgentLoggedOut",
     "AgentReady",
@@ -47,6 +47,9 @@ __all__ = [
     "ContactArrived",
     "ContactEnded",
     "ContactFlagged",
+    "ContactMoved",
+    "ContactRang",
+    "ContactRingEnded",
     "Event",
     "OfferDeclined",
     "TeamAbsent",
@@ -54,58 +57,6 @@ __all__ = [
     "event_from_dict",
     "event_to_dict",
 ]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """Common envelope: idempotency key, time and origin."""
-
-    type: ClassVar[str] = ""
-    _ids: ClassVar[tuple[str, ...]] = ()
-    _words: ClassVar[tuple[str, ...]] = ()
-
-    event_id: str
-    at: float
-    source: str
-
-    def __post_init__(self) -> None:
-        # Hot path: every event passes here, so the checks are inlined.
-        match, suspect = _ID_MATCH, _SUSPECT_SEARCH
-        for f in ("event_id", "source", *self._ids):
-            v = getattr(self, f)
-            if v.__class__ is not str or match(v) is None:
-                _check_id(type(self).__name__, f, v)
-            if suspect(v) is not None:  # an @, a colon or a long number: look closer
-                _check_not_identity(type(self).__name__, f, v)
-        at = self.at
-        if not (
-            math.isfinite(at)
-            if at.__class__ is float
-            else isinstance(at, int) and not isinstance(at, bool)
-        ):
-            raise InvalidEvent(f"{type(self).__name__}.at must be a finite POSIX time", field="at")
-        for f in self._words:
-            v = getattr(self, f)
-            if v.__class__ is not str or _WORD_MATCH(v) is None:
-                _check_word(type(self).__name__, f, v)
-
-    @classmethod
-    def trusted(cls, **values: Any) -> Self:
-        """Build an event without validating it.
-
-        Only for drivers that mint every value themselves from known-good
-        inputs (the simulator's millions of events); events from adapters,
-        files and the wire are always built normally and validated.
-        """
-        obj = object.__new__(cls)
-        for name, default in _DEFAULTS[cls]:
-            value = values.pop(name, default)
-            if value is MISSING:
-                raise InvalidEvent(f"{cls.type}: missing field {name!r}", field=name)
-            object.__setattr__(obj, name, value)
-        if values:
-            raise InvalidEvent(f"{cls.type}: unknown field {next(iter(values))!r}")
-        return obj
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,6 +260,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContactFlagged,
         TeamAbsent,
         AlertAcknowledged,
+        ContactRang,
+        ContactRingEnded,
+        ContactMoved,
+        AgentJoinedQueue,
+        AgentLeftQueue,
     )
 }
 
@@ -319,10 +275,13 @@ _WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {
 }
 _MISSING_VALUE: Any = MISSING
 # Per event class: (field, default) in order; MISSING where a value is required.
-_DEFAULTS: dict[type[Event], tuple[tuple[str, Any], ...]] = {
-    cls: tuple((f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fields(cls))
+_DEFAULTS.update(
+    (
+        cls,
+        tuple((f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fields(cls)),
+    )
     for cls in EVENT_TYPES.values()
-}
+)
 _REQUIRED: dict[type[Event], frozenset[str]] = {
     cls: frozenset(
         f.metadata.get("wire", f.name)

@@ -19,7 +19,12 @@ Triggers are event types plus the core's own moves:
   transition;
 * ``closed``: the contact arrived while its queue was closed;
 * ``reconcile``: no end event arrived before the reconcile deadline;
-* ``auto_away``: the agent let ``max_no_answer`` offers in a row ring out.
+* ``auto_away``: the agent let ``max_no_answer`` offers in a row ring out;
+* ``observed_answer``: in a queue that routes itself (``routing = "observe"``)
+  a pick-up reported by the carrier or PBX, which needs no offer from Linje.
+
+Which triggers a queue's routing mode admits is data too: ``MODE_TRIGGERS``
+(observed rings only where the PBX routes, Linje's offers only where it decides).
 
 What an agent's channel *shows* (ready, offered, busy, wrap-up, away) follows
 from its presence and what it holds; ``channel_state`` reads it off
@@ -45,6 +50,7 @@ __all__ = [
     "CHANNEL_PRESENCE",
     "CONTACT_REFUSALS",
     "CONTACT_TRANSITIONS",
+    "MODE_TRIGGERS",
     "ChannelState",
     "ContactState",
     "Presence",
@@ -52,6 +58,7 @@ __all__ = [
     "agent_next",
     "channel_state",
     "contact_next",
+    "mode_allows",
 ]
 
 
@@ -123,6 +130,16 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, str], ContactState | None] = {
     (OF, "contact.flagged"): None,
     (S, "contact.flagged"): None,
     (E, "contact.flagged"): None,  # duty to avert may be decided after the call
+    # Observed routing: the carrier or PBX rings, Linje follows.
+    (W, "contact.rang"): OF,
+    (OF, "contact.rang"): OF,  # it rings more agents (ring-all, a hunt moving on)
+    (S, "contact.rang"): None,  # a ring reported after the pick-up (same-second order)
+    (OF, "contact.ring_ended"): OF,  # "lapse" follows once nobody rings
+    (S, "contact.ring_ended"): None,
+    (W, "observed_answer"): S,  # the PBX connected it: no offer from Linje needed
+    (OF, "observed_answer"): S,
+    (W, "contact.moved"): None,  # to another queue of its channel, still waiting
+    (OF, "contact.moved"): None,
 }
 
 # Refused pairs and the error each raises (any other missing pair: InvalidTransition).
@@ -136,6 +153,24 @@ CONTACT_REFUSALS: dict[tuple[ContactState, str], type[RoutingError]] = {
     (W, "chat.feedback"): FeedbackRefused,  # the chat vendor's form opens when it ends
     (OF, "chat.feedback"): FeedbackRefused,
     (S, "chat.feedback"): FeedbackRefused,
+    (E, "contact.rang"): ContactAlreadyEnded,
+    (E, "contact.ring_ended"): ContactAlreadyEnded,
+    (W, "contact.ring_ended"): NotOffered,  # nobody was ringing
+    (E, "observed_answer"): ContactAlreadyEnded,
+    (E, "contact.moved"): ContactAlreadyEnded,
+}
+
+# Triggers that only one routing mode admits; any other trigger serves both.
+# In an observed queue the PBX rings (Linje offers nothing, times nothing out,
+# sets nobody away); in a decided queue rings are Linje's own offers.
+MODE_TRIGGERS: dict[str, frozenset[str]] = {
+    "offer": frozenset({"decide"}),
+    "offer.declined": frozenset({"decide"}),
+    "late_answer": frozenset({"decide"}),
+    "auto_away": frozenset({"decide"}),
+    "contact.rang": frozenset({"observe"}),
+    "contact.ring_ended": frozenset({"observe"}),
+    "observed_answer": frozenset({"observe"}),
 }
 
 LO, R, A = Presence.LOGGED_OUT, Presence.READY, Presence.AWAY
@@ -211,6 +246,12 @@ def agent_next(presence: Presence, trigger: str, agent_id: str) -> Presence | No
     except KeyError:
         err = AGENT_REFUSALS.get((presence, trigger), InvalidTransition)
         raise err(f"{trigger} is not allowed for agent {agent_id} ({presence.value})") from None
+
+
+def mode_allows(mode: str, trigger: str) -> bool:
+    """Whether a queue routed in ``mode`` admits ``trigger`` (``MODE_TRIGGERS``)."""
+    modes = MODE_TRIGGERS.get(trigger)
+    return modes is None or mode in modes
 
 
 def channel_state(busy: bool, offered: bool, wrap: bool, presence: Presence) -> ChannelState:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from router.commands import Alert, CancelOffer, Command, Offer, Reject
+from router.commands import Alert, CancelOffer, Command, Offer, Reject, SetMembers
 from router.core import Router
 from router.events import (
     AgentAway,
@@ -36,13 +36,18 @@ from router.events import (
 from router.records import Record
 from router.step import Step
 
-__all__ = ["Script", "brief"]
+__all__ = ["Script", "brief", "rosters"]
 
 
 def brief(commands: list[Command]) -> list[tuple[Any, ...]]:
-    """Commands as compact tuples: ("offer", contact, agents), ("alert", kind), ..."""
+    """Commands as compact tuples: ("offer", contact, agents), ("alert", kind), ...
+
+    Rosters (``set_members``) are left out: ``rosters`` lists them.
+    """
     out: list[tuple[Any, ...]] = []
     for c in commands:
+        if isinstance(c, SetMembers):
+            continue
         if isinstance(c, Offer | CancelOffer):
             out.append((c.type, c.contact_id, c.agent_ids))
         elif isinstance(c, Reject):
@@ -52,6 +57,11 @@ def brief(commands: list[Command]) -> list[tuple[Any, ...]]:
         else:  # pragma: no cover
             out.append((c.type,))
     return out
+
+
+def rosters(commands: list[Command]) -> list[tuple[str, tuple[str, ...], int]]:
+    """The ``set_members`` commands as (queue, agent ids, version)."""
+    return [(c.queue, c.agent_ids, c.version) for c in commands if isinstance(c, SetMembers)]
 
 
 class Script:

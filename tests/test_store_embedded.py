@@ -36,7 +36,7 @@ from router import (
     event_from_dict,
 )
 from router.step import Step, replay_step
-from router.testing import Script, brief
+from router.testing import Script, brief, rosters
 
 
 class StoreScript(Script):
@@ -89,7 +89,7 @@ def conversation(s: Script) -> None:
     s.end("chat-1")
     s.feedback("chat-1", 9)
     s.flag("c1", "duty_to_avert")
-    s.advance(to="2021-11-15 15:31")  # handover to OK: nothing to say, not logged
+    s.advance(to="2021-11-15 15:31")  # handover to OK: the phone queue's roster switches
     s.logout("kss-1")
     s.after(3)
     s.arrive("c3")
@@ -146,8 +146,11 @@ def test_every_accepted_event_is_logged_once_with_its_commands_and_records(
     assert events == s.events
     ticks = [e for e in entries if e.kind == "tick"]
     assert [brief(list(t.commands)) for t in ticks] == [
-        [("cancel_offer", "c1", ("kss-1",)), ("offer", "c1", ("kss-1",))]
+        [("cancel_offer", "c1", ("kss-1",)), ("offer", "c1", ("kss-1",))],
+        [],
     ]
+    # The 15:30 handover is logged for its roster: the phone queue's ring group is OK's now.
+    assert [rosters(list(t.commands)) for t in ticks][1] == [("phone", ("ok-1",), 2)]
     assert [r.kind for r in ticks[0].records] == ["no_answer"]
     s.store.close()
 

@@ -94,6 +94,11 @@ EVENT_ROLES: dict[str, frozenset[str]] = {
     "agent.away": _ADAPTER,
     "alert.acknowledged": _SUPERVISOR,
     "team.absent": _SUPERVISOR,
+    "contact.rang": _ADAPTER,
+    "contact.ring_ended": _ADAPTER,
+    "contact.moved": _ADAPTER,
+    "agent.joined_queue": _ADAPTER,
+    "agent.left_queue": _ADAPTER,
 }
 if set(EVENT_ROLES) != set(EVENT_TYPES):  # pragma: no cover - a new type needs its roles
     raise RuntimeError(f"EVENT_ROLES must list every event type: {sorted(EVENT_TYPES)}")
