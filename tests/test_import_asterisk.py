@@ -152,8 +152,8 @@ def test_the_summary_accounts_for_every_line(
     assert "lines skipped as malformed: 4 (lines 11, 35, 36, 37)" in text
     problems = s.problems()
     assert problems[0] == "line 11: skipped: expected at least 5 |-separated fields, got 1"
-    assert "line 35: skipped: timestamp 'abc' is not a UNIX time" in problems
-    assert "line 37: skipped: CONNECT data1 must be a whole number (got 'soon')" in problems
+    assert "line 35: skipped: the timestamp (field 1) is not a UNIX time" in problems
+    assert "line 37: skipped: CONNECT data1 (field 6) must be a whole number" in problems
 
 
 def test_the_caller_id_never_reaches_an_event(
@@ -240,10 +240,10 @@ def test_a_caller_who_overflows_to_another_queue_is_a_second_contact(
 def test_parse_line_reports_what_is_wrong() -> None:
     assert parse_line("1|2|3|4", 1) == "expected at least 5 |-separated fields, got 4"
     assert parse_line("1636963200|1.1|vo|NONE|enterqueue", 1) == (
-        "event name 'enterqueue' is not an upper-case word"
+        "the event name (field 5) is not an upper-case word"
     )
     assert parse_line("1636963200|a b|vo|NONE|ENTERQUEUE", 1) == (
-        "ENTERQUEUE needs a call id of letters, digits and ._- (got 'a b')"
+        "ENTERQUEUE needs a call id (field 2) of letters, digits and ._-"
     )
     ok = parse_line("1636963200|NONE|vo|SIP/1|PAUSE|break", 3)
     assert not isinstance(ok, str)

@@ -37,22 +37,40 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from adapters.importers.common import Feeder, ImportSummary, Sink, TeamMap, safe_id
+from adapters.importers.common import (
+    Feeder,
+    ImportSummary,
+    Sink,
+    TeamMap,
+    queue_label,
+    safe_id,
+)
 from router.config import HelplineConfig
 from router.events import (
     AgentAway,
+    AgentJoinedQueue,
+    AgentLeftQueue,
     AgentLoggedIn,
     AgentReady,
     ContactAbandoned,
     ContactAnswered,
     ContactArrived,
     ContactEnded,
+    ContactMoved,
+    ContactRang,
+    ContactRingEnded,
 )
 
 __all__ = ["QueueLogLine", "import_queue_log", "parse_line"]
 
 SOURCE = "asterisk"
 LEFT_UNANSWERED = frozenset({"ABANDON", "EXITEMPTY", "EXITWITHTIMEOUT", "EXITWITHKEY"})
+# The queue had no member to ring (leavewhenempty / joinempty): nobody logged in.
+EMPTY = frozenset({"EXITEMPTY", "JOINEMPTY", "LEAVEEMPTY"})
+# Some distributions' dialplans write these: the line was closed, the queue was
+# full or the caller was diverted (DIVERT_CA_RATIO, DIVERT_HOLDTIME).
+CLOSED_LINE = "CLOSED"
+TURNED_AWAY = frozenset({"FULL", "DIVERT_CA_RATIO", "DIVERT_HOLDTIME"})
 COMPLETED = frozenset(
     {"COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"}
 )
@@ -73,12 +91,19 @@ NO_ROUTING_MEANING = frozenset(
         "AGENTDUMP",
     }
 )
-CALL_EVENTS = frozenset({"ENTERQUEUE", "CONNECT"}) | LEFT_UNANSWERED | COMPLETED
+CALL_EVENTS = (
+    frozenset({"ENTERQUEUE", "CONNECT", CLOSED_LINE})
+    | LEFT_UNANSWERED
+    | EMPTY
+    | COMPLETED
+    | TURNED_AWAY
+)
 # Data fields that must be whole numbers when present (index among data1..dataN).
 NUMERIC: dict[str, tuple[int, ...]] = {
     "CONNECT": (0, 2),
     "ABANDON": (0, 1, 2),
     "EXITEMPTY": (0, 1, 2),
+    "LEAVEEMPTY": (0, 1, 2),
     "EXITWITHTIMEOUT": (0, 1, 2),
     "EXITWITHKEY": (1, 2, 3),
     "COMPLETEAGENT": (0, 1, 2),
@@ -109,7 +134,11 @@ class QueueLogLine:
 
 
 def parse_line(text: str, line: int) -> QueueLogLine | str:
-    """One queue_log line, or the reason it is malformed."""
+    """One queue_log line, or the reason it is malformed.
+
+    The reason names the field, never its content: a malformed field may hold
+    a caller's number.
+    """
     parts = text.rstrip("\r\n").split("|")
     if len(parts) < 5:
         return f"expected at least 5 |-separated fields, got {len(parts)}"
@@ -117,16 +146,16 @@ def parse_line(text: str, line: int) -> QueueLogLine | str:
     try:
         at = float(epoch)
     except ValueError:
-        return f"timestamp {epoch[:30]!r} is not a UNIX time"
+        return "the timestamp (field 1) is not a UNIX time"
     if not math.isfinite(at) or at <= 0:
-        return f"timestamp {epoch[:30]!r} is not a UNIX time"
+        return "the timestamp (field 1) is not a UNIX time"
     if not _EVENT.match(event):
-        return f"event name {event[:30]!r} is not an upper-case word"
+        return "the event name (field 5) is not an upper-case word"
     if event in CALL_EVENTS and not _CALLID.match(callid):
-        return f"{event} needs a call id of letters, digits and ._- (got {callid[:30]!r})"
+        return f"{event} needs a call id (field 2) of letters, digits and ._-"
     for i in NUMERIC.get(event, ()):
         if i < len(data) and data[i] and not data[i].lstrip("-").isdigit():
-            return f"{event} data{i + 1} must be a whole number (got {data[i][:30]!r})"
+            return f"{event} data{i + 1} (field {i + 6}) must be a whole number"
     return QueueLogLine(line, at, callid, queue, agent, event, tuple(data))
 
 
@@ -142,20 +171,27 @@ class _QueueLogImport:
         config: HelplineConfig,
         queue_map: Mapping[str, str],
         teams: TeamMap,
+        aliases: Mapping[str, str],
     ) -> None:
         self.f = feeder
         self.s = feeder.summary
         self.config = config
         self.queue_map = queue_map
         self.teams = teams
-        self.calls: dict[str, tuple[str, str]] = {}  # callid -> (contact id, channel)
+        self.aliases = aliases  # member name -> interface (one agent)
+        # callid -> [contact id, channel, Linje queue, answered]
+        self.calls: dict[str, list[object]] = {}
         self.entries: dict[str, int] = {}  # callid -> times it entered a queue
         self.unmapped_calls: set[str] = set()
         self.finished: set[str] = set()
         self.members: dict[str, set[str]] = {}  # agent -> Linje queues ("*": all)
+        self.listed: dict[str, set[str]] = {}  # observed queue -> its members (ADDMEMBER)
 
     def channel_of(self, queue: str) -> str:
         return self.config.queues[queue].channel
+
+    def observed(self, queue: str) -> bool:
+        return self.config.queues[queue].routing == "observe"
 
     def channels_of(self, queues: set[str]) -> list[str]:
         """Channels of Linje queues ("*": every mapped queue)."""
@@ -163,16 +199,25 @@ class _QueueLogImport:
         return sorted({self.channel_of(x) for x in names})
 
     def agent(self, q: QueueLogLine) -> tuple[str, str] | None:
-        """(agent id, team) of the line's agent, or None (counted) when it has no team."""
-        team = self.teams.team(q.agent)
+        """(agent id, team) of the line's agent, or None (counted) when it has no team.
+
+        A member name and its interface (``1001`` and ``SIP/1001``) are one agent:
+        the interface's id, with the team of whichever of the two a pattern matches.
+        """
+        name = self.aliases.get(q.agent, q.agent)
+        team = self.teams.team(name)
+        if team is None and name != q.agent:
+            team = self.teams.team(q.agent)
         if team is None:
             self.s.unmapped["agent matches no --agent-team pattern"] += 1
             return None
-        return safe_id(q.agent), team
+        return safe_id(name), team
 
     def line(self, q: QueueLogLine) -> None:
         ev = q.event
-        if ev in NO_ROUTING_MEANING:
+        if ev == "RINGNOANSWER" and self.call_queue_observed(q):
+            self.call(q)
+        elif ev in NO_ROUTING_MEANING:
             self.s.ignored[ev] += 1
         elif ev in CALL_EVENTS:
             self.call(q)
@@ -181,68 +226,147 @@ class _QueueLogImport:
         else:
             self.s.unknown[ev] += 1
 
+    def call_queue_observed(self, q: QueueLogLine) -> bool:
+        call = self.calls.get(q.callid)
+        return call is not None and self.observed(str(call[2]))
+
     # ----------------------------------------------------------------- calls
     def call(self, q: QueueLogLine) -> None:
         if q.event == "ENTERQUEUE":
             self.enter(q)
             return
         if q.callid in self.unmapped_calls:
-            self.s.unmapped[f"queue {q.queue!r} not in --queue-map"] += 1
+            self.s.unmapped[f"{queue_label(q.queue)} not in --queue-map"] += 1
             return
         call = self.calls.get(q.callid)
+        if call is None and q.event in (CLOSED_LINE, "FULL", "JOINEMPTY"):
+            call = self.enter(q, quiet=True)  # turned away before it was queued
         if call is None:
             if q.callid in self.finished:
                 self.s.ignored[f"{q.event} after the call left the queue"] += 1
             else:
                 self.s.before_log += 1
             return
-        contact_id, channel = call
+        contact_id, channel, queue = str(call[0]), str(call[1]), str(call[2])
+        observe = self.observed(queue)
+        if observe and not call[3]:
+            queue = self.move(q, call) or queue
         if q.event == "CONNECT":
             if q.agent in _NONE:
                 self.s.skip(q.line, "CONNECT without an agent")
                 return
-            who = self.agent(q)
-            if who is None:
-                return
-            agent_id, team = who
-            self.f.ensure_ready(agent_id, team, channel, at=q.at, eid=q.event_id, line=q.line)
-            self.f.send(
-                ContactAnswered(
-                    event_id=q.event_id,
-                    at=q.at,
-                    source=SOURCE,
-                    contact_id=contact_id,
-                    agent_id=agent_id,
-                ),
-                line=q.line,
-            )
+            if self.answer(q, call, observe):
+                call[3] = True
             return
+        if q.event == "RINGNOANSWER":
+            self.ring(q, contact_id, channel, queue)
+            return
+        if q.event in COMPLETED and observe and not call[3]:
+            if q.agent in _NONE:
+                self.s.warn(q.line, f"{q.event} without a CONNECT or an agent: counted unanswered")
+            else:
+                self.s.warn(q.line, f"{q.event} without a CONNECT: counted answered by its agent")
+                call[3] = self.answer(q, call, observe)
+        self.end(q, contact_id, observe)
+
+    def end(self, q: QueueLogLine, contact_id: str, observe: bool) -> None:
         del self.calls[q.callid]
         self.finished.add(q.callid)
-        kind = ContactAbandoned if q.event in LEFT_UNANSWERED else ContactEnded
+        if q.event == CLOSED_LINE:
+            self.s.classes["closed by the PBX (CLOSED)"] += 1
+            if not self.f.closed(contact_id):
+                self.s.warn(
+                    q.line,
+                    "CLOSED while the coverage plan has the queue open: counted as it ended",
+                )
+        elif q.event in TURNED_AWAY:
+            self.s.classes["turned away by the PBX (FULL, DIVERT_*)"] += 1
+        elif q.event in EMPTY and observe:
+            self.s.classes["left an empty queue (EXITEMPTY, JOINEMPTY, LEAVEEMPTY)"] += 1
+        if contact_id not in self.f.open:
+            return  # rejected as closed at arrival: nothing more to end
+        kind = ContactEnded if q.event in COMPLETED else ContactAbandoned
         self.f.send(
             kind(event_id=q.event_id, at=q.at, source=SOURCE, contact_id=contact_id), line=q.line
         )
 
-    def enter(self, q: QueueLogLine) -> None:
+    def answer(self, q: QueueLogLine, call: list[object], observe: bool) -> bool:
+        who = self.agent(q)
+        if who is None:
+            return False
+        agent_id, team = who
+        contact_id, channel, queue = str(call[0]), str(call[1]), str(call[2])
+        if observe:
+            self.static_join(agent_id, queue, q)
+        self.f.ensure_ready(
+            agent_id, team, channel, at=q.at, eid=q.event_id, line=q.line, implied=observe
+        )
+        return self.f.send(
+            ContactAnswered(
+                event_id=q.event_id if q.event == "CONNECT" else f"{q.event_id}-answer",
+                at=q.at,
+                source=SOURCE,
+                contact_id=contact_id,
+                agent_id=agent_id,
+            ),
+            line=q.line,
+        )
+
+    def ring(self, q: QueueLogLine, contact_id: str, channel: str, queue: str) -> None:
+        """An observed ring that ended unanswered (RINGNOANSWER: ``data1`` ms of ringing)."""
+        if q.agent in _NONE:
+            self.s.skip(q.line, "RINGNOANSWER without an agent")
+            return
+        who = self.agent(q)
+        if who is None:
+            return
+        agent_id, team = who
+        self.static_join(agent_id, queue, q)
+        self.f.ensure_logged_in(agent_id, team, channel, at=q.at, eid=q.event_id, line=q.line)
+        base = dict(at=q.at, source=SOURCE, contact_id=contact_id, agent_ids=(agent_id,))
+        if self.f.send(ContactRang(event_id=f"{q.event_id}-rang", **base), line=q.line):  # type: ignore[arg-type]
+            self.f.send(ContactRingEnded(event_id=q.event_id, **base), line=q.line)  # type: ignore[arg-type]
+        self.f.release(agent_id, at=q.at, eid=f"{q.event_id}-out", line=q.line)
+
+    def move(self, q: QueueLogLine, call: list[object]) -> str | None:
+        """A later line of an unanswered call names another mapped queue: the call moved."""
+        queue = self.queue_map.get(q.queue)
+        if queue is None or queue == call[2] or self.channel_of(queue) != call[1]:
+            return None
+        if self.f.send(
+            ContactMoved(
+                event_id=f"{q.event_id}-move",
+                at=q.at,
+                source=SOURCE,
+                contact_id=str(call[0]),
+                queue=queue,
+            ),
+            line=q.line,
+        ):
+            call[2] = queue
+            return queue
+        return None
+
+    def enter(self, q: QueueLogLine, *, quiet: bool = False) -> list[object] | None:
         queue = self.queue_map.get(q.queue)
         if queue is None:
             self.unmapped_calls.add(q.callid)
-            self.s.unmapped[f"queue {q.queue!r} not in --queue-map"] += 1
-            return
+            self.s.unmapped[f"{queue_label(q.queue)} not in --queue-map"] += 1
+            return None
         if q.callid in self.calls:
-            self.s.skip(q.line, f"call {q.callid} entered a queue again before leaving it")
-            return
+            self.s.skip(q.line, "the call entered a queue again before leaving it")
+            return None
         # A caller who leaves one queue for another (overflow) keeps the uniqueid:
         # each entry is its own contact.
         n = self.entries[q.callid] = self.entries.get(q.callid, 0) + 1
         contact_id = safe_id(q.callid, prefix="aq-") + (f"-{n}" if n > 1 else "")
         channel = self.channel_of(queue)
-        self.calls[q.callid] = (contact_id, channel)
+        call: list[object] = [contact_id, channel, queue, False]
+        self.calls[q.callid] = call
         self.finished.discard(q.callid)
         self.f.send(
             ContactArrived(
-                event_id=q.event_id,
+                event_id=q.event_id if not quiet else f"{q.event_id}-in",
                 at=q.at,
                 source=SOURCE,
                 contact_id=contact_id,
@@ -250,7 +374,48 @@ class _QueueLogImport:
                 queue=queue,
             ),
             line=q.line,
+            added="call turned away before it entered the queue" if quiet else None,
         )
+        return call
+
+    # ------------------------------------------------------------ membership
+    def static_join(self, agent_id: str, queue: str, q: QueueLogLine) -> None:
+        """A member the log never added, ringing or answering on a listed queue: a static one."""
+        listed = self.listed.get(queue)
+        if listed is not None and agent_id not in listed:
+            listed.add(agent_id)
+            self.f.send(
+                AgentJoinedQueue(
+                    event_id=f"{q.event_id}-join",
+                    at=q.at,
+                    source=SOURCE,
+                    agent_id=agent_id,
+                    queue=queue,
+                ),
+                line=q.line,
+                added="static member joined at its first call",
+            )
+
+    def membership(self, q: QueueLogLine, agent_id: str, queues: set[str], join: bool) -> None:
+        """ADDMEMBER / REMOVEMEMBER of an observed queue: its member list."""
+        for queue in sorted(set(self.queue_map.values()) if "*" in queues else queues):
+            if not self.observed(queue):
+                continue
+            listed = self.listed.setdefault(queue, set())
+            if join == (agent_id in listed):
+                continue
+            kind = AgentJoinedQueue if join else AgentLeftQueue
+            (listed.add if join else listed.discard)(agent_id)
+            self.f.send(
+                kind(
+                    event_id=f"{q.event_id}-{queue}",
+                    at=q.at,
+                    source=SOURCE,
+                    agent_id=agent_id,
+                    queue=queue,
+                ),
+                line=q.line,
+            )
 
     # -------------------------------------------------------------- presence
     def presence(self, q: QueueLogLine) -> None:
@@ -262,7 +427,7 @@ class _QueueLogImport:
         elif q.queue in self.queue_map:
             queues = {self.queue_map[q.queue]}
         else:
-            self.s.unmapped[f"queue {q.queue!r} not in --queue-map"] += 1
+            self.s.unmapped[f"{queue_label(q.queue)} not in --queue-map"] += 1
             return
         who = self.agent(q)
         if who is None:
@@ -275,8 +440,11 @@ class _QueueLogImport:
         ev, eid = q.event, q.event_id
         if ev in LOGIN:
             self.members.setdefault(agent_id, set()).update(queues)
+            self.f.implied.discard(agent_id)  # a member now, not only while on a call
+            self.membership(q, agent_id, queues, join=True)
             self.f.login(agent_id, team, channels, at=q.at, eid=eid, line=q.line)
         elif ev in LOGOFF:
+            self.membership(q, agent_id, queues, join=False)
             left = set() if "*" in queues else self.members.get(agent_id, set()) - queues
             if not left:
                 self.members.pop(agent_id, None)
@@ -313,6 +481,7 @@ class _QueueLogImport:
 
     def static_member(self, agent_id: str, team: str, channels: list[str], q: QueueLogLine) -> None:
         """A (un)pause from a member never seen logging in: a static member, so in the queue."""
+        self.f.implied.discard(agent_id)
         if agent_id not in self.f.logged:
             self.f.send(
                 AgentLoggedIn(
@@ -328,6 +497,47 @@ class _QueueLogImport:
             )
 
 
+_TECH = re.compile(r"^[A-Za-z0-9_]+/([^@/]+)")
+
+
+def learn_aliases(lines: Iterable[QueueLogLine], given: Mapping[str, str]) -> dict[str, str]:
+    """Member name -> interface: ``given`` (``--member-alias``) plus what the log shows.
+
+    Asterisk names a member by its interface (``SIP/1001``) in ADDMEMBER and
+    REMOVEMEMBER and by its member name elsewhere. Where the name is the
+    interface's own (``1001`` for ``SIP/1001``, ``Local/1001@ctx/n``) and no
+    other interface shares it, the two are one agent.
+    """
+    interfaces: dict[str, set[str]] = {}
+    names: set[str] = set()
+    for q in lines:
+        if q.agent in _NONE:
+            continue
+        if q.event in LOGIN | LOGOFF:
+            m = _TECH.match(q.agent)
+            if m:
+                interfaces.setdefault(m.group(1), set()).add(q.agent)
+        else:
+            names.add(q.agent)
+    out = {n: next(iter(i)) for n, i in interfaces.items() if n in names and len(i) == 1}
+    out.update(given)
+    return out
+
+
+def parse_member_aliases(specs: Iterable[str]) -> dict[str, str]:
+    """``--member-alias NAME=INTERFACE[,...]``: a member name and its interface are one agent."""
+    from router.errors import BadInput
+
+    out: dict[str, str] = {}
+    for spec in specs:
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            name, sep, interface = part.partition("=")
+            if not sep or not name or not interface:
+                raise BadInput("--member-alias: expected MEMBERNAME=INTERFACE")
+            out[name] = interface
+    return out
+
+
 def import_queue_log(
     lines: Iterable[str],
     *,
@@ -335,10 +545,16 @@ def import_queue_log(
     config: HelplineConfig,
     queue_map: Mapping[str, str],
     teams: TeamMap,
+    member_aliases: Mapping[str, str] | None = None,
 ) -> ImportSummary:
-    """Convert and ingest a queue_log; malformed lines are skipped and reported."""
+    """Convert and ingest a queue_log; malformed lines are skipped and reported.
+
+    Every skipped, reordered or truncated line is reported by its number; no
+    report repeats a field's content.
+    """
     summary = ImportSummary(source="asterisk queue_log")
     parsed: list[QueueLogLine] = []
+    latest, text = -math.inf, ""
     for n, text in enumerate(lines, 1):
         summary.lines_read += 1
         if not text.strip():
@@ -347,11 +563,22 @@ def import_queue_log(
         q = parse_line(text, n)
         if isinstance(q, str):
             summary.skip(n, q)
-        else:
-            parsed.append(q)
+            continue
+        if q.at < latest:
+            summary.warn(n, f"out of time order by {latest - q.at:g} s: fed at its own time")
+        latest = max(latest, q.at)
+        parsed.append(q)
+    if text and not text.endswith("\n"):
+        last = summary.lines_read
+        if summary.skipped and summary.skipped[-1][0] == last:
+            summary.skipped[-1] = (last, f"the last line is cut short: {summary.skipped[-1][1]}")
+        elif parsed and parsed[-1].line == last:
+            summary.warn(last, "the last line has no line end: it may be cut short")
     parsed.sort(key=lambda q: q.at)  # stable: Asterisk's order within a second is kept
     feeder = Feeder(sink, config, summary, source=SOURCE)
-    run = _QueueLogImport(feeder, config, queue_map, teams)
+    run = _QueueLogImport(
+        feeder, config, queue_map, teams, learn_aliases(parsed, member_aliases or {})
+    )
     for q in parsed:
         run.line(q)
     summary.still_open = len(feeder.open)

@@ -13,6 +13,7 @@ is counted per reason in the summary; it never aborts the import.
 from __future__ import annotations
 
 import fnmatch
+import gzip
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -46,11 +47,37 @@ __all__ = [
     "TeamMap",
     "parse_queue_map",
     "parse_team_map",
+    "queue_label",
+    "read_lines",
     "safe_id",
 ]
 
 MAX_PROBLEMS_SHOWN = 50
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:@-]")
+
+
+_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,39}$")
+
+
+def queue_label(raw: str) -> str:
+    """How a report names a vendor's queue: by its name if that is a plain name,
+    else without it (a malformed field may hold a caller's number)."""
+    return f"queue {raw!r}" if _LABEL.match(raw) and not re.search(r"\d{5}", raw) else "a queue"
+
+
+def read_lines(path: str) -> list[str]:
+    """A text file's lines, gunzipped first if it is gzip (``queue_log.1.gz``).
+
+    Raises ``OSError`` as ``open`` does; bytes that are not UTF-8 become U+FFFD.
+    """
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+            return list(fh.readlines())
+    except (EOFError, gzip.BadGzipFile) as exc:
+        raise OSError(f"{path}: not a complete gzip file") from exc
 
 
 def safe_id(raw: str, *, prefix: str = "") -> str:
@@ -177,6 +204,9 @@ class ImportSummary:
     converted: Counter[str] = field(default_factory=Counter)
     added: Counter[str] = field(default_factory=Counter)
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    # Calls the vendor itself classed (closed line, turned away, empty queue).
+    classes: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)
     unmapped: Counter[str] = field(default_factory=Counter)
@@ -189,10 +219,15 @@ class ImportSummary:
     def skip(self, line: int, reason: str) -> None:
         self.skipped.append((line, reason))
 
+    def warn(self, line: int, reason: str) -> None:
+        """A line used as it stands, though something about it is doubtful."""
+        self.warnings.append((line, reason))
+
     def problems(self) -> list[str]:
         """Skipped and refused lines, by line number (the first ``MAX_PROBLEMS_SHOWN``)."""
         rows = sorted(
             [(n, f"line {n}: skipped: {why}") for n, why in self.skipped]
+            + [(n, f"line {n}: warning: {why}") for n, why in self.warnings]
             + [(n, f"line {n}: refused by the router: {why}") for n, why in self.refusals]
         )
         out = [text for _, text in rows[:MAX_PROBLEMS_SHOWN]]
@@ -218,6 +253,8 @@ class ImportSummary:
             f"{detail(self.unmapped)}",
             f"lines about calls that began before the file: {self.before_log}",
             f"events refused by the router: {sum(self.refused.values())}{detail(self.refused)}",
+            f"lines with a warning: {len(self.warnings)}",
+            f"calls the vendor classed: {sum(self.classes.values())}{detail(self.classes)}",
             f"events already in the log (duplicates): {self.duplicates}",
             f"calls without an end in the file: {self.still_open}",
         ]
@@ -245,6 +282,11 @@ class Feeder:
         self.open: set[str] = set()
         self._served_by: dict[str, str] = {}
         self._pending_logout: dict[str, str] = {}  # agent -> event id to use
+        # Agents logged in only because the log shows them ringing or answering
+        # (no ADDMEMBER, no login, no pause): in observed queues they count as
+        # logged in only while they ring or talk, never ever after.
+        self.implied: set[str] = set()
+        self.rejected: set[str] = set()  # contacts the router rejected (closed)
 
     # -------------------------------------------------------------- sending
     def send(self, event: Event, *, line: int, added: str | None = None) -> bool:
@@ -304,7 +346,9 @@ class Feeder:
             if agent is not None:
                 self.busy.get(agent, set()).discard(ev.contact_id)
                 eid = self._pending_logout.get(agent)
-                if eid is not None and not self.busy.get(agent):
+                if agent in self.implied and not self.busy.get(agent):
+                    self.release(agent, at=ev.at, eid=f"{ev.event_id}-out", line=line)
+                elif eid is not None and not self.busy.get(agent):
                     del self._pending_logout[agent]
                     self.send(
                         AgentLoggedOut(event_id=eid, at=ev.at, source=self.source, agent_id=agent),
@@ -317,6 +361,7 @@ class Feeder:
         for cmd in commands:
             if isinstance(cmd, Reject):
                 self.open.discard(cmd.contact_id)
+                self.rejected.add(cmd.contact_id)
             elif isinstance(cmd, Alert) and cmd.kind == "agent_auto_away":
                 self.away.add(str(cmd.details.get("agent_id")))
 
@@ -366,11 +411,56 @@ class Feeder:
             added=added,
         )
 
-    def ensure_ready(
+    def closed(self, contact_id: str) -> bool:
+        """Whether the router rejected the contact because its queue was closed."""
+        return contact_id in self.rejected
+
+    def ensure_logged_in(
         self, agent: str, team: str, channel: str, *, at: float, eid: str, line: int
     ) -> None:
-        """Make ``agent`` logged in on ``channel`` and ready, as the vendor log implies."""
+        """Log ``agent`` in on ``channel`` for as long as it rings or talks (``implied``)."""
         current = self.logged.get(agent)
+        if current is None or channel not in current[1]:
+            if current is None:
+                self.implied.add(agent)
+            channels = (current[1] if current else frozenset()) | {channel}
+            self.send(
+                AgentLoggedIn(
+                    event_id=f"{eid}-in",
+                    at=at,
+                    source=self.source,
+                    agent_id=agent,
+                    team=team,
+                    channels=tuple(sorted(channels)),
+                ),
+                line=line,
+                added="agent logged in while it rang or talked",
+            )
+
+    def release(self, agent: str, *, at: float, eid: str, line: int) -> None:
+        """An implied login ends once the agent neither rings nor talks."""
+        if agent in self.implied and not self.busy.get(agent):
+            self.implied.discard(agent)
+            self.logout(agent, at=at, eid=eid, line=line, added="implied login ended")
+
+    def ensure_ready(
+        self,
+        agent: str,
+        team: str,
+        channel: str,
+        *,
+        at: float,
+        eid: str,
+        line: int,
+        implied: bool = False,
+    ) -> None:
+        """Make ``agent`` logged in on ``channel`` and ready, as the vendor log implies.
+
+        ``implied``: the login lasts only while the agent talks (observed queues).
+        """
+        current = self.logged.get(agent)
+        if implied and current is None:
+            self.implied.add(agent)
         if current is None or channel not in current[1]:
             channels = (current[1] if current else frozenset()) | {channel}
             self.send(

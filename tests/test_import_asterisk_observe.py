@@ -1,0 +1,349 @@
+"""The Asterisk importer on observed queues: the reproductions of the PBX's own facts.
+
+Each log below is fed as a new user would import it, into queues with
+``routing = "observe"``: Asterisk rang, paused and connected by itself, and
+Linje classifies every call from what the log says happened.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from adapters.importers.asterisk import import_queue_log, parse_line, parse_member_aliases
+from adapters.importers.common import DryRunSink, ImportSummary, parse_queue_map, read_lines
+from router import HelplineConfig
+from router.errors import BadInput
+from router.records import ContactRecord, NoAnswerRecord
+
+# One team owning two phone queues around the clock, both routed by the PBX.
+CONFIG = {
+    "id": "pbx",
+    "holidays_country": None,
+    "teams": {"staff": {}},
+    "queues": {
+        "first": {"channel": "phone", "default": "staff", "routing": "observe"},
+        "second": {"channel": "phone", "default": "staff", "routing": "observe"},
+    },
+}
+
+
+@pytest.fixture
+def config() -> HelplineConfig:
+    return HelplineConfig.model_validate(CONFIG)
+
+
+def run(
+    config: HelplineConfig, text: str, aliases: dict[str, str] | None = None
+) -> tuple[DryRunSink, ImportSummary]:
+    from adapters.importers.common import parse_team_map
+
+    sink = DryRunSink(config)
+    summary = import_queue_log(
+        text.splitlines(True),
+        sink=sink,
+        config=config,
+        queue_map=parse_queue_map(["q00=first,q01=first,q02=second"], config),
+        teams=parse_team_map([], "staff", config),
+        member_aliases=aliases,
+    )
+    return sink, summary
+
+
+def classes(sink: DryRunSink) -> list[tuple[str, str, str | None, str | None]]:
+    return [
+        (r.contact_id, r.outcome, r.unanswered, r.other_reason)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    ]
+
+
+def log(lines: str) -> str:
+    return "".join(line.strip() + "\n" for line in lines.strip().splitlines())
+
+
+def test_r2_rings_that_ring_out_are_rang_unanswered_and_nobody_is_set_away(
+    config: HelplineConfig,
+) -> None:
+    text = log("""
+        1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+        1001|1000.1|q01|SIP/a|CONNECT|1|1001.2|1
+        1005|1000.1|q01|SIP/a|COMPLETEAGENT|1|4|1
+    """)
+    for t in (2000, 3000, 4000, 5000):
+        text += log(f"""
+            {t}|{t}.1|q01|NONE|ENTERQUEUE||x|1
+            {t + 15}|{t}.1|q01|SIP/a|RINGNOANSWER|15000
+            {t + 45}|{t}.1|q01|NONE|ABANDON|1|1|45
+        """)
+    sink, s = run(config, text)
+    assert [
+        ("aq-1000.1", "answered", None, None),
+        ("aq-2000.1", "unanswered", "other", "rang_unanswered"),
+        ("aq-3000.1", "unanswered", "other", "rang_unanswered"),
+        ("aq-4000.1", "unanswered", "other", "rang_unanswered"),
+        ("aq-5000.1", "unanswered", "other", "rang_unanswered"),
+    ] == classes(sink)
+    assert [] == [a for a in sink.router.alert_states() if a.kind == "agent_auto_away"]
+    assert 0 == s.converted["agent.away"] + s.added["agent.away"]
+    assert 4 == len([r for r in sink.records if isinstance(r, NoAnswerRecord)])
+    assert {} == dict(s.refused)
+
+
+def test_r3_a_ring_for_another_caller_is_not_busy(config: HelplineConfig) -> None:
+    sink, s = run(
+        config,
+        log("""
+            990|MANAGER|q01|SIP/a|ADDMEMBER|
+            1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+            1000|1000.2|q01|NONE|ENTERQUEUE||x|2
+            1004|1000.2|q01|SIP/a|RINGNOANSWER|4000
+            1013|1000.2|q01|NONE|ABANDON|2|2|13
+            1036|1000.1|q01|SIP/a|CONNECT|36|1036.3|36
+            1044|1000.1|q01|SIP/a|COMPLETEAGENT|36|8|1
+        """),
+    )
+    assert [
+        ("aq-1000.2", "unanswered", "other", "rang_unanswered"),
+        ("aq-1000.1", "answered", None, None),
+    ] == classes(sink)
+    assert {} == dict(s.refused)
+
+
+def test_r5_an_end_line_in_another_queue_is_a_move_and_complete_without_connect_is_answered(
+    config: HelplineConfig,
+) -> None:
+    config = HelplineConfig.model_validate(
+        {**CONFIG, "queues": {**CONFIG["queues"], "third": {"channel": "phone",  # type: ignore[dict-item]
+                                                           "default": "staff",
+                                                           "routing": "observe"}}}
+    )  # fmt: skip
+    sink = DryRunSink(config)
+    from adapters.importers.common import parse_team_map
+
+    s = import_queue_log(
+        log("""
+            990|MANAGER|q01|SIP/a|ADDMEMBER|
+            2000|2000.1|q00|NONE|ENTERQUEUE||x|1
+            2300|2000.1|q01|SIP/a|COMPLETEAGENT|12|6|1
+        """).splitlines(True),
+        sink=sink,
+        config=config,
+        queue_map=parse_queue_map(["q00=third,q01=first"], config),
+        teams=parse_team_map([], "staff", config),
+    )
+    [rec] = [r for r in sink.records if isinstance(r, ContactRecord)]
+    assert ("answered", "first", "SIP-a") == (rec.outcome, rec.queue, rec.agent_id)
+    assert ["line 3: warning: COMPLETEAGENT without a CONNECT: counted answered by its agent"] == (
+        s.problems()
+    )
+    assert {} == dict(s.refused)
+
+
+def test_r6_waits_of_an_hour_and_more_that_the_log_closes_are_not_missing_data(
+    config: HelplineConfig,
+) -> None:
+    sink, _ = run(
+        config,
+        log("""
+            1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+            1000|1000.2|q01|NONE|ENTERQUEUE||x|2
+            4600|1000.1|q01|NONE|ABANDON|1|1|3600
+            4700|1000.2|q01|NONE|ABANDON|1|1|3700
+        """),
+    )
+    recs = [r for r in sink.records if isinstance(r, ContactRecord)]
+    assert [
+        ("aq-1000.1", "no_agent", 3600.0, False),
+        ("aq-1000.2", "no_agent", 3700.0, False),
+    ] == [(r.contact_id, r.unanswered, r.wait_s, r.end_reconciled) for r in recs]
+
+
+def test_r7_membership_is_per_queue(config: HelplineConfig) -> None:
+    sink, s = run(
+        config,
+        log("""
+            990|MANAGER|q01|SIP/a|ADDMEMBER|
+            990|MANAGER|q02|SIP/b|ADDMEMBER|
+            1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+            1002|1002.1|q02|NONE|ENTERQUEUE||x|1
+            1005|1002.1|q02|SIP/b|CONNECT|3|1005.2|3
+            1030|1000.1|q01|NONE|ABANDON|1|1|30
+            1065|1002.1|q02|SIP/b|COMPLETECALLER|3|60|1
+        """),
+    )
+    recs = {r.contact_id: r for r in sink.records if isinstance(r, ContactRecord)}
+    q02, q01 = recs["aq-1002.1"], recs["aq-1000.1"]
+    assert ("answered", "SIP-b", "second") == (q02.outcome, q02.agent_id, q02.queue)
+    # q01's own member SIP/a was logged in and free; SIP/b (busy on q02) is not counted.
+    assert ("unanswered", "other", "agents_away", 0, 1, 0) == (
+        q01.outcome,
+        q01.unanswered,
+        q01.other_reason,
+        q01.agents_rung,
+        q01.logged_in_at_end,
+        q01.busy_at_end,
+    )
+    assert {} == dict(s.refused)
+
+
+def test_r9_exitempty_is_nobody_logged_in(config: HelplineConfig) -> None:
+    sink, s = run(
+        config,
+        log("""
+            1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+            1002|1000.1|q01|SIP/a|CONNECT|2|1002.2|2
+            1060|1000.1|q01|SIP/a|COMPLETEAGENT|2|58|1
+            2000|2000.1|q01|NONE|ENTERQUEUE||x|1
+            2030|2000.1|q01|NONE|EXITEMPTY|1|1|30
+        """),
+    )
+    assert [
+        ("aq-1000.1", "answered", None, None),
+        ("aq-2000.1", "unanswered", "no_agent", None),
+    ] == classes(sink)
+    assert {"left an empty queue (EXITEMPTY, JOINEMPTY, LEAVEEMPTY)": 1} == dict(s.classes)
+
+
+def test_an_interface_and_its_member_name_are_one_agent(config: HelplineConfig) -> None:
+    text = log("""
+        990|MANAGER|q01|SIP/1001|ADDMEMBER|
+        995|NONE|q01|Anne|PAUSE|lunch
+        1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+        1030|1000.1|q01|NONE|ABANDON|1|1|30
+        1100|NONE|q01|Anne|UNPAUSE|
+        1200|1200.1|q01|NONE|ENTERQUEUE||x|1
+        1203|1200.1|q01|1001|CONNECT|3|1203.2|3
+        1260|1200.1|q01|1001|COMPLETEAGENT|3|57|1
+        1300|MANAGER|q01|SIP/1001|REMOVEMEMBER|
+        1400|1400.1|q01|NONE|ENTERQUEUE||x|1
+        1440|1400.1|q01|NONE|ABANDON|1|1|40
+    """)
+    # 1001 is learnt from the log (SIP/1001's own name); Anne needs the option.
+    sink, s = run(config, text, parse_member_aliases(["Anne=SIP/1001"]))
+    assert [
+        ("aq-1000.1", "unanswered", "other", "agents_away"),  # the one member at lunch
+        ("aq-1200.1", "answered", None, None),
+        ("aq-1400.1", "unanswered", "no_agent", None),  # removed: nobody left logged in
+    ] == classes(sink)
+    assert ["SIP-1001"] == [a.id for a in sink.router.agent_states()]
+    assert {} == dict(s.refused)
+    # Without the option Anne is a second agent, logged in by her pause for ever and
+    # no member of q01: still logged in after the member was removed.
+    sink, _ = run(config, text)
+    assert [("Anne", "ready"), ("SIP-1001", "logged_out")] == [
+        (a.id, a.presence.value) for a in sink.router.agent_states()
+    ]
+    with pytest.raises(BadInput, match="MEMBERNAME=INTERFACE"):
+        parse_member_aliases(["Anne"])
+
+
+def test_a_malformed_line_is_reported_by_number_without_its_content(
+    config: HelplineConfig,
+) -> None:
+    number = "004791234567"
+    text = log(f"""
+        1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+        {number}x|1000.1|q01|NONE|ABANDON|1|1|3
+        1001|1000.1|q01|NONE|{number}|1
+        1002|{number} 1|q01|NONE|ABANDON|1|1|3
+        1003|1000.1|q01|NONE|ABANDON|{number}z|1|3
+        1004|1000.1|{number}|NONE|ENTERQUEUE||x|1
+    """) + f"1005|1000.1|q01|NONE|ABANDON|1|1|{number}x"
+    _, s = run(config, text)
+    problems = s.problems()
+    assert [
+        "line 2: skipped: the timestamp (field 1) is not a UNIX time",
+        "line 3: skipped: the event name (field 5) is not an upper-case word",
+        "line 4: skipped: ABANDON needs a call id (field 2) of letters, digits and ._-",
+        "line 5: skipped: ABANDON data1 (field 6) must be a whole number",
+        "line 7: skipped: the last line is cut short: ABANDON data3 (field 8) must be a whole "
+        "number",
+    ] == problems
+    assert not [x for x in problems + s.lines() if "4791" in x]
+    assert {"a queue not in --queue-map": 1} == dict(s.unmapped)
+
+
+def test_out_of_order_lines_are_reported_by_number(config: HelplineConfig) -> None:
+    _, s = run(
+        config,
+        log("""
+            1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+            1040|1000.1|q01|NONE|ABANDON|1|1|40
+            1010|1010.1|q01|NONE|ENTERQUEUE||x|1
+            1050|1010.1|q01|NONE|ABANDON|1|1|40
+        """),
+    )
+    assert ["line 3: warning: out of time order by 30 s: fed at its own time"] == s.problems()
+
+
+def test_closed_full_and_divert_lines_are_classed_not_unknown(config: HelplineConfig) -> None:
+    sink, s = run(
+        config,
+        log("""
+            1000|1000.1|q01|NONE|FULL|
+            1100|1100.1|q01|NONE|ENTERQUEUE||x|1
+            1160|1100.1|q01|NONE|DIVERT_HOLDTIME|1|1|60
+            1200|1200.1|q01|NONE|JOINEMPTY|1|1|1
+            1300|1300.1|q01|NONE|CLOSED|
+        """),
+    )
+    assert {} == dict(s.unknown)
+    assert {
+        "turned away by the PBX (FULL, DIVERT_*)": 2,
+        "left an empty queue (EXITEMPTY, JOINEMPTY, LEAVEEMPTY)": 1,
+        "closed by the PBX (CLOSED)": 1,
+    } == dict(s.classes)
+    # The plan has the queue open around the clock: the CLOSED line is reported.
+    assert ["line 5: warning: CLOSED while the coverage plan has the queue open: counted as it "
+            "ended"] == s.problems()  # fmt: skip
+    assert ["no_agent"] * 4 == [r.unanswered for r in sink.records if isinstance(r, ContactRecord)]
+
+
+def test_a_closed_line_while_the_plan_is_closed_is_rejected_closed() -> None:
+    config = HelplineConfig.model_validate(
+        {**CONFIG, "queues": {"first": {"channel": "phone", "routing": "observe"}}}
+    )
+    from adapters.importers.common import parse_team_map
+
+    sink = DryRunSink(config)
+    s = import_queue_log(
+        log("1300|1300.1|q01|NONE|CLOSED|").splitlines(True),
+        sink=sink,
+        config=config,
+        queue_map=parse_queue_map(["q01=first"], config),
+        teams=parse_team_map([], "staff", config),
+    )
+    assert ["rejected_closed"] == [r.outcome for r in sink.records if isinstance(r, ContactRecord)]
+    assert [] == s.problems()
+
+
+def test_a_gzip_file_reads_as_its_text(tmp_path: Path, config: HelplineConfig) -> None:
+    text = log("""
+        1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+        1040|1000.1|q01|NONE|ABANDON|1|1|40
+    """)
+    path = tmp_path / "queue_log.1.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    assert text.splitlines(True) == read_lines(str(path))
+    plain = tmp_path / "queue_log"
+    plain.write_text(text)
+    assert read_lines(str(plain)) == read_lines(str(path))
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(text.encode())[:-6])
+    with pytest.raises(OSError, match="not a complete gzip file"):
+        read_lines(str(cut))
+
+
+def test_parse_line_still_reads_a_good_line() -> None:
+    ok = parse_line("1000|1000.1|q01|SIP/a|RINGNOANSWER|15000", 9)
+    assert not isinstance(ok, str)
+    assert (9, 1000.0, "SIP/a", "RINGNOANSWER", ("15000",)) == (
+        ok.line,
+        ok.at,
+        ok.agent,
+        ok.event,
+        ok.data,
+    )
