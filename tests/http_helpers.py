@@ -35,6 +35,11 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "team.absent": {"team": "kss", "from": "2021-11-16T08:00:00+01:00",
                     "to": "2021-11-16T16:00:00+01:00"},
     "alert.acknowledged": {"alert_id": "al-1"},
+    "contact.rang": {"contact_id": "c-9", "agent_ids": ["kss-1"]},
+    "contact.ring_ended": {"contact_id": "c-9", "agent_ids": ["kss-1"]},
+    "contact.moved": {"contact_id": "c-9", "queue": "phone"},
+    "agent.joined_queue": {"agent_id": "kss-1", "queue": "phone"},
+    "agent.left_queue": {"agent_id": "kss-1", "queue": "phone"},
 }  # fmt: skip
 
 

@@ -35,6 +35,8 @@ def clock() -> ManualClock:
 
 
 def brief(command: dict[str, Any]) -> tuple[Any, ...]:
+    if command["type"] == "set_members":
+        return (command["seq"], "set_members", command["queue"], command["agent_ids"])
     if command["type"] == "alert":
         return (command["seq"], "alert", command["kind"], command["details"]["channel"])
     who = command.get("agent_ids", command.get("reason"))
@@ -64,14 +66,16 @@ async def test_each_adapter_gets_only_its_channels_commands_in_order_and_resumes
     # The chat is closed until 09:00: refused (2).
     await post(client, "chat", chat("contact.arrived", contact_id="ch-1", channel="chat",
                                     queue="chat"))  # fmt: skip
-    # A phone agent: the waiting caller rings (3), then hangs up (4).
+    # A phone agent: the waiting caller rings (3), the phone queue's roster is theirs (4,
+    # the carrier's ring group only), then the caller hangs up (5).
     await post(client, "carrier", phone("agent.logged_in", agent_id="kss-1", team="kss",
                                         channels=["phone"]))  # fmt: skip
     await post(client, "carrier", phone("contact.abandoned", contact_id="tn-1"))
     carrier = [
         (1, "alert", "handover_gap", "phone"),
         (3, "offer", "tn-1", ["kss-1"]),
-        (4, "cancel_offer", "tn-1", ["kss-1"]),
+        (4, "set_members", "phone", ["kss-1"]),
+        (5, "cancel_offer", "tn-1", ["kss-1"]),
     ]
     assert await commands(client, "carrier") == carrier
     assert await commands(client, "chat") == [(2, "reject", "ch-1", "closed")]
@@ -86,19 +90,19 @@ async def test_each_adapter_gets_only_its_channels_commands_in_order_and_resumes
     assert (hello["type"], hello["cursor"], hello["channels"]) == ("hello", 1, ["phone"])
     hello = json.loads((await ws_chat.receive()).data)
     assert (hello["type"], hello["cursor"], hello["channels"]) == ("hello", 0, ["chat"])
-    assert [brief(json.loads((await ws_carrier.receive()).data)) for _ in range(2)] == carrier[1:]
+    assert [brief(json.loads((await ws_carrier.receive()).data)) for _ in range(3)] == carrier[1:]
     assert brief(json.loads((await ws_chat.receive()).data)) == (2, "reject", "ch-1", "closed")
-    # A chat refused (5), then a caller ringing (6): each stream gets only its own.
+    # A chat refused (6), then a caller ringing (7): each stream gets only its own.
     await post(client, "chat", chat("contact.arrived", contact_id="ch-2", channel="chat",
                                     queue="chat"))  # fmt: skip
     await post(client, "carrier", phone("contact.arrived", contact_id="tn-2", channel="phone",
                                         queue="phone"))  # fmt: skip
-    assert brief(json.loads((await ws_carrier.receive()).data)) == (6, "offer", "tn-2", ["kss-1"])
-    assert brief(json.loads((await ws_chat.receive()).data)) == (5, "reject", "ch-2", "closed")
+    assert brief(json.loads((await ws_carrier.receive()).data)) == (7, "offer", "tn-2", ["kss-1"])
+    assert brief(json.loads((await ws_chat.receive()).data)) == (6, "reject", "ch-2", "closed")
     await ws_carrier.close()
     await ws_chat.close()
-    assert await commands(client, "carrier", cursor=4) == [(6, "offer", "tn-2", ["kss-1"])]
-    assert await commands(client, "chat", cursor=2) == [(5, "reject", "ch-2", "closed")]
+    assert await commands(client, "carrier", cursor=5) == [(7, "offer", "tn-2", ["kss-1"])]
+    assert await commands(client, "chat", cursor=2) == [(6, "reject", "ch-2", "closed")]
 
 
 def test_an_adapter_serves_its_named_channels_or_the_default_for_its_name(

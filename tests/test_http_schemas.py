@@ -72,7 +72,7 @@ async def test_state_stats_and_commands_have_real_schemas_that_their_answers_mee
     # The answers are not vacuous, and the schemas are strict.
     assert {w["state"] for q in state["queues"] for w in q["waiting"]} == {"waiting", "offered"}
     assert {c["type"] for _, a in answers[-2:] for c in a["commands"]} == {
-        "offer", "cancel_offer", "alert"
+        "offer", "cancel_offer", "alert", "set_members"
     }  # fmt: skip
     assert errors(validator(doc, "/v1/state"), {**state, "caller": "x"}) != []
     assert errors(validator(doc, "/v1/stats"), {**answers[1][1], "groups": [{}]}) != []

@@ -4,7 +4,8 @@ An adapter token serves some channels (``adapters.http.auth``: the carrier
 ``phone``, the chat vendor ``chat`` by default). An offer, a cancel or a
 reject goes to the adapters of its contact's channel; an alert that names a
 channel (``handover_gap``, ``long_wait``) to that channel's adapters, one that
-names none (``agent_auto_away``) to every adapter. Supervisors see every alert
+names none (``agent_auto_away``) to every adapter. A ``set_members`` roster
+goes to the adapters of its queue's channel (the carrier's ring group). Supervisors see every alert
 in the live state. A command whose contact is unknown (it cannot happen: see
 ``ContactChannels``) goes to every adapter rather than to none. ``seq`` stays
 the helpline-wide command number, so one adapter's stream has gaps.
@@ -12,7 +13,7 @@ the helpline-wide command number, so one adapter's stream has gaps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from router.events import ContactArrived, Event
@@ -71,9 +72,13 @@ class ContactChannels:
 
 
 def command_channel(
-    command: dict[str, Any], contact_channel: Callable[[str], str | None]
+    command: dict[str, Any],
+    contact_channel: Callable[[str], str | None],
+    queue_channel: Mapping[str, str] | None = None,
 ) -> str | None:
     """The channel whose adapters get ``command``; None: every adapter."""
+    if command["type"] == "set_members":
+        return (queue_channel or {}).get(command.get("queue", ""))
     if command["type"] == "alert":
         channel = command.get("details", {}).get("channel")
         return channel if isinstance(channel, str) else None

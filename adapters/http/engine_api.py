@@ -50,9 +50,11 @@ class Listeners(ABC):
 
     def command_channel(self, command: dict[str, Any]) -> str | None:
         """The channel whose adapters get this command (None: every adapter)."""
+        router = self._router()
         return command_channel(
             command,
-            lambda cid: self.contact_channels.channel_of(cid, self._router(), self.records),
+            lambda cid: self.contact_channels.channel_of(cid, router, self.records),
+            {name: q.channel for name, q in router.config.queues.items()},
         )
 
     def _publish(self, commands: Sequence[Command]) -> None:

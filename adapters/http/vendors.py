@@ -9,12 +9,17 @@ a phone number, an e-mail or an IP address before it becomes an event.
 
 Event ids: a vendor's delivery id when it sends one; else one derived from the
 payload's identifying fields, so a redelivered webhook is a duplicate.
+
+A queue routed by the vendor itself (``routing = "observe"``) is reported with
+the observed facts: rings the vendor started and that ended unanswered, moves
+between queues, members joining and leaving a queue (docs/ROUTING.md,
+"Routing modes").
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +27,8 @@ from adapters.http.wire import WireTime
 from router.errors import InvalidEvent
 from router.events import (
     AgentAway,
+    AgentJoinedQueue,
+    AgentLeftQueue,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentReady,
@@ -30,6 +37,9 @@ from router.events import (
     ContactAnswered,
     ContactArrived,
     ContactEnded,
+    ContactMoved,
+    ContactRang,
+    ContactRingEnded,
     Event,
 )
 from router.privacy import scrub
@@ -53,12 +63,20 @@ class CarrierEvent(BaseModel):
         "member_logout",
         "member_pause",
         "member_unpause",
+        # Observed routing: the carrier's queue rings by itself.
+        "ring_started",  # it rang these extensions for the call
+        "ring_no_answer",  # their ring ended unanswered
+        "call_moved",  # the call now waits in ``queue``
+        "member_joined_queue",  # the extension was added to ``queue``'s ring group
+        "member_left_queue",
     ]
     timestamp: WireTime
     delivery_id: str | None = Field(None, pattern=_ID)
     call_id: str | None = Field(None, pattern=_ID)
     queue: str = "phone"
     extension: str | None = Field(None, pattern=_ID)  # the staff member's extension / agent id
+    # ring_started / ring_no_answer: the extensions rung (or ``extension`` alone)
+    extensions: list[Annotated[str, Field(pattern=_ID)]] | None = Field(None, max_length=500)
     team: str | None = None
     pause_reason: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,39}$")
     # Identity the carrier may include; declared only to be dropped, never copied.
@@ -80,12 +98,20 @@ class ChatVendorEvent(BaseModel):
         "operator_online",
         "operator_offline",
         "operator_away",
+        # Observed routing: the vendor hands chats out by itself.
+        "chat_offered",  # it offered the chat to these operators
+        "offer_expired",  # their offer ended unanswered
+        "chat_moved",  # the chat now waits in ``queue``
+        "operator_joined_queue",
+        "operator_left_queue",
     ]
     timestamp: WireTime
     delivery_id: str | None = Field(None, pattern=_ID)
     chat_id: str | None = Field(None, pattern=_ID)
     queue: str = "chat"
     operator: str | None = Field(None, pattern=_ID)
+    # chat_offered / offer_expired: the operators (or ``operator`` alone)
+    operators: list[Annotated[str, Field(pattern=_ID)]] | None = Field(None, max_length=500)
     team: str | None = None
     rating: int | None = Field(None, ge=1, le=10)
     comment: str | None = Field(None, max_length=2000, repr=False)
@@ -106,11 +132,57 @@ def _need(value: str | None, name: str, event: str) -> str:
     return value
 
 
+def _agents(many: list[str] | None, one: str | None, names: str, event: str) -> tuple[str, ...]:
+    if many:
+        return tuple(many)
+    return (_need(one, names, event),)
+
+
+# Observed facts, the same for both vendors: (event, contact or agent event, what).
+_OBSERVED: dict[str, tuple[str, type[Any]]] = {
+    "ring_started": ("contact", ContactRang),
+    "ring_no_answer": ("contact", ContactRingEnded),
+    "call_moved": ("contact", ContactMoved),
+    "member_joined_queue": ("agent", AgentJoinedQueue),
+    "member_left_queue": ("agent", AgentLeftQueue),
+    "chat_offered": ("contact", ContactRang),
+    "offer_expired": ("contact", ContactRingEnded),
+    "chat_moved": ("contact", ContactMoved),
+    "operator_joined_queue": ("agent", AgentJoinedQueue),
+    "operator_left_queue": ("agent", AgentLeftQueue),
+}
+
+
+def _observed(
+    event: str,
+    env: dict[str, Any],
+    contact: tuple[str | None, str],
+    agents: tuple[list[str] | None, str | None, str],
+    queue: str,
+) -> Event:
+    """A vendor's observed fact (``_OBSERVED``) as its core event."""
+    kind, cls = _OBSERVED[event]
+    many, one, names = agents
+    if kind == "agent":
+        fact: Event = cls(**env, agent_id=_need(one, names, event), queue=queue)
+        return fact
+    cid = _need(contact[0], contact[1], event)
+    if cls is ContactMoved:
+        return ContactMoved(**env, contact_id=cid, queue=queue)
+    fact = cls(**env, contact_id=cid, agent_ids=_agents(many, one, names + "s", event))
+    return fact
+
+
 def carrier_to_event(p: CarrierEvent, source: str) -> Event | None:
     """The core event for a carrier webhook (None: nothing for the router to do)."""
     at = p.timestamp.timestamp()
-    eid = p.delivery_id or _event_id("car", p.event, p.call_id, p.extension, at)
+    who = ",".join(p.extensions) if p.extensions else p.extension
+    eid = p.delivery_id or _event_id("car", p.event, p.call_id, who, at)
     env: dict[str, Any] = {"event_id": eid, "at": at, "source": source}
+    if p.event in _OBSERVED:
+        return _observed(
+            p.event, env, (p.call_id, "call_id"), (p.extensions, p.extension, "extension"), p.queue
+        )
     if p.event == "call_queued":
         cid = _need(p.call_id, "call_id", p.event)
         return ContactArrived(**env, contact_id=cid, channel="phone", queue=p.queue)
@@ -140,8 +212,13 @@ def carrier_to_event(p: CarrierEvent, source: str) -> Event | None:
 def chat_to_event(p: ChatVendorEvent, source: str) -> Event | None:
     """The core event for a chat vendor webhook."""
     at = p.timestamp.timestamp()
-    eid = p.delivery_id or _event_id("chat", p.event, p.chat_id, p.operator, at)
+    who = ",".join(p.operators) if p.operators else p.operator
+    eid = p.delivery_id or _event_id("chat", p.event, p.chat_id, who, at)
     env: dict[str, Any] = {"event_id": eid, "at": at, "source": source}
+    if p.event in _OBSERVED:
+        return _observed(
+            p.event, env, (p.chat_id, "chat_id"), (p.operators, p.operator, "operator"), p.queue
+        )
     if p.event == "chat_requested":
         cid = _need(p.chat_id, "chat_id", p.event)
         return ContactArrived(**env, contact_id=cid, channel="chat", queue=p.queue)
