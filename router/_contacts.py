@@ -151,7 +151,11 @@ class ContactsMixin(RouterBase):
             raise InvalidTransition(
                 f"agent {a.id} is not logged in on {c.channel}", field="agent_id"
             )
-        if a.id in c.ringing or c.queue in self._observe or self._late_answer(c, a, chs, ev.at):
+        if (
+            a.id in c.ringing
+            or self._observed_answer(c, a, chs)
+            or self._late_answer(c, a, chs, ev.at)
+        ):
             return
         raise NotOffered(
             f"contact {c.id} is not ringing agent {a.id}; only an offered agent can answer",

@@ -19,8 +19,8 @@ Linje's own offers and their time-outs), so nothing cancels or times them out.
 from __future__ import annotations
 
 from router._base import RouterBase
-from router._state import Agent, Contact
-from router.errors import InvalidEvent, InvalidTransition, NotOffered, UnknownName
+from router._state import Agent, AgentChannel, Contact
+from router.errors import AgentBusy, InvalidEvent, InvalidTransition, NotOffered, UnknownName
 from router.events import ContactMoved, ContactRang, ContactRingEnded
 from router.records import NoAnswerRecord
 from router.tables import ContactState, contact_next, mode_allows
@@ -56,6 +56,17 @@ class ObserveMixin(RouterBase):
                 f"{mode} mode",
                 field="type",
             )
+
+    def _observed_answer(self, c: Contact, a: Agent, chs: AgentChannel) -> bool:
+        """Whether a pick-up needs no offer (an observed queue); refused if ``a`` is full."""
+        if c.queue not in self._observe:
+            return False
+        if len(chs.active) >= self._cap[c.channel]:
+            raise AgentBusy(
+                f"agent {a.id} already holds {len(chs.active)} {c.channel} contacts, its capacity",
+                field="agent_id",
+            )
+        return True
 
     def _answer_trigger(self, c: Contact, late: bool) -> str:
         """The contact table's trigger for a pick-up (see ``router.tables``)."""

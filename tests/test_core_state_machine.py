@@ -21,6 +21,8 @@ from router import Offer, Router
 from router.errors import TimeWentBackwards
 from router.events import (
     AgentAway,
+    AgentJoinedQueue,
+    AgentLeftQueue,
     AgentLoggedIn,
     AgentLoggedOut,
     AgentReady,
@@ -28,6 +30,8 @@ from router.events import (
     ContactAnswered,
     ContactArrived,
     ContactEnded,
+    ContactRang,
+    ContactRingEnded,
     Event,
     OfferDeclined,
 )
@@ -47,10 +51,18 @@ def event(note: str) -> None:
         _event(note)
 
 
+def _observed() -> Any:
+    data = CONFIG.model_dump()
+    data["queues"]["phone"]["routing"] = "observe"
+    return type(CONFIG).model_validate(data)
+
+
 class RouterMachine(RuleBasedStateMachine):
+    config = CONFIG
+
     def __init__(self) -> None:
         super().__init__()
-        self.router = Router(CONFIG)
+        self.router = Router(self.config)
         self.t = START
         self.n = 0
         self.contacts: list[str] = []
@@ -62,8 +74,11 @@ class RouterMachine(RuleBasedStateMachine):
         original = self.router._offer
 
         def checked_offer(c: Any, agents: list[Any]) -> None:
-            teams, _, _ = self.router._eligible(self.router._queues[c.queue])
+            q = self.router._queues[c.queue]
+            teams, _, _ = self.router._eligible(q)
             assert all(a.team in teams for a in agents), (c.queue, teams, [a.id for a in agents])
+            assert all(self.router._may_take(q, a.agent_id) for a in agents), "not a member"
+            assert q.name not in self.router._observe, "an offer in an observed queue"
             original(c, agents)
 
         self.router._offer = checked_offer  # type: ignore[method-assign]
@@ -165,6 +180,26 @@ class RouterMachine(RuleBasedStateMachine):
         cid = data.draw(st.sampled_from(self.contacts))
         self._send(ContactEnded(**self._env(), contact_id=cid))
 
+    @rule(agent=st.sampled_from(sorted(AGENTS)), queue=st.sampled_from(["phone", "chat"]))
+    def join(self, agent: str, queue: str) -> None:
+        self._send(AgentJoinedQueue(**self._env(), agent_id=agent, queue=queue))
+
+    @rule(agent=st.sampled_from(sorted(AGENTS)), queue=st.sampled_from(["phone", "chat"]))
+    def leave(self, agent: str, queue: str) -> None:
+        self._send(AgentLeftQueue(**self._env(), agent_id=agent, queue=queue))
+
+    @precondition(lambda self: self.contacts)
+    @rule(data=st.data(), agents=st.sets(st.sampled_from(sorted(AGENTS)), min_size=1, max_size=3))
+    def pbx_rings(self, data: st.DataObject, agents: set[str]) -> None:
+        cid = data.draw(st.sampled_from(self.contacts))
+        self._send(ContactRang(**self._env(), contact_id=cid, agent_ids=tuple(sorted(agents))))
+
+    @precondition(lambda self: self.contacts)
+    @rule(data=st.data(), agent=st.sampled_from(sorted(AGENTS)))
+    def pbx_ring_ends(self, data: st.DataObject, agent: str) -> None:
+        cid = data.draw(st.sampled_from(self.contacts))
+        self._send(ContactRingEnded(**self._env(), contact_id=cid, agent_ids=(agent,)))
+
     @rule(seconds=st.sampled_from([0.5, 3, 9, 11, 21, 60, 300, 3600, 5 * 3600]))
     def time_passes(self, seconds: float) -> None:
         self.t += seconds
@@ -226,7 +261,8 @@ class RouterMachine(RuleBasedStateMachine):
         assert r.ended_total == sum(1 for x in self.records if isinstance(x, ContactRecord))
         for c in r._contacts.values():
             assert (c.state.value in ("waiting", "offered")) == (c.id in r._waiting[c.channel])
-            assert (c.state.value == "offered") == bool(c.ringing)
+            assert (c.state.value == "offered") == bool(c.ringing or r._rang.get(c.id))
+            assert not (c.ringing and c.queue in r._observe), "Linje rang in an observed queue"
 
     @invariant()
     def snapshot_agrees_with_counters(self) -> None:
@@ -278,6 +314,23 @@ class RouterMachine(RuleBasedStateMachine):
         assert {k: v for k, v in occ.items() if v} == {k: v for k, v in r._occ.items() if v}
         assert ready == {ch: {aid for t in r._ready[ch].values() for aid in t} for ch in ready}
         assert {ch: len(ids) for ch, ids in ready.items()} == r._n_ready
+        # Per queue with a member list: its members' counts.
+        qlogged: dict[tuple[str, str], int] = {}
+        qocc: dict[tuple[str, str], int] = {}
+        for name, members in r._members.items():
+            ch = CONFIG.queues[name].channel
+            for aid in members:
+                a = r._agents.get(aid)
+                chs = a.channels.get(ch) if a is not None else None
+                if a is not None and chs is not None:
+                    qlogged[(name, a.team)] = qlogged.get((name, a.team), 0) + 1
+                    qocc[(name, a.team)] = qocc.get((name, a.team), 0) + chs.occupied
+        assert qlogged == {k: v for k, v in r._qlogged.items() if v}
+        assert {k: v for k, v in qocc.items() if v} == {k: v for k, v in r._qocc.items() if v}
+        assert {aid: sorted(qs) for aid, qs in r._member_of.items()} == {
+            aid: sorted(q for q, m in r._members.items() if aid in m)
+            for aid in {x for m in r._members.values() for x in m}
+        }
         # The FIFO of waiting contacts that ring nobody.
         unrung = {
             ch: [c.seq for c in w.values() if c.state.value == "waiting"]
@@ -308,3 +361,13 @@ RouterMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestRouterMachine = RouterMachine.TestCase
+
+
+class ObservedRouterMachine(RouterMachine):
+    """The same conversations with the phone queue routed by its carrier (observe)."""
+
+    config = _observed()
+
+
+ObservedRouterMachine.TestCase.settings = RouterMachine.TestCase.settings
+TestObservedRouterMachine = ObservedRouterMachine.TestCase

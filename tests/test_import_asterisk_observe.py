@@ -244,14 +244,17 @@ def test_a_malformed_line_is_reported_by_number_without_its_content(
     config: HelplineConfig,
 ) -> None:
     number = "004791234567"
-    text = log(f"""
+    text = (
+        log(f"""
         1000|1000.1|q01|NONE|ENTERQUEUE||x|1
         {number}x|1000.1|q01|NONE|ABANDON|1|1|3
         1001|1000.1|q01|NONE|{number}|1
         1002|{number} 1|q01|NONE|ABANDON|1|1|3
         1003|1000.1|q01|NONE|ABANDON|{number}z|1|3
         1004|1000.1|{number}|NONE|ENTERQUEUE||x|1
-    """) + f"1005|1000.1|q01|NONE|ABANDON|1|1|{number}x"
+    """)
+        + f"1005|1000.1|q01|NONE|ABANDON|1|1|{number}x"
+    )
     _, s = run(config, text)
     problems = s.problems()
     assert [
