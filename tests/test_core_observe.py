@@ -65,12 +65,12 @@ def test_the_mode_table_says_which_triggers_each_mode_admits() -> None:
         "contact.ring_ended": frozenset({"observe"}),
         "observed_answer": frozenset({"observe"}),
     } == MODE_TRIGGERS
-    assert (True, False, True, True) == (
+    assert (
         mode_allows("observe", "contact.rang"),
         mode_allows("decide", "contact.rang"),
         mode_allows("decide", "contact.answered"),
         mode_allows("observe", "contact.answered"),
-    )
+    ) == (True, False, True, True)
 
 
 def test_an_observed_queue_gets_no_offers_and_its_rings_ring_out_without_auto_away(
@@ -78,30 +78,30 @@ def test_an_observed_queue_gets_no_offers_and_its_rings_ring_out_without_auto_aw
 ) -> None:
     for n in range(5):  # more than max_no_answer (3) rings in a row
         cid = f"c{n}"
-        assert [] == brief(pbx.arrive(cid))
+        assert brief(pbx.arrive(cid)) == []
         pbx.rang(cid, "kss-1")
-        assert "offered" == pbx.router._contacts[cid].state.value
+        assert pbx.router._contacts[cid].state.value == "offered"
         pbx.after(15)
         pbx.rang_out(cid, "kss-1")
-        assert "waiting" == pbx.router._contacts[cid].state.value
-        assert [] == brief(pbx.advance(30))  # no ring timer, no retry: nothing of Linje's
+        assert pbx.router._contacts[cid].state.value == "waiting"
+        assert brief(pbx.advance(30)) == []  # no ring timer, no retry: nothing of Linje's
         pbx.abandon(cid)
-        assert ("unanswered", "other", "rang_unanswered") == pbx.outcome(cid)
-    assert ["ready", "ready"] == [a.presence.value for a in pbx.router.agent_states()]
-    assert 5 == len([r for r in pbx.records if isinstance(r, NoAnswerRecord)])
+        assert pbx.outcome(cid) == ("unanswered", "other", "rang_unanswered")
+    assert [a.presence.value for a in pbx.router.agent_states()] == ["ready", "ready"]
+    assert len([r for r in pbx.records if isinstance(r, NoAnswerRecord)]) == 5
 
 
 def test_an_observed_pick_up_needs_no_offer(pbx: Pbx) -> None:
     pbx.arrive("c1")
     pbx.after(4)
-    assert [] == brief(pbx.answer("c1", "kss-2"))  # nobody rang it as far as Linje knows
+    assert brief(pbx.answer("c1", "kss-2")) == []  # nobody rang it as far as Linje knows
     pbx.arrive("c2")
     with pytest.raises(AgentBusy):
         pbx.answer("c2", "kss-2")  # one phone call at a time
     pbx.after(60)
     pbx.end("c1")
     [rec] = [r for r in pbx.records if isinstance(r, ContactRecord)]
-    assert ("answered", "kss-2", 4.0, 60.0) == (rec.outcome, rec.agent_id, rec.wait_s, rec.handle_s)
+    assert (rec.outcome, rec.agent_id, rec.wait_s, rec.handle_s) == ("answered", "kss-2", 4.0, 60.0)
 
 
 def test_ringing_for_another_caller_is_not_busy_but_talking_is(pbx: Pbx) -> None:
@@ -111,12 +111,12 @@ def test_ringing_for_another_caller_is_not_busy_but_talking_is(pbx: Pbx) -> None
     pbx.rang("c1", "kss-1")  # kss-1 rings for c1 while c2 waits
     pbx.after(30)
     pbx.abandon("c2")
-    assert ("unanswered", "other", "agents_away") == pbx.outcome("c2")  # free, not rung
+    assert pbx.outcome("c2") == ("unanswered", "other", "agents_away")  # free, not rung
     pbx.answer("c1", "kss-1")
     pbx.arrive("c3")
     pbx.after(30)
     pbx.abandon("c3")
-    assert ("unanswered", "agents_busy", None) == pbx.outcome("c3")  # kss-1 is talking
+    assert pbx.outcome("c3") == ("unanswered", "agents_busy", None)  # kss-1 is talking
 
 
 def test_observed_facts_are_refused_where_linje_decides_and_for_agents_not_ringing(
@@ -146,17 +146,18 @@ def test_a_moved_contact_is_classified_in_its_new_queue(vo_config: HelplineConfi
     s.arrive("c1")
     s.after(20)
     s.moved("c1", "overflow")
-    assert "overflow" == s.router._contacts[c1 := "c1"].queue
+    c1 = "c1"
+    assert s.router._contacts[c1].queue == "overflow"
     s.after(20)
     s.abandon(c1)
     [rec] = [r for r in s.records if isinstance(r, ContactRecord)]
     # kss-1 was logged in for the first queue: the contact saw someone, and it stays seen.
-    assert ("overflow", "other", "agents_away", 40.0) == (
+    assert (
         rec.queue,
         rec.unanswered,
         rec.other_reason,
         rec.wait_s,
-    )
+    ) == ("overflow", "other", "agents_away", 40.0)
 
 
 def test_configured_members_limit_who_is_offered_in_decide_mode(
@@ -166,15 +167,15 @@ def test_configured_members_limit_who_is_offered_in_decide_mode(
     s.at("2021-11-15 10:00")
     s.login("kss-1", "kss")
     # kss-1 is no member: nobody of KSS may take the call, a gap is open at once.
-    assert [("alert", "handover_gap")] == brief(s.arrive("c1"))
-    assert [("offer", "c1", ("kss-2",))] == brief(s.login("kss-2", "kss"))
+    assert brief(s.arrive("c1")) == [("alert", "handover_gap")]
+    assert brief(s.login("kss-2", "kss")) == [("offer", "c1", ("kss-2",))]
     s.joined("kss-1", "phone")
     s.answer("c1", "kss-2")
-    assert [("offer", "c2", ("kss-1",))] == brief(s.arrive("c2"))
+    assert brief(s.arrive("c2")) == [("offer", "c2", ("kss-1",))]
     s.left("kss-1", "phone")  # a ring already going on rings out
     s.after(25)
     s.abandon("c2")
-    assert ("unanswered", "other", "rang_unanswered") == s.outcome("c2")
+    assert s.outcome("c2") == ("unanswered", "other", "rang_unanswered")
 
 
 def phone(commands: list[Any]) -> list[tuple[str, tuple[str, ...], int]]:
@@ -186,19 +187,19 @@ def test_set_members_follows_logins_the_handover_absences_and_fallback(
 ) -> None:
     s = Pbx(Router(config(vo_config, routing="observe")))
     s.at("2021-11-15 08:00")  # before KSS's 08:30: OK owns the phone
-    assert [("phone", ("ok-1",), 1)] == phone(s.login("ok-1", "ok"))
-    assert [] == phone(s.login("kss-1", "kss"))  # not the owner's: not reachable
-    assert [] == phone(s.login("kss-1", "kss", ("phone", "chat")))  # nothing changed
-    assert [("phone", ("kss-1",), 2)] == phone(s.advance(to="2021-11-15 08:30"))
-    assert [("phone", ("kss-1", "kss-2"), 3)] == phone(s.login("kss-2", "kss"))
+    assert phone(s.login("ok-1", "ok")) == [("phone", ("ok-1",), 1)]
+    assert phone(s.login("kss-1", "kss")) == []  # not the owner's: not reachable
+    assert phone(s.login("kss-1", "kss", ("phone", "chat"))) == []  # nothing changed
+    assert phone(s.advance(to="2021-11-15 08:30")) == [("phone", ("kss-1",), 2)]
+    assert phone(s.login("kss-2", "kss")) == [("phone", ("kss-1", "kss-2"), 3)]
     s.at("2021-11-15 10:00")
-    assert [("phone", ("ok-1",), 4)] == phone(s.absent("kss", "2021-11-15 10:00",
-                                                        "2021-11-15 12:00"))  # fmt: skip
-    assert [("phone", ("kss-1", "kss-2"), 5)] == phone(s.advance(to="2021-11-15 12:00"))
+    assert phone(s.absent("kss", "2021-11-15 10:00",
+                                                        "2021-11-15 12:00")) == [("phone", ("ok-1",), 4)]  # fmt: skip
+    assert phone(s.advance(to="2021-11-15 12:00")) == [("phone", ("kss-1", "kss-2"), 5)]
     s.logout("kss-1")
     # The last KSS agent leaves: OK falls back in, its agent is reachable on the queue.
-    assert [("phone", ("ok-1",), 7)] == phone(s.logout("kss-2"))
-    assert (7, ("ok-1",)) == s.router._roster["phone"]
+    assert phone(s.logout("kss-2")) == [("phone", ("ok-1",), 7)]
+    assert s.router._roster["phone"] == (7, ("ok-1",))
 
 
 def test_a_restored_router_continues_as_the_one_that_ran(pbx: Pbx) -> None:

@@ -38,8 +38,8 @@ class Carrier:
         body = {"event": event, "timestamp": iso(self.clock.t), "delivery_id": f"d-{self.n}",
                 **fields}  # fmt: skip
         r = await self.client.post("/v1/adapters/carrier", json=body, headers=bearer("carrier"))
-        assert 200 == r.status, await r.text()
-        assert ["accepted"] == [x["status"] for x in (await r.json())["results"]]
+        assert r.status == 200, await r.text()
+        assert [x["status"] for x in (await r.json())["results"]] == ["accepted"]
 
     def at(self, local: str) -> None:
         self.clock.t = local_ts(local)
@@ -63,7 +63,7 @@ async def test_a_carrier_queue_in_observe_mode_follows_the_schedule_by_set_membe
     client = await start(aiohttp_client, observed(vo_config), tmp_path, clock)
     carrier = Carrier(client, clock)
     ws = await client.ws_connect("/v1/commands", headers=bearer("carrier"))
-    assert "hello" == json.loads((await ws.receive()).data)["type"]
+    assert json.loads((await ws.receive()).data)["type"] == "hello"
     seen: list[dict[str, Any]] = []
 
     for ext, team in (("kss-1", "kss"), ("kss-2", "kss"), ("ok-1", "ok")):
@@ -107,7 +107,7 @@ async def test_a_carrier_queue_in_observe_mode_follows_the_schedule_by_set_membe
     absent = {"event_id": "abs-1", "type": "team.absent", "at": iso(clock.t), "source": "supervisor",
               "team": "kss", "from": iso(clock.t), "to": iso(local_ts("2021-11-16 16:00"))}  # fmt: skip
     r = await client.post("/v1/events", json=absent, headers=bearer("supervisor"))
-    assert 200 == r.status, await r.text()
+    assert r.status == 200, await r.text()
     absence = await rosters_until(ws, seen, ["ok-1"])
     assert (absence["version"], absence["at"]) == (morning["version"] + 1, clock.t)
     carrier.at("2021-11-16 10:05")
@@ -121,19 +121,19 @@ async def test_a_carrier_queue_in_observe_mode_follows_the_schedule_by_set_membe
     # Every roster the carrier got, in order, and never an offer of Linje's own.
     r = await client.get("/v1/commands?cursor=0", headers=bearer("carrier"))
     commands = (await r.json())["commands"]
-    assert [
+    assert [(c["version"], c["agent_ids"]) for c in commands if c["type"] == "set_members"] == [
         (1, ["kss-1"]),
         (2, ["kss-1", "kss-2"]),
         (3, ["ok-1"]),
         (4, ["kss-1", "kss-2"]),
         (5, ["ok-1"]),
-    ] == [(c["version"], c["agent_ids"]) for c in commands if c["type"] == "set_members"]
+    ]
     assert set() == {c["type"] for c in commands} & {"offer", "cancel_offer"}
     stats = await client.get("/v1/stats?group_by=channel", headers=bearer("planner"))
     (phone,) = [g for g in (await stats.json())["groups"] if g["channel"] == "phone"]
-    assert (4, 3, {"missing_data": 0, "no_agent": 0, "short_abandon": 0, "agents_busy": 0,
-                   "other": 1}) == (phone["contacts"], phone["answered"], phone["unanswered"])  # fmt: skip
-    assert {"rang_unanswered": 1, "agents_away": 0} == phone["other_reasons"]
+    assert (phone["contacts"], phone["answered"], phone["unanswered"]) == (4, 3, {"missing_data": 0, "no_agent": 0, "short_abandon": 0, "agents_busy": 0,
+                   "other": 1})  # fmt: skip
+    assert phone["other_reasons"] == {"rang_unanswered": 1, "agents_away": 0}
     blob = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert b"4791234567" not in blob
 
@@ -146,12 +146,12 @@ async def test_an_observed_fact_on_a_queue_linje_routes_is_refused(
     ev = Events(clock)
     for e in (ev("agent.logged_in", agent_id="kss-1", team="kss", channels=["phone"]),
               ev("contact.arrived", contact_id="c1", channel="phone", queue="phone")):  # fmt: skip
-        assert 200 == (await client.post("/v1/events", json=e, headers=bearer("carrier"))).status
+        assert (await client.post("/v1/events", json=e, headers=bearer("carrier"))).status == 200
     r = await client.post(
         "/v1/events",
         json=ev("contact.rang", contact_id="c1", agent_ids=["kss-1"]),
         headers=bearer("carrier"),
     )
     body = await r.json()
-    assert (409, "urn:linje:problem:invalid-transition") == (r.status, body["type"]), body
+    assert (r.status, body["type"]) == (409, "urn:linje:problem:invalid-transition"), body
     assert "queue phone is routed in decide mode" in body["detail"]
