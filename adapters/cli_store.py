@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.cli import COMMANDS, command
 
@@ -37,16 +35,6 @@ def _bad(detail: str) -> Exception:
     from router.errors import BadInput
 
     return BadInput(detail)
-
-
-@contextmanager
-def _open_text(path: str, *, newline: str | None = None) -> Iterator[IO[str]]:
-    try:
-        fh = open(path, encoding="utf-8", errors="replace", newline=newline)  # noqa: SIM115
-    except OSError as exc:
-        raise _bad(f"cannot read {path}: {exc.strerror}") from None
-    with fh:
-        yield fh
 
 
 def helpline_dir(data: str, helpline: str | None = None, *, new: str | None = None) -> Path:
@@ -260,6 +248,15 @@ def _import(sub: SubParsers) -> None:
             "without it and --default-team, TEAM-* names belong to TEAM",
         )
         k.add_argument("--default-team", metavar="TEAM", help="team of agents matching no pattern")
+        if name == "asterisk-queue-log":
+            k.add_argument(
+                "--member-alias",
+                action="append",
+                default=[],
+                metavar="MEMBERNAME=INTERFACE[,...]",
+                help="a queue member's name and its interface are one agent (ADDMEMBER names "
+                "the interface, CONNECT the member name); 1001 and SIP/1001 are learnt",
+            )
         k.add_argument(
             "--dry-run", action="store_true", help="convert and check, write nothing to the log"
         )
@@ -279,6 +276,9 @@ def _run_import(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     queue_map = parse_queue_map(args.queue_map, cfg)
     teams = parse_team_map(args.agent_team, args.default_team, cfg)
+    from adapters.importers.asterisk import parse_member_aliases
+
+    aliases = parse_member_aliases(getattr(args, "member_alias", []))
     if not Path(args.file).is_file():
         raise _bad(f"cannot read {args.file}: no such file")
     data = helpline_dir(args.data, args.helpline, new=cfg.id)
@@ -289,9 +289,14 @@ def _run_import(args: argparse.Namespace) -> int:
         )
 
     # Read the whole file first (a month of calls is small) so that a file
-    # refused as a whole leaves the data directory untouched.
-    with _open_text(args.file, newline="") as fh:
-        lines = fh.readlines()
+    # refused as a whole leaves the data directory untouched. A gzip file
+    # (a rotated queue_log.1.gz) is read as its text.
+    from adapters.importers.common import read_lines
+
+    try:
+        lines = read_lines(args.file)
+    except OSError as exc:
+        raise _bad(f"cannot read {args.file}: {exc.strerror or exc}") from None
     if args.source == "carrier-csv":
         from adapters.importers.carrier_csv import check_header
 
@@ -301,7 +306,14 @@ def _run_import(args: argparse.Namespace) -> int:
         if args.source == "asterisk-queue-log":
             from adapters.importers.asterisk import import_queue_log
 
-            return import_queue_log(lines, sink=sink, config=cfg, queue_map=queue_map, teams=teams)
+            return import_queue_log(
+                lines,
+                sink=sink,
+                config=cfg,
+                queue_map=queue_map,
+                teams=teams,
+                member_aliases=aliases,
+            )
         from adapters.importers.carrier_csv import import_carrier_csv
 
         return import_carrier_csv(lines, sink=sink, config=cfg, teams=teams, queue_map=queue_map)

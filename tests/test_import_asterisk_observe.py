@@ -351,3 +351,35 @@ def test_parse_line_still_reads_a_good_line() -> None:
         ok.event,
         ok.data,
     ) == (9, 1000.0, "SIP/a", "RINGNOANSWER", ("15000",))
+
+
+def test_the_cli_reads_a_gzip_queue_log_with_member_aliases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from adapters.cli import main
+
+    conf = tmp_path / "pbx.toml"
+    conf.write_text(
+        'id = "pbx"\nholidays_country = "NO"\n[teams.staff]\n'
+        '[queues.first]\nchannel = "phone"\ndefault = "staff"\nrouting = "observe"\n'
+    )
+    log_file = tmp_path / "queue_log.1.gz"
+    log_file.write_bytes(
+        gzip.compress(
+            log("""
+                990|MANAGER|q01|SIP/1001|ADDMEMBER|
+                995|NONE|q01|Anne|PAUSE|lunch
+                1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+                1030|1000.1|q01|NONE|ABANDON|1|1|30
+            """).encode()
+        )
+    )
+    args = ["import", "asterisk-queue-log", str(log_file), "--data", str(tmp_path / "data"),
+            "--config", str(conf), "--queue-map", "q01=first", "--default-team", "staff",
+            "--member-alias", "Anne=SIP/1001", "--dry-run"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "  lines read: 4" in out
+    assert "  events converted: 5 (agent.away 1, agent.joined_queue 1, agent.logged_in 1, " in out
+    assert main([*args[:-3], "--member-alias", "Anne", "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--member-alias: expected MEMBERNAME=INTERFACE")

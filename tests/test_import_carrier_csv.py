@@ -86,10 +86,10 @@ def test_the_summary_reports_every_skipped_row_by_line(vo_config: HelplineConfig
     }
     assert s.skipped == [
         (10, "call_id listed before, on line 2"),
-        (11, "arrived '2021-11-15 18:30:00' has no UTC offset"),
+        (11, "arrived has no UTC offset"),
         (13, "answered is before arrived"),
         (14, "an answered call needs the agent who answered"),
-        (15, "arrived 'yesterday' is not an ISO 8601 time"),
+        (15, "arrived is not an ISO 8601 time"),
         (17, "too few columns: got 2, the header has 7"),
     ]
     assert dict(s.unmapped) == {"queue 'sales' not in --queue-map": 1}
@@ -134,3 +134,32 @@ def test_a_zero_length_call_still_ends_after_it_was_answered(
     assert dict(s.refused) == {}
     rec = next(r for r in sink.records if isinstance(r, ContactRecord))
     assert (rec.outcome, rec.wait_s) == ("answered", 0.0)
+
+
+def test_the_same_day_on_a_queue_the_carrier_routes_itself(
+    vo_config: HelplineConfig, teams
+) -> None:  # type: ignore[no-untyped-def]
+    data = vo_config.model_dump()
+    data["queues"]["phone"]["routing"] = "observe"
+    config = HelplineConfig.model_validate(data)
+    sink = DryRunSink(config)
+    s = import_carrier_csv(CSV.splitlines(True), sink=sink, config=config, teams=teams)
+    outcomes = sorted(
+        (r.arrived_at, r.outcome, r.unanswered, r.wait_s)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    )
+    # Every pick-up is the carrier's own: accepted without an offer from Linje. tn-7 has
+    # no end: the carrier decides how long a caller waits, so it is not closed as missing
+    # data after an hour but is still open when the file ends.
+    assert [(o, k, w) for _, o, k, w in outcomes] == [
+        ("answered", None, 12.0),
+        ("unanswered", "no_agent", 4.0),
+        ("answered", None, 2.0),
+        ("unanswered", "agents_busy", 30.0),  # anne talking on tn-3
+        ("unanswered", "short_abandon", 5.0),
+        ("answered", None, 30.0),
+        ("answered", None, 5.0),
+        ("unanswered", "no_agent", 30.0),
+    ]
+    assert (dict(s.refused), s.still_open) == ({}, 1)

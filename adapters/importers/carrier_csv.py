@@ -29,7 +29,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from adapters.importers.common import Feeder, ImportSummary, Sink, TeamMap, safe_id
+from adapters.importers.common import Feeder, ImportSummary, Sink, TeamMap, queue_label, safe_id
 from router.config import HelplineConfig
 from router.errors import BadInput
 from router.events import ContactAbandoned, ContactAnswered, ContactArrived, ContactEnded
@@ -58,9 +58,9 @@ def _time(value: str, column: str) -> float | str:
     try:
         t = dt.datetime.fromisoformat(value)
     except ValueError:
-        return f"{column} {value[:40]!r} is not an ISO 8601 time"
+        return f"{column} is not an ISO 8601 time"
     if t.tzinfo is None or t.utcoffset() is None:
-        return f"{column} {value[:40]!r} has no UTC offset"
+        return f"{column} has no UTC offset"
     return t.timestamp()
 
 
@@ -166,7 +166,7 @@ def import_carrier_csv(
             continue
         call = _parse(row, line, cols=cols, width=width, queue_map=queue_map or {}, config=config)
         if call is None:
-            summary.unmapped[f"queue {row[cols['queue']].strip()!r} not in --queue-map"] += 1
+            summary.unmapped[f"{queue_label(row[cols['queue']].strip())} not in --queue-map"] += 1
         elif isinstance(call, str):
             summary.skip(line, call)
         else:
