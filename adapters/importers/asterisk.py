@@ -8,8 +8,10 @@ queue_log event                               Linje event
 ============================================  =========================================
 ENTERQUEUE (url|callerid|position)            ``contact.arrived`` (the caller id is never read)
 CONNECT (holdtime|bridged uniqueid|ringtime)  ``contact.answered`` by the agent
-ABANDON, EXITEMPTY, EXITWITHTIMEOUT,          ``contact.abandoned``
-EXITWITHKEY
+ABANDON, EXITEMPTY, EXITWITHTIMEOUT,          ``contact.abandoned`` (EXITEMPTY, JOINEMPTY,
+EXITWITHKEY, JOINEMPTY, LEAVEEMPTY            LEAVEEMPTY: the queue had nobody to ring)
+CLOSED                                        ``contact.arrived``: rejected if the plan is closed
+FULL, DIVERT_CA_RATIO, DIVERT_HOLDTIME        ended at once; "turned away by the PBX"
 COMPLETEAGENT, COMPLETECALLER (holdtime|      ``contact.ended``
 calltime|origposition), TRANSFER,
 BLINDTRANSFER, ATTENDEDTRANSFER
@@ -17,10 +19,18 @@ AGENTLOGIN, AGENTCALLBACKLOGIN, ADDMEMBER     ``agent.logged_in``
 AGENTLOGOFF, AGENTCALLBACKLOGOFF,             ``agent.logged_out`` (held until a call ends)
 REMOVEMEMBER
 PAUSE, PAUSEALL / UNPAUSE, UNPAUSEALL         ``agent.away`` / ``agent.ready``
-QUEUESTART, CONFIGRELOAD, RINGNOANSWER,       nothing: the router makes its own ring
-RINGCANCELED, DID, INFO, PENALTY, SYSCOMPAT,  timeouts and no-answer counts
-AGENTDUMP
+RINGNOANSWER (ringtime ms)                    observed queue: ``contact.rang`` and
+                                              ``contact.ring_ended``; else nothing
+QUEUESTART, CONFIGRELOAD, RINGCANCELED, DID,  nothing
+INFO, PENALTY, SYSCOMPAT, AGENTDUMP
 ============================================  =========================================
+
+On a queue with ``routing = "observe"`` (the PBX routed) the importer feeds
+the observed facts: ADDMEMBER / REMOVEMEMBER also join and leave that queue's
+member list, a later line naming another mapped queue moves the waiting call
+there, an end without a CONNECT is answered by the line's agent (with a
+warning), and an agent seen only ringing or talking is logged in only while
+it does (docs/IMPORT.md, "Two modes").
 
 Lines are fed in time order (a stable sort on the epoch keeps Asterisk's own
 order within a second). Event ids are derived from the line's epoch, call id,
