@@ -393,39 +393,31 @@ class _QueueLogImport:
         """A member the log never added, ringing or answering on a listed queue: a static one."""
         listed = self.listed.get(queue)
         if listed is not None and agent_id not in listed:
-            listed.add(agent_id)
-            self.f.send(
-                AgentJoinedQueue(
-                    event_id=f"{q.event_id}-join",
-                    at=q.at,
-                    source=SOURCE,
-                    agent_id=agent_id,
-                    queue=queue,
-                ),
-                line=q.line,
-                added="static member joined at its first call",
-            )
+            self.member_event(q, agent_id, queue, join=True, static=True)
 
     def membership(self, q: QueueLogLine, agent_id: str, queues: set[str], join: bool) -> None:
         """ADDMEMBER / REMOVEMEMBER of an observed queue: its member list."""
         for queue in sorted(set(self.queue_map.values()) if "*" in queues else queues):
-            if not self.observed(queue):
-                continue
-            listed = self.listed.setdefault(queue, set())
-            if join == (agent_id in listed):
-                continue
-            kind = AgentJoinedQueue if join else AgentLeftQueue
-            (listed.add if join else listed.discard)(agent_id)
-            self.f.send(
-                kind(
-                    event_id=f"{q.event_id}-{queue}",
-                    at=q.at,
-                    source=SOURCE,
-                    agent_id=agent_id,
-                    queue=queue,
-                ),
-                line=q.line,
-            )
+            if self.observed(queue) and join != (agent_id in self.listed.get(queue, ())):
+                self.member_event(q, agent_id, queue, join=join)
+
+    def member_event(
+        self, q: QueueLogLine, agent_id: str, queue: str, *, join: bool, static: bool = False
+    ) -> None:
+        listed = self.listed.setdefault(queue, set())
+        (listed.add if join else listed.discard)(agent_id)
+        kind = AgentJoinedQueue if join else AgentLeftQueue
+        self.f.send(
+            kind(
+                event_id=f"{q.event_id}-{'join' if static else queue}",
+                at=q.at,
+                source=SOURCE,
+                agent_id=agent_id,
+                queue=queue,
+            ),
+            line=q.line,
+            added="static member joined at its first call" if static else None,
+        )
 
     # -------------------------------------------------------------- presence
     def presence(self, q: QueueLogLine) -> None:

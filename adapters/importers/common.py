@@ -416,13 +416,25 @@ class Feeder:
         return contact_id in self.rejected
 
     def ensure_logged_in(
-        self, agent: str, team: str, channel: str, *, at: float, eid: str, line: int
+        self,
+        agent: str,
+        team: str,
+        channel: str,
+        *,
+        at: float,
+        eid: str,
+        line: int,
+        implied: bool = True,
+        added: str = "agent logged in while it rang or talked",
     ) -> None:
-        """Log ``agent`` in on ``channel`` for as long as it rings or talks (``implied``)."""
+        """Log ``agent`` in on ``channel`` if the log has not said so.
+
+        ``implied``: for as long as it rings or talks only (observed queues).
+        """
         current = self.logged.get(agent)
+        if implied and current is None:
+            self.implied.add(agent)
         if current is None or channel not in current[1]:
-            if current is None:
-                self.implied.add(agent)
             channels = (current[1] if current else frozenset()) | {channel}
             self.send(
                 AgentLoggedIn(
@@ -434,7 +446,7 @@ class Feeder:
                     channels=tuple(sorted(channels)),
                 ),
                 line=line,
-                added="agent logged in while it rang or talked",
+                added=added,
             )
 
     def release(self, agent: str, *, at: float, eid: str, line: int) -> None:
@@ -458,23 +470,16 @@ class Feeder:
 
         ``implied``: the login lasts only while the agent talks (observed queues).
         """
-        current = self.logged.get(agent)
-        if implied and current is None:
-            self.implied.add(agent)
-        if current is None or channel not in current[1]:
-            channels = (current[1] if current else frozenset()) | {channel}
-            self.send(
-                AgentLoggedIn(
-                    event_id=f"{eid}-in",
-                    at=at,
-                    source=self.source,
-                    agent_id=agent,
-                    team=team,
-                    channels=tuple(sorted(channels)),
-                ),
-                line=line,
-                added="agent logged in to answer",
-            )
+        self.ensure_logged_in(
+            agent,
+            team,
+            channel,
+            at=at,
+            eid=eid,
+            line=line,
+            implied=implied,
+            added="agent logged in to answer",
+        )
         if agent in self.away and agent in self.logged:
             self.send(
                 AgentReady(event_id=f"{eid}-ready", at=at, source=self.source, agent_id=agent),
