@@ -131,6 +131,10 @@ class ObserveMixin(RouterBase):
             del self._rang[c.id]
             self._transition(c, "lapse")
 
+    def ringing_of(self, c: Contact) -> list[str]:
+        """Who rings for ``c`` now: Linje's offers, or the PBX's observed rings."""
+        return sorted(c.ringing or self._rang.get(c.id, {}))
+
     def _forget_rings(self, c: Contact) -> None:
         """The contact left the queue (answered or ended): no ring of it goes on."""
         self._rang.pop(c.id, None)

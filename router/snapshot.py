@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from router._state import Agent, AlertState, Contact, QueueState
 from router.config import CLOSED, HelplineConfig
 from router.coverage import Absence, CoveragePlan
+from router.tables import ContactState
 from router.today import Today
 
 __all__ = ["RECENT_ALERT_S", "RouterView", "build_snapshot"]
@@ -39,6 +40,7 @@ class RouterView(Protocol):
     def eligible_teams(self, queue: QueueState) -> tuple[frozenset[str], str, bool]: ...
     def capacity(self, channel: str) -> int: ...
     def absences(self) -> list[Absence]: ...
+    def ringing_of(self, contact: Contact) -> list[str]: ...
 
 
 def _r(x: float) -> float:
@@ -69,7 +71,7 @@ def build_snapshot(router: RouterView) -> dict[str, Any]:
                 "state": c.state.value,
                 "arrived_at": _r(c.arrived_at),
                 "wait_s": _r(now - c.arrived_at),
-                "ringing": sorted(c.ringing),
+                "ringing": router.ringing_of(c),
             }
             for c in router.waiting_in(q)
         ]
@@ -140,7 +142,7 @@ def build_snapshot(router: RouterView) -> dict[str, Any]:
         )
     ]
     in_waiting = router.waiting_contacts()
-    offered = sum(1 for c in in_waiting if c.ringing)
+    offered = sum(1 for c in in_waiting if c.state is ContactState.OFFERED)
     return {
         "helpline": router.config.id,
         "now": _r(now),

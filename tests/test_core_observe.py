@@ -218,3 +218,14 @@ def test_a_restored_router_continues_as_the_one_that_ran(pbx: Pbx) -> None:
         s.abandon("c1")
     assert twin.outcome("c1") == pbx.outcome("c1") == ("unanswered", "other", "rang_unanswered")
     assert dump(twin.router) == dump(pbx.router)
+
+
+def test_the_supervisor_sees_the_pbx_ringing(pbx: Pbx) -> None:
+    pbx.arrive("c1")
+    pbx.rang("c1", "kss-2", "kss-1")
+    snap = pbx.router.snapshot()
+    (phone,) = [q for q in snap["queues"] if q["queue"] == "phone"]
+    assert [(w["contact_id"], w["state"], w["ringing"]) for w in phone["waiting"]] == [
+        ("c1", "offered", ["kss-1", "kss-2"])
+    ]
+    assert (snap["totals"]["waiting"], snap["totals"]["offered"]) == (0, 1)
