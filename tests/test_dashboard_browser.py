@@ -252,7 +252,10 @@ def test_a_shift_seen_live_through_the_handover(
     # kss-1 logs in: the call rings there, then kss-1 answers and is busy.
     kss1 = page.locator('tr[data-agent="kss-1"] td[data-channel="phone"]')
     result = service.post("agent.logged_in", agent_id="kss-1", team="kss", channels=["phone"])
-    assert [(c["type"], c["agent_ids"]) for c in result["commands"]] == [("offer", ["kss-1"])]
+    assert [(c["type"], c["agent_ids"]) for c in result["commands"]] == [
+        ("offer", ["kss-1"]),
+        ("set_members", ["kss-1"]),  # the phone queue's ring group: kss-1 now
+    ]
     expect(kss1).to_have_attribute("data-state", "offered")
     expect(kss1).to_contain_text("Ringing")
     expect(row).to_contain_text("Ringing: kss-1")

@@ -279,6 +279,11 @@ def valid_event(draw: st.DrawFn, service: Service, types: list[str]) -> dict[str
         "team.absent": {"team": "kss", "from": "2021-11-16T08:00:00+01:00",
                         "to": "2021-11-16T16:00:00+01:00"},
         "alert.acknowledged": {"alert_id": f"{MARK}-al-{draw(ids)}"},
+        "contact.rang": {"contact_id": c, "agent_ids": [a]},
+        "contact.ring_ended": {"contact_id": c, "agent_ids": [a]},
+        "contact.moved": {"contact_id": c, "queue": channel},
+        "agent.joined_queue": {"agent_id": a, "queue": channel},
+        "agent.left_queue": {"agent_id": a, "queue": channel},
     }[kind]  # fmt: skip
     eid = f"{MARK}-e-{next(SERIAL)}"  # fresh: an accepted mutation is a new event
     event = {"event_id": eid, "type": kind, "at": service.now(), "source": source, **own}
@@ -298,6 +303,7 @@ def valid_webhook(draw: st.DrawFn, service: Service, vendor: str) -> dict[str, A
         "delivery_id": f"{MARK}-d-{next(SERIAL)}",
         contact_key: contact(draw(ids)),
         agent_key: agent(draw(ids)),
+        agent_key + "s": [agent(draw(ids))],  # the agents an observed ring names
         "queue": "phone" if vendor == "carrier" else "chat",
         "team": "kss",
         "pause_reason": "break",
