@@ -383,3 +383,21 @@ def test_the_cli_reads_a_gzip_queue_log_with_member_aliases(
     assert "  events converted: 5 (agent.away 1, agent.joined_queue 1, agent.logged_in 1, " in out
     assert main([*args[:-3], "--member-alias", "Anne", "--dry-run"]) == 2
     assert capsys.readouterr().err.strip().endswith("--member-alias: expected MEMBERNAME=INTERFACE")
+
+
+def test_a_wait_field_that_disagrees_with_the_lines_is_reported(config: HelplineConfig) -> None:
+    sink, s = run(
+        config,
+        log("""
+            1000|1000.1|q01|NONE|ENTERQUEUE||x|1
+            1040|1000.1|q01|NONE|ABANDON|1|1|10
+            2000|2000.1|q01|NONE|ENTERQUEUE||x|1
+            2003|2000.1|q01|SIP/a|CONNECT|3|2003.2|3
+            2063|2000.1|q01|SIP/a|COMPLETEAGENT|3|60|1
+        """),
+    )
+    assert s.problems() == [
+        "line 2: warning: ABANDON's wait (data3) differs from the time since ENTERQUEUE by "
+        "+30 s: the lines' times are used"
+    ]
+    assert [r.wait_s for r in sink.records if isinstance(r, ContactRecord)] == [40.0, 3.0]

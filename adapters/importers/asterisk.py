@@ -121,6 +121,15 @@ NUMERIC: dict[str, tuple[int, ...]] = {
     "RINGNOANSWER": (0,),
     "RINGCANCELED": (0,),
 }
+# Which data field holds the caller's wait so far (holdtime / waittime), by event.
+WAIT_FIELD: dict[str, int] = {
+    "CONNECT": 0,
+    "ABANDON": 2,
+    "EXITEMPTY": 2,
+    "LEAVEEMPTY": 2,
+    "EXITWITHTIMEOUT": 2,
+    "EXITWITHKEY": 3,
+}
 _EVENT = re.compile(r"^[A-Z][A-Z_]*$")
 _CALLID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 _NONE = ("", "NONE")
@@ -261,6 +270,7 @@ class _QueueLogImport:
         observe = self.observed(queue)
         if observe and not call[3]:
             queue = self.move(q, call) or queue
+        self.check_wait(q, float(call[4]))  # type: ignore[arg-type]
         if q.event == "CONNECT":
             if q.agent in _NONE:
                 self.s.skip(q.line, "CONNECT without an agent")
@@ -278,6 +288,23 @@ class _QueueLogImport:
                 self.s.warn(q.line, f"{q.event} without a CONNECT: counted answered by its agent")
                 call[3] = self.answer(q, call, observe)
         self.end(q, contact_id, observe)
+
+    def check_wait(self, q: QueueLogLine, entered: float) -> None:
+        """The log's own wait (``WAIT_FIELD``) against the time between the lines.
+
+        The lines' times are what is fed (waits and handle times follow from
+        them); a data field that disagrees by more than a second is reported.
+        """
+        i = WAIT_FIELD.get(q.event)
+        if i is None or i >= len(q.data) or not q.data[i]:
+            return
+        off = (q.at - entered) - int(q.data[i])
+        if abs(off) > 1:
+            self.s.warn(
+                q.line,
+                f"{q.event}'s wait (data{i + 1}) differs from the time since ENTERQUEUE by "
+                f"{off:+g} s: the lines' times are used",
+            )
 
     def end(self, q: QueueLogLine, contact_id: str, observe: bool) -> None:
         del self.calls[q.callid]
@@ -371,7 +398,7 @@ class _QueueLogImport:
         n = self.entries[q.callid] = self.entries.get(q.callid, 0) + 1
         contact_id = safe_id(q.callid, prefix="aq-") + (f"-{n}" if n > 1 else "")
         channel = self.channel_of(queue)
-        call: list[object] = [contact_id, channel, queue, False]
+        call: list[object] = [contact_id, channel, queue, False, q.at]
         self.calls[q.callid] = call
         self.finished.discard(q.callid)
         self.f.send(
