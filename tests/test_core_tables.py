@@ -117,3 +117,23 @@ def test_the_display_table_shows_busy_then_offered_then_wrap_up_then_away_then_r
         else:
             expected = ChannelState.READY
         assert expected == shown, (busy, offered, wrap, presence)
+
+
+def test_every_mode_bound_trigger_is_a_row_of_a_table_and_names_known_modes() -> None:
+    from router.tables import MODE_TRIGGERS
+
+    triggers = set(CONTACT_TRIGGERS) | set(AGENT_TRIGGERS) | {"offer"}
+    assert sorted(t for t in MODE_TRIGGERS if t not in triggers) == []
+    assert {m for modes in MODE_TRIGGERS.values() for m in modes} == {"decide", "observe"}
+    # Observed rows: a PBX's ring puts a waiting contact on offer, its end sends it back
+    # via "lapse", its pick-up needs no offer; none of them is reachable when ended.
+    assert (
+        CONTACT_TRANSITIONS[(W, "contact.rang")],
+        CONTACT_TRANSITIONS[(OF, "contact.ring_ended")],
+        CONTACT_TRANSITIONS[(W, "observed_answer")],
+        CONTACT_TRANSITIONS[(OF, "observed_answer")],
+    ) == (OF, OF, S, S)
+    assert {ContactAlreadyEnded} == {
+        CONTACT_REFUSALS[(E, t)]
+        for t in ("contact.rang", "contact.ring_ended", "observed_answer", "contact.moved")
+    }
