@@ -21,6 +21,7 @@ __all__ = [
     "command_from_dict",
     "command_to_dict",
 ]
+__all__ += ["LegalHold"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,7 +69,20 @@ class Alert(Command):
     details: dict[str, Any]
 
 
-COMMAND_TYPES: dict[str, type[Command]] = {c.type: c for c in (Offer, CancelOffer, Reject, Alert)}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegalHold(Command):
+    """Ask the vendor of the contact's channel to preserve its own trace of the contact
+    under its own procedure (duty to avert); Linje records only that it asked."""
+
+    type: ClassVar[str] = "legal_hold"
+    contact_id: str
+    channel: str
+    escalation_id: str
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    c.type: c for c in (Offer, CancelOffer, Reject, Alert, LegalHold)
+}
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in COMMAND_TYPES.values()}
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from router._agents import AgentsMixin
 from router._contacts import AlreadyAnswered, ContactsMixin
 from router._dispatch import DispatchMixin
+from router._escalations import EscalationsMixin
 from router._handover import HandoverMixin
 from router._offers import OffersMixin
 from router._state import Agent, AlertState, Contact, QueueState
@@ -57,6 +58,11 @@ from router.events import (
     TeamAbsent,
     event_digest,
 )
+from router.events_escalation import (
+    EscalationClosed,
+    EscalationStepTicked,
+    LegalHoldAcknowledged,
+)
 from router.snapshot import build_snapshot
 from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step
 from router.tables import ContactState, TimerKind
@@ -71,6 +77,7 @@ ROUTING_STATE_MODULES = (
     "router._base",
     "router._contacts",
     "router._dispatch",
+    "router._escalations",
     "router._handover",
     "router._offers",
     "router._state",
@@ -90,7 +97,9 @@ PURGE_EVERY_S = 60.0
 _Check = Callable[[Any, Any], None]
 
 
-class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMixin):
+class Router(
+    ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMixin, EscalationsMixin
+):
     """One helpline's routing state. Not thread-safe; one driver feeds it.
 
     ``Router(config)`` starts empty; its clock starts at the first step.
@@ -280,6 +289,8 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
             self._reconcile(self._contacts[key])
         elif kind is TimerKind.LONG_WAIT:
             self._long_wait(self._contacts[key])
+        elif kind is TimerKind.ESCALATE:
+            self._escalate(key)
         else:  # pragma: no cover - a timer kind we never set
             raise InternalError(f"unknown timer kind {kind!r}")
 
@@ -307,6 +318,7 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
             self._alerts.pop(closed.popleft()[1], None)
         if self._absences:
             self._absences = [a for a in self._absences if a.end > now - 86400.0]
+        self._purge_escalations(horizon)
 
 
 # Per event class: (check, apply). The check raises before anything changes.
@@ -321,7 +333,10 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     AgentReady: (Router._check_ready, Router._on_ready),
     AgentAway: (Router._check_away, Router._on_away),
     ChatFeedback: (Router._check_feedback, Router._on_feedback),
-    ContactFlagged: (Router._check_contact_note, Router._on_flagged),
+    ContactFlagged: (Router._check_flagged, Router._on_flag),
     TeamAbsent: (Router._check_absent, Router._on_absent),
-    AlertAcknowledged: (Router._check_ack, Router._on_ack),
+    AlertAcknowledged: (Router._check_ack, Router._on_alert_ack),
+    EscalationStepTicked: (Router._check_tick, Router._on_tick),
+    EscalationClosed: (Router._check_close, Router._on_close),
+    LegalHoldAcknowledged: (Router._check_hold_ack, Router._on_hold_ack),
 }

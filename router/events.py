@@ -54,6 +54,7 @@ __all__ = [
     "event_from_dict",
     "event_to_dict",
 ]
+__all__ += ["register_event_types"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,6 +262,12 @@ class ContactFlagged(Event):
     _words: ClassVar[tuple[str, ...]] = ("flag",)
     contact_id: str
     flag: str
+    category: str | None = None  # a configured code of the flag's kind, never free text
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if self.category is not None:
+            _check_word("ContactFlagged", "category", self.category)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -312,25 +319,31 @@ EVENT_TYPES: dict[str, type[Event]] = {
     )
 }
 
-# Per event class: (python name, wire name) of every field, computed once.
-_WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {
-    cls: tuple((f.name, f.metadata.get("wire", f.name)) for f in fields(cls))
-    for cls in EVENT_TYPES.values()
-}
+# Per event class, computed once: (python name, wire name) of every field; (field,
+# default) in order, MISSING where a value is required; the required wire names.
+_WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {}
 _MISSING_VALUE: Any = MISSING
-# Per event class: (field, default) in order; MISSING where a value is required.
-_DEFAULTS: dict[type[Event], tuple[tuple[str, Any], ...]] = {
-    cls: tuple((f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fields(cls))
-    for cls in EVENT_TYPES.values()
-}
-_REQUIRED: dict[type[Event], frozenset[str]] = {
-    cls: frozenset(
-        f.metadata.get("wire", f.name)
-        for f in fields(cls)
-        if f.default is MISSING and f.default_factory is MISSING
-    )
-    for cls in EVENT_TYPES.values()
-}
+_DEFAULTS: dict[type[Event], tuple[tuple[str, Any], ...]] = {}
+_REQUIRED: dict[type[Event], frozenset[str]] = {}
+
+
+def register_event_types(*classes: type[Event]) -> None:
+    """Make event classes known to the wire tables (``router.events_escalation`` adds its)."""
+    for cls in classes:
+        EVENT_TYPES[cls.type] = cls
+        fs = fields(cls)
+        _WIRE[cls] = tuple((f.name, f.metadata.get("wire", f.name)) for f in fs)
+        _DEFAULTS[cls] = tuple(
+            (f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fs
+        )
+        _REQUIRED[cls] = frozenset(
+            f.metadata.get("wire", f.name)
+            for f in fs
+            if f.default is MISSING and f.default_factory is MISSING
+        )
+
+
+register_event_types(*EVENT_TYPES.values())
 
 
 def event_digest(event: Event) -> int:

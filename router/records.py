@@ -26,6 +26,7 @@ __all__ = [
     "record_from_dict",
     "record_to_dict",
 ]
+__all__ += ["ESCALATION_ACTIONS", "EscalationRecord"]
 
 OUTCOMES = ("answered", "rejected_closed", "unanswered")
 # In precedence order: the first that matches is the class (docs/ARCHITECTURE.md "Domain").
@@ -131,6 +132,41 @@ class LateAnswerRecord(Record):
     rang_out_at: float
 
 
+# What happened to an escalation, one record each (docs/ROUTING.md "Escalations").
+ESCALATION_ACTIONS = (
+    "raised",
+    "alerted",
+    "acknowledged",
+    "step_ticked",
+    "legal_hold_requested",
+    "legal_hold_acknowledged",
+    "closed",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationRecord(Record):
+    """One fact of an escalation (duty to avert): raised, a level alerted, acknowledged,
+    a step ticked, the legal hold asked for and confirmed, closed. Codes and staff ids
+    only: ``by`` is the authenticated principal (or the adapter that raised it)."""
+
+    kind: ClassVar[str] = "escalation"
+    escalation_id: str
+    action: str  # one of ESCALATION_ACTIONS
+    at: float
+    raised_at: float
+    contact_id: str
+    channel: str
+    queue: str
+    team: str  # the team that owned the contact
+    flag: str
+    category: str | None = None
+    level: int = 0  # the chain level alerted (1-based; 0: not a level's record)
+    by: str | None = None
+    step: str | None = None
+    reason: str | None = None  # the close reason code
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     r.kind: r
     for r in (
@@ -140,6 +176,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         GapRecord,
         NoAnswerRecord,
         LateAnswerRecord,
+        EscalationRecord,
     )
 }
 _FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
