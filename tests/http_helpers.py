@@ -35,6 +35,9 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "team.absent": {"team": "kss", "from": "2021-11-16T08:00:00+01:00",
                     "to": "2021-11-16T16:00:00+01:00"},
     "alert.acknowledged": {"alert_id": "al-1"},
+    "escalation.step_ticked": {"escalation_id": "esc-1", "step": "assess"},
+    "escalation.closed": {"escalation_id": "esc-1", "reason": "not_triggered"},
+    "legal_hold.acknowledged": {"contact_id": "c-9"},
 }  # fmt: skip
 
 

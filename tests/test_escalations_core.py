@@ -39,9 +39,7 @@ def in_call(s: Script, cid: str = "c1", when: str = "2021-11-15 10:00") -> None:
 
 
 def tick(s: Script, esc: str, step: str, by: str = "sup-kss") -> list[Command]:
-    return s.send(
-        EscalationStepTicked(**s._env(None), escalation_id=esc, step=step, by=by)
-    )
+    return s.send(EscalationStepTicked(**s._env(None), escalation_id=esc, step=step, by=by))
 
 
 def close(s: Script, esc: str, reason: str, by: str = "sup-kss") -> list[Command]:
@@ -303,9 +301,7 @@ def test_refusals_are_typed_and_change_nothing(
         "reserved reason": lambda: close(s, "esc-1", "checklist_complete"),
         "unknown escalation": lambda: close(s, "esc-9", "not_triggered"),
         "closed escalation": lambda: tick(s, "esc-2", "assess"),
-        "hold never asked": lambda: s.send(
-            LegalHoldAcknowledged(**s._env(None), contact_id="c3")
-        ),
+        "hold never asked": lambda: s.send(LegalHoldAcknowledged(**s._env(None), contact_id="c3")),
     }
     err = refused(s, sends[name])
     assert (err.code, err.field) == expected
