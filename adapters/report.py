@@ -27,8 +27,8 @@ from rich.table import Table
 from adapters.store.entries import log_dir, read_entries
 from router.config import HelplineConfig
 from router.errors import BadInput
-from router.records import OTHER_REASONS, UNANSWERED_CLASSES, Record
 from router.escalation_stats import fold_escalations
+from router.records import OTHER_REASONS, UNANSWERED_CLASSES, Record
 from router.stats import GROUP_KEYS, WEEKDAY_NAMES, Group, Stats, fold_for_config, stats_to_json
 
 __all__ = [

@@ -94,6 +94,20 @@ class EscalationState:
     close_reason: str | None = None
 
 
+def _facts(e: EscalationState) -> dict[str, Any]:
+    """What every alert and view of an escalation says about it: codes and ids only."""
+    return {
+        "escalation_id": e.id,
+        "contact_id": e.contact_id,
+        "channel": e.channel,
+        "queue": e.queue,
+        "team": e.team,
+        "agent_id": e.agent_id,
+        "flag": e.flag,
+        "category": e.category,
+    }
+
+
 def _codes(items: Any) -> str:
     return ", ".join(i.code for i in items) or "none"
 
@@ -192,14 +206,7 @@ class EscalationsMixin(RouterBase):
         alert_id = self._alert(
             "escalation",
             {
-                "escalation_id": e.id,
-                "contact_id": e.contact_id,
-                "channel": e.channel,
-                "queue": e.queue,
-                "team": e.team,
-                "agent_id": e.agent_id,
-                "flag": e.flag,
-                "category": e.category,
+                **_facts(e),
                 "level": n,
                 "levels": len(chain),
                 "role": level.role,
@@ -347,15 +354,8 @@ class EscalationsMixin(RouterBase):
                 continue
             out.append(
                 {
-                    "escalation_id": e.id,
+                    **_facts(e),
                     "alert_id": e.alert_ids[-1] if e.alert_ids else None,
-                    "contact_id": e.contact_id,
-                    "channel": e.channel,
-                    "queue": e.queue,
-                    "team": e.team,
-                    "agent_id": e.agent_id,
-                    "flag": e.flag,
-                    "category": e.category,
                     "raised_at": round(e.raised_at, 3),
                     "raised_by": e.raised_by,
                     "level": e.level,

@@ -15,35 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from tests import test_dashboard_browser as dashboard_browser
 from tests.conftest import ROOT
 from tests.http_helpers import TOKENS
-from tests.test_dashboard_browser import ARGS, Service, ensure_chromium, sign_in
+from tests.test_dashboard_browser import Service, sign_in
 
 SHOTS = ROOT / "artifacts" / "escalation"
 START = "2021-11-15T10:00:00+01:00"
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    path = ensure_chromium()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(path), args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def tab(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    context.close()
-    assert errors == [], errors
+# Debian's Chromium and a fresh page per test, as the dashboard's browser tests have them.
+browser = dashboard_browser.browser
+page = dashboard_browser.page
 
 
 @pytest.fixture
@@ -70,9 +55,9 @@ def shot(page: Page, name: str) -> None:
 
 
 def test_the_banner_comes_within_2_s_stays_through_a_reload_and_goes_on_acknowledgement(
-    line: Service, tab: Page
+    line: Service, page: Page
 ) -> None:
-    page = tab
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(line.base + "/")
     sign_in(page, TOKENS["supervisor"])
     expect(page.locator("#conn-text")).to_have_text("Live")

@@ -258,59 +258,53 @@ function tick() {
 }
 
 // ------------------------------------------------------------------- actions
-async function acknowledge(alertId) {
-  app.acking.add(alertId);
-  app.ackErrors.delete(alertId);
-  render();
-  let ok = false;
+/**
+ * POST to the service as the signed-in supervisor. Resolves to null on success,
+ * the reason it failed, or `undefined` when the token no longer works (signed out).
+ */
+async function postAs(url, body) {
   try {
-    const response = await fetch(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`, {
+    const response = await fetch(url, {
       method: "POST",
-      headers: authHeaders(),
-    });
-    if (response.status === 401 || response.status === 403) {
-      signOut(t(response.status === 403 ? "errNotSupervisor" : "errSessionEnded"));
-      return;
-    }
-    ok = response.ok;
-    if (!ok) {
-      const problem = await response.json().catch(() => ({}));
-      app.ackErrors.set(alertId, problem.detail || `HTTP ${response.status}`);
-    }
-  } catch (err) {
-    app.ackErrors.set(alertId, String(err.message || err));
-  }
-  // On success the button stays "acknowledging" until the state shows who acknowledged.
-  if (!ok) app.acking.delete(alertId);
-  render();
-}
-
-/** POST one of the supervisors' escalation routes; a failure is shown on the banner. */
-async function escalationAction(escalationId, busyKey, path, body) {
-  app.escBusy.add(busyKey);
-  app.escErrors.delete(escalationId);
-  render();
-  let ok = false;
-  try {
-    const response = await fetch(`/v1/escalations/${encodeURIComponent(escalationId)}/${path}`, {
-      method: "POST",
-      headers: { ...authHeaders(), "Content-Type": "application/json" },
+      headers: body === undefined ? authHeaders() : { ...authHeaders(), "Content-Type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (response.status === 401 || response.status === 403) {
       signOut(t(response.status === 403 ? "errNotSupervisor" : "errSessionEnded"));
-      return;
+      return undefined;
     }
-    ok = response.ok;
-    if (!ok) {
-      const problem = await response.json().catch(() => ({}));
-      app.escErrors.set(escalationId, problem.detail || `HTTP ${response.status}`);
-    }
+    if (response.ok) return null;
+    const problem = await response.json().catch(() => ({}));
+    return problem.detail || `HTTP ${response.status}`;
   } catch (err) {
-    app.escErrors.set(escalationId, String(err.message || err));
+    return String(err.message || err);
   }
-  // On success the step stays disabled until the state shows who ticked it.
-  if (!ok || path === "close") app.escBusy.delete(busyKey);
+}
+
+async function acknowledge(alertId) {
+  app.acking.add(alertId);
+  app.ackErrors.delete(alertId);
+  render();
+  const error = await postAs(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`);
+  if (error === undefined) return;
+  // On success the button stays "acknowledging" until the state shows who acknowledged.
+  if (error !== null) {
+    app.ackErrors.set(alertId, error);
+    app.acking.delete(alertId);
+  }
+  render();
+}
+
+/** One of the supervisors' escalation routes; a failure is shown on the banner. */
+async function escalationAction(escalationId, busyKey, path, body) {
+  app.escBusy.add(busyKey);
+  app.escErrors.delete(escalationId);
+  render();
+  const error = await postAs(`/v1/escalations/${encodeURIComponent(escalationId)}/${path}`, body);
+  if (error === undefined) return;
+  if (error !== null) app.escErrors.set(escalationId, error);
+  // On success a step stays disabled until the state shows who ticked it.
+  if (error !== null || path === "close") app.escBusy.delete(busyKey);
   render();
 }
 
