@@ -180,3 +180,39 @@ async def test_a_supervisor_token_may_name_its_team_and_the_page_learns_it(
     assert [s["code"] for s in body["helplines"]["vo_linjen"]["escalations"]["checklist"]] == [
         "assess", "police", "trace", "document"
     ]  # fmt: skip
+
+
+def test_only_a_supervisor_token_names_a_team_and_it_must_be_a_helplines_team(
+    tmp_path: Any, vo_config: Any
+) -> None:
+    from pydantic import ValidationError
+
+    from adapters.http.app import build_app
+    from adapters.http.auth import AuthConfig, Authenticator
+    from router.errors import ConfigError
+
+    with pytest.raises(ValidationError, match="team is for supervisor tokens only"):
+        AuthConfig.model_validate(
+            {"tokens": [{"role": "adapter", "name": "chat", "token": "x" * 20, "team": "kss"}]}
+        )
+    auth = Authenticator(
+        AuthConfig.model_validate(
+            {
+                "tokens": [
+                    {"role": "supervisor", "name": "lead", "token": "y" * 20, "team": "police"}
+                ]
+            }
+        ),
+        source="auth.toml",
+    )
+    with pytest.raises(ConfigError) as caught:
+        build_app([vo_config], tmp_path, auth)
+    assert str(caught.value) == (
+        "auth.toml: tokens.team: supervisor teams police are no helpline's teams"
+    )
+    principal = Authenticator(
+        AuthConfig.model_validate(
+            {"tokens": [{"role": "supervisor", "name": "lead", "token": "y" * 20, "team": "ok"}]}
+        )
+    ).bearer("Bearer " + "y" * 20)
+    assert principal is not None and (principal.name, principal.team) == ("lead", "ok")
