@@ -7,7 +7,7 @@ section 196; ``self_harm_risk``; ...), during a contact or up to
 owning team and the other organisation), and, for a kind with ``legal_hold``,
 a ``legal_hold`` command to the adapter of the contact's channel. Each level
 of the configured chain waits ``ack_timeout_s`` for an acknowledgement
-(``alert.acknowledged`` of any of its alerts, or a first ticked step); then the
+(``alert.acknowledged`` of any of its alerts, a first ticked step, or a close); then the
 next level is alerted. The chain runs on the core's timers, so it goes on
 across handovers: every level's alert also names the team on duty for the
 contact's queue now. A supervisor ticks the handbook's steps
@@ -298,7 +298,10 @@ class EscalationsMixin(RouterBase):
             )
 
     def _on_close(self, ev: EscalationClosed) -> None:
-        self._close_escalation(self._escalations[ev.escalation_id], ev.reason, ev.by)
+        e = self._escalations[ev.escalation_id]
+        if e.acked_at is None:
+            self._acknowledge(e, ev.by)  # whoever closes it has seen it
+        self._close_escalation(e, ev.reason, ev.by)
 
     def _close_escalation(self, e: EscalationState, reason: str, by: str) -> None:
         e.closed_at, e.closed_by, e.close_reason = self._fact, by, reason

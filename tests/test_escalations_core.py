@@ -198,7 +198,11 @@ def test_closing_with_a_reason_code(script: Script) -> None:
     s.after(10)
     assert close(s, "esc-1", "not_triggered", by="sup-ok") == []
     assert view(s) == []
-    assert actions(s)[-1] == ("closed", 0, "sup-ok", None, "not_triggered")
+    assert actions(s)[-2:] == [
+        ("acknowledged", 1, "sup-ok", None, None),  # closing it is seeing it
+        ("closed", 0, "sup-ok", None, "not_triggered"),
+    ]
+    assert esc_alerts(s) == [(False, "sup-ok")]
     assert alerts(s.advance(3600)) == []  # closed: the chain does not go on
 
 
