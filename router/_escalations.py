@@ -201,7 +201,8 @@ class EscalationsMixin(RouterBase):
         on_duty = self._on_duty(e)
         # The first alert goes to both organisations at once; every level's alert also
         # reaches the team on duty now (the incoming team after a handover).
-        to = set(self.config.teams) if n == 1 else addressed | {on_duty}
+        teams = set(self.config.teams)
+        to = sorted(teams if n == 1 else (addressed | {on_duty}) & teams)
         now = self._clock
         alert_id = self._alert(
             "escalation",
@@ -211,14 +212,14 @@ class EscalationsMixin(RouterBase):
                 "levels": len(chain),
                 "role": level.role,
                 "addressed": sorted(addressed),
-                "to": sorted(to & set(self.config.teams)),
+                "to": to,
                 "on_duty": on_duty,
                 "raised_at": round(e.raised_at, 3),
             },
         )
         e.level = n
         e.alert_ids.append(alert_id)
-        e.alerted.append((now, tuple(sorted(to))))
+        e.alerted.append((now, tuple(to)))
         self._esc_record(e, "alerted", level=n)
         if n < len(chain):
             self._timers.set(now + level.ack_timeout_s, ESCALATE, e.id)
