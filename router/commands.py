@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from router._fast import fast_init
+
 __all__ = [
     "COMMAND_TYPES",
     "Alert",
@@ -30,6 +32,7 @@ class Command:
     at: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Offer(Command):
     """Ring these agents (phone) or push the chat to them."""
@@ -40,6 +43,7 @@ class Offer(Command):
     ring_timeout_s: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelOffer(Command):
     """Stop ringing these agents for this contact."""
@@ -49,6 +53,7 @@ class CancelOffer(Command):
     agent_ids: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reject(Command):
     """Refuse a contact (the queue is closed)."""
@@ -58,6 +63,7 @@ class Reject(Command):
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert(Command):
     """Something a supervisor must see: ``handover_gap``, ``agent_auto_away``, ``long_wait``."""

@@ -120,8 +120,8 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
                         f"time seen; at most {tolerance} s is tolerated",
                         field="at",
                     )
-                due = self._timers.peek()
-                if due <= at:
+                heap = self._timers._heap
+                if heap and heap[0][0] <= at and self._timers.peek() <= at:
                     # Timers due by the event's time fire first, whatever the event
                     # is: they would have fired had the driver called advance().
                     self._fire_until(at)

@@ -11,8 +11,6 @@ any other classification can be recomputed from the log.
 
 from __future__ import annotations
 
-from typing import Any
-
 from router._state import Contact
 from router.records import ContactRecord
 
@@ -53,24 +51,50 @@ def closed_record(c: Contact, team: str, at: float) -> ContactRecord:
     )
 
 
-def _facts(c: Contact, ended_at: float, logged_in_at_end: int, busy_at_end: int) -> dict[str, Any]:
-    """The raw facts every finished contact's record keeps beside its class."""
-    return {
-        "contact_id": c.id,
-        "channel": c.channel,
-        "queue": c.queue,
-        "team": c.team,
-        "arrived_at": c.arrived_at,
-        "ended_at": ended_at,
-        "offers": c.offers,
-        "agents_rung": len(c.rung),
-        "logged_in_at_arrival": c.logged_in_at_arrival,
-        "busy_at_arrival": c.busy_at_arrival,
-        "logged_in_at_end": logged_in_at_end,
-        "busy_at_end": busy_at_end,
-        "fallback": c.fallback,
-        "flags": c.flags,
-    }
+def _record(
+    c: Contact,
+    ended_at: float,
+    logged_in_at_end: int,
+    busy_at_end: int,
+    outcome: str,
+    unanswered: str | None,
+    other_reason: str | None,
+    answered_at: float | None,
+    agent_id: str | None,
+    agent_team: str | None,
+    wait_s: float,
+    handle_s: float | None,
+    end_reconciled: bool,
+) -> ContactRecord:
+    """A finished contact's record: its class beside the raw facts every record keeps.
+
+    (Built in one call, without an intermediate dict: one record per contact.)
+    """
+    return ContactRecord(
+        contact_id=c.id,
+        channel=c.channel,
+        queue=c.queue,
+        team=c.team,
+        arrived_at=c.arrived_at,
+        ended_at=ended_at,
+        outcome=outcome,
+        unanswered=unanswered,
+        other_reason=other_reason,
+        answered_at=answered_at,
+        agent_id=agent_id,
+        agent_team=agent_team,
+        wait_s=wait_s,
+        handle_s=handle_s,
+        offers=c.offers,
+        agents_rung=len(c.rung),
+        logged_in_at_arrival=c.logged_in_at_arrival,
+        busy_at_arrival=c.busy_at_arrival,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
+        fallback=c.fallback,
+        end_reconciled=end_reconciled,
+        flags=c.flags,
+    )
 
 
 def unanswered_record(
@@ -83,13 +107,20 @@ def unanswered_record(
     busy_at_end: int,
     missing: bool,
 ) -> ContactRecord:
-    return ContactRecord(
-        **_facts(c, ended_at, logged_in_at_end, busy_at_end),
-        outcome="unanswered",
-        unanswered=klass,
-        other_reason=reason,
-        wait_s=ended_at - c.arrived_at,
-        end_reconciled=missing,
+    return _record(
+        c,
+        ended_at,
+        logged_in_at_end,
+        busy_at_end,
+        "unanswered",
+        klass,
+        reason,
+        None,
+        None,
+        None,
+        ended_at - c.arrived_at,
+        None,
+        missing,
     )
 
 
@@ -104,13 +135,18 @@ def answered_record(
     reconciled: bool,
 ) -> ContactRecord:
     assert c.answered_at is not None
-    return ContactRecord(
-        **_facts(c, ended_at, logged_in_at_end, busy_at_end),
-        outcome="answered",
-        answered_at=c.answered_at,
-        agent_id=agent_id,
-        agent_team=agent_team,
-        wait_s=c.answered_at - c.arrived_at,
-        handle_s=ended_at - c.answered_at,
-        end_reconciled=reconciled,
+    return _record(
+        c,
+        ended_at,
+        logged_in_at_end,
+        busy_at_end,
+        "answered",
+        None,
+        None,
+        c.answered_at,
+        agent_id,
+        agent_team,
+        c.answered_at - c.arrived_at,
+        ended_at - c.answered_at,
+        reconciled,
     )

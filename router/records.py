@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+from router._fast import fast_init
+
 __all__ = [
     "OTHER_REASONS",
     "OUTCOMES",
@@ -38,6 +40,7 @@ class Record:
     kind: ClassVar[str] = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactRecord(Record):
     """One contact, from arrival to its end, with exactly one outcome."""
@@ -68,6 +71,7 @@ class ContactRecord(Record):
     flags: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedbackRecord(Record):
     kind: ClassVar[str] = "feedback"
@@ -78,6 +82,7 @@ class FeedbackRecord(Record):
     rating: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlagRecord(Record):
     kind: ClassVar[str] = "flag"
@@ -86,6 +91,7 @@ class FlagRecord(Record):
     flag: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GapRecord(Record):
     """A period in which the owning team of a queue had nobody logged in."""
@@ -99,6 +105,7 @@ class GapRecord(Record):
     others_logged_in: tuple[str, ...] = ()  # fallback agents who could answer
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NoAnswerRecord(Record):
     """An agent was offered a contact and did not take it."""
@@ -112,6 +119,7 @@ class NoAnswerRecord(Record):
     declined: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LateAnswerRecord(Record):
     """An agent picked up within ``late_answer_s`` after the router timed its ring out.
