@@ -8,10 +8,10 @@ that caused the command (an event's time or a timer's deadline).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from router._fast import fast_init
+from router._fast import fast_init, to_dict_function
 
 __all__ = [
     "COMMAND_TYPES",
@@ -75,16 +75,12 @@ class Alert(Command):
 
 
 COMMAND_TYPES: dict[str, type[Command]] = {c.type: c for c in (Offer, CancelOffer, Reject, Alert)}
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in COMMAND_TYPES.values()}
+_TO_DICT = {cls: to_dict_function(cls, "type", cls.type) for cls in COMMAND_TYPES.values()}
 
 
 def command_to_dict(command: Command) -> dict[str, Any]:
     """The command as its JSON wire dict (``type`` plus fields, tuples as lists)."""
-    out: dict[str, Any] = {"type": command.type}
-    for name in _FIELDS[type(command)]:
-        value = getattr(command, name)
-        out[name] = list(value) if isinstance(value, tuple) else value
-    return out
+    return _TO_DICT[type(command)](command)
 
 
 def command_from_dict(data: dict[str, Any]) -> Command:

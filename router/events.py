@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import MISSING, dataclass, field, fields
 from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Self
 
 from router._checks import (
@@ -318,6 +318,10 @@ _WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {
     cls: tuple((f.name, f.metadata.get("wire", f.name)) for f in fields(cls))
     for cls in EVENT_TYPES.values()
 }
+# Per event class: wire name -> python name.
+_NAMES: dict[type[Event], dict[str, str]] = {
+    cls: {wire: name for name, wire in pairs} for cls, pairs in _WIRE.items()
+}
 _MISSING_VALUE: Any = MISSING
 # Per event class: (field, default) in order; MISSING where a value is required.
 _DEFAULTS: dict[type[Event], tuple[tuple[str, Any], ...]] = {
@@ -356,12 +360,9 @@ def _digest_of(cls: type[Event]) -> Callable[[Event], int]:
     field's ``str()``, joined by U+001F (an f-string formats each field as ``str`` does
     for the str, int, float, tuple and None values events hold)."""
     text = "\\x1f".join(["{e.type}", *(f"{{e.{f.name}}}" for f in fields(cls))])
-    src = (
-        "def digest(e):\n"
-        f"    return crc32(f'{text}'.encode('utf-8', 'surrogatepass'))\n"
-    )
+    src = f"def digest(e):\n    return crc32(f'{text}'.encode('utf-8', 'surrogatepass'))\n"
     env: dict[str, Any] = {"crc32": zlib.crc32}
-    exec(src, env)  # noqa: S102 - source built from the class's own field names
+    exec(src, env)  # source built above from the class's own field names
     return env["digest"]  # type: ignore[no-any-return]
 
 
@@ -374,10 +375,13 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return out
 
 
-def event_from_dict(data: dict[str, Any]) -> Event:
+def event_from_dict(data: dict[str, Any], *, trusted: bool = False) -> Event:
     """Build an event from a plain dict (``at`` and times already POSIX seconds).
 
     Unknown fields and missing fields are refused with ``InvalidEvent`` naming them.
+    ``trusted`` skips the values' checks (``Event.trusted``): only for dicts this
+    code validated itself before storing them, read back through a checksum
+    (the embedded store's recovery).
     """
     kind = data.get("type")
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
@@ -386,7 +390,7 @@ def event_from_dict(data: dict[str, Any]) -> Event:
             f"unknown event type {kind!r} (known: {', '.join(sorted(EVENT_TYPES))})",
             field="type",
         )
-    names = dict((wire, name) for name, wire in _WIRE[cls])
+    names = _NAMES[cls]
     unknown = [k for k in data if k != "type" and k not in names]
     if unknown:
         raise InvalidEvent(f"{kind}: unknown field {unknown[0]!r}", field=unknown[0])
@@ -398,6 +402,8 @@ def event_from_dict(data: dict[str, Any]) -> Event:
         if wire == "type":
             continue
         kwargs[names[wire]] = tuple(value) if isinstance(value, list) else value
+    if trusted:
+        return cls.trusted(**kwargs)
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a value of the wrong shape reached a check

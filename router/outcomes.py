@@ -53,6 +53,7 @@ def closed_record(c: Contact, team: str, at: float) -> ContactRecord:
 
 def _record(
     c: Contact,
+    *,
     ended_at: float,
     logged_in_at_end: int,
     busy_at_end: int,
@@ -109,18 +110,18 @@ def unanswered_record(
 ) -> ContactRecord:
     return _record(
         c,
-        ended_at,
-        logged_in_at_end,
-        busy_at_end,
-        "unanswered",
-        klass,
-        reason,
-        None,
-        None,
-        None,
-        ended_at - c.arrived_at,
-        None,
-        missing,
+        ended_at=ended_at,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
+        outcome="unanswered",
+        unanswered=klass,
+        other_reason=reason,
+        answered_at=None,
+        agent_id=None,
+        agent_team=None,
+        wait_s=ended_at - c.arrived_at,
+        handle_s=None,
+        end_reconciled=missing,
     )
 
 
@@ -137,16 +138,16 @@ def answered_record(
     assert c.answered_at is not None
     return _record(
         c,
-        ended_at,
-        logged_in_at_end,
-        busy_at_end,
-        "answered",
-        None,
-        None,
-        c.answered_at,
-        agent_id,
-        agent_team,
-        c.answered_at - c.arrived_at,
-        ended_at - c.answered_at,
-        reconciled,
+        ended_at=ended_at,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
+        outcome="answered",
+        unanswered=None,
+        other_reason=None,
+        answered_at=c.answered_at,
+        agent_id=agent_id,
+        agent_team=agent_team,
+        wait_s=c.answered_at - c.arrived_at,
+        handle_s=ended_at - c.answered_at,
+        end_reconciled=reconciled,
     )

@@ -8,10 +8,10 @@ the class so any other classification can be recomputed later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from router._fast import fast_init
+from router._fast import fast_init, to_dict_function
 
 __all__ = [
     "OTHER_REASONS",
@@ -150,15 +150,11 @@ RECORD_TYPES: dict[str, type[Record]] = {
         LateAnswerRecord,
     )
 }
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
+_TO_DICT = {cls: to_dict_function(cls, "kind", cls.kind) for cls in RECORD_TYPES.values()}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": record.kind}
-    for name in _FIELDS[type(record)]:
-        value = getattr(record, name)
-        out[name] = list(value) if isinstance(value, tuple) else value
-    return out
+    return _TO_DICT[type(record)](record)
 
 
 def record_from_dict(data: dict[str, Any]) -> Record:

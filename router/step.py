@@ -85,6 +85,8 @@ class Stepper(Protocol):
 
     def advance(self, now: float) -> Step: ...
 
+    def next_deadline(self) -> float | None: ...
+
 
 def replay_step(
     router: Stepper, kind: str, at: float | None, event: Event | None, *, to_clock: bool = True
@@ -96,15 +98,20 @@ def replay_step(
     each event as ``at``) the clock is first advanced to ``at`` so an event
     behind the clock is applied exactly as it was live. The Redis input log
     stores no clock beside its events (``to_clock=False``). The commands and
-    records of that advance are part of the returned step.
+    records of that advance are part of the returned step. An advance that has
+    nothing to do (the clock is already at ``at`` and no timer is due by then)
+    is skipped: it would fire nothing and move nothing.
     """
     if kind == TICK:
         assert at is not None, "a tick entry has a time"
         return router.advance(float(at))
     assert event is not None, "an event entry has an event"
     pre: Step | None = None
-    if to_clock and router.now is not None and at is not None:
-        pre = router.advance(float(at))
+    now = router.now
+    if to_clock and now is not None and at is not None:
+        at = float(at)
+        if at > now or ((due := router.next_deadline()) is not None and due <= at):
+            pre = router.advance(at)
     step = router.apply(event)
     if pre is not None:
         step.commands[:0] = pre.commands
@@ -113,11 +120,16 @@ def replay_step(
     return step
 
 
-def replay_entry(router: Stepper, raw: dict[str, Any], *, to_clock: bool = True) -> Step:
+def replay_entry(
+    router: Stepper, raw: dict[str, Any], *, to_clock: bool = True, trusted: bool = False
+) -> Step:
     """Apply one raw logged entry (``{"k": "event" | "tick", "at": ..., "event": {...}}``).
 
     Decodes the event (``InvalidEvent`` if it does not decode) and replays it
-    with ``replay_step``.
+    with ``replay_step``. ``trusted`` (the embedded store's recovery: every
+    entry was validated before it was logged and its CRC proves it unchanged)
+    decodes the event without re-running its value checks; its shape (type,
+    field names) is still checked.
     """
-    event = event_from_dict(raw["event"]) if raw["k"] != TICK else None
+    event = event_from_dict(raw["event"], trusted=trusted) if raw["k"] != TICK else None
     return replay_step(router, raw["k"], raw.get("at"), event, to_clock=to_clock)
