@@ -20,14 +20,15 @@ __all__ = ["fast_init"]
 T = TypeVar("T", bound=type)
 
 
-def fast_init(cls: T) -> T:
-    """Give the frozen, slotted, keyword-only dataclass ``cls`` a descriptor-based ``__init__``."""
+def _setter_source(cls: type, head: str, tail: str) -> Any:
+    """Compile ``head`` + one descriptor ``__set__`` per field of ``cls`` on ``self`` + ``tail``;
+    the function's keyword-only parameters are the fields, with their defaults."""
     params: list[str] = []
     body: list[str] = []
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
     for i, f in enumerate(fields(cls)):
         if f.default_factory is not MISSING:  # pragma: no cover - none of ours has one
-            raise TypeError(f"{cls.__name__}.{f.name}: fast_init takes no default_factory")
+            raise TypeError(f"{cls.__name__}.{f.name}: no default_factory here")
         if f.default is MISSING:
             params.append(f.name)
         else:
@@ -36,15 +37,28 @@ def fast_init(cls: T) -> T:
         slot = next(k.__dict__[f.name] for k in cls.__mro__ if f.name in k.__dict__)
         env[f"_s{i}"] = slot.__set__  # the slot's member descriptor
         body.append(f"    _s{i}(self, {f.name})")
+    src = head.replace("PARAMS", ", ".join(params)) + "\n".join(body) + tail
+    exec(src, env)  # source built above from the class's own field names
+    return env["f"]
+
+
+def fast_init(cls: T) -> T:
+    """Give the frozen, slotted, keyword-only dataclass ``cls`` a descriptor-based ``__init__``."""
     if hasattr(cls, "__post_init__"):  # pragma: no cover - none of ours has one
         raise TypeError(f"{cls.__name__}: fast_init does not run __post_init__")
-    src = f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(body or ["    pass"])
-    exec(src, env)  # source built above from the class's own field names
-    init = env["__init__"]
+    init = _setter_source(cls, "def f(self, *, PARAMS):\n", "\n")
+    init.__name__ = "__init__"
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init  # type: ignore[misc]
     return cls
+
+
+def unchecked_constructor(cls: type) -> Any:
+    """A function building an instance of the slotted dataclass ``cls`` from keyword
+    fields without running its ``__init__`` or ``__post_init__`` (no validation):
+    ``TypeError`` for a missing or unknown field, as a call would raise."""
+    return _setter_source(cls, "def f(*, PARAMS):\n    self = _new(_cls)\n", "\n    return self\n")
 
 
 def to_dict_function(cls: type, tag: str, value: str) -> Any:

@@ -31,6 +31,7 @@ from router._checks import (
     _check_word,
     _encodable,
 )
+from router._fast import unchecked_constructor
 from router.errors import InvalidEvent
 from router.privacy import scrub
 
@@ -98,6 +99,13 @@ class Event:
         inputs (the simulator's millions of events); events from adapters,
         files and the wire are always built normally and validated.
         """
+        make = _UNCHECKED.get(cls)
+        if make is None:
+            make = _UNCHECKED[cls] = unchecked_constructor(cls)
+        try:
+            return make(**values)  # type: ignore[no-any-return]
+        except TypeError:
+            pass  # a missing or unknown field: name it below
         obj = object.__new__(cls)
         for name, default in _DEFAULTS[cls]:
             value = values.pop(name, default)
@@ -323,6 +331,7 @@ _NAMES: dict[type[Event], dict[str, str]] = {
     cls: {wire: name for name, wire in pairs} for cls, pairs in _WIRE.items()
 }
 _MISSING_VALUE: Any = MISSING
+_UNCHECKED: dict[type[Event], Any] = {}  # per class: Event.trusted's compiled constructor
 # Per event class: (field, default) in order; MISSING where a value is required.
 _DEFAULTS: dict[type[Event], tuple[tuple[str, Any], ...]] = {
     cls: tuple((f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fields(cls))
