@@ -12,10 +12,11 @@ it; only construction is cheaper.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
-__all__ = ["fast_init"]
+__all__ = ["fast_init", "to_dict_function", "unchecked_constructor"]
 
 T = TypeVar("T", bound=type)
 
@@ -49,7 +50,6 @@ def fast_init(cls: T) -> T:
     init = _setter_source(cls, "def f(self, *, PARAMS):\n", "\n")
     init.__name__ = "__init__"
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
     cls.__init__ = init  # type: ignore[misc]
     return cls
 
@@ -61,7 +61,7 @@ def unchecked_constructor(cls: type) -> Any:
     return _setter_source(cls, "def f(*, PARAMS):\n    self = _new(_cls)\n", "\n    return self\n")
 
 
-def to_dict_function(cls: type, tag: str, value: str) -> Any:
+def to_dict_function(cls: type, tag: str, value: str) -> Callable[[Any], dict[str, Any]]:
     """``cls``'s instances as their plain wire dict, compiled once: ``{tag: value}`` then
     every field in order, tuple-typed fields as lists (what msgpack and JSON keep).
 
@@ -77,4 +77,4 @@ def to_dict_function(cls: type, tag: str, value: str) -> Any:
     src = "def to_dict(o):\n    return {" + ", ".join(items) + "}\n"
     env: dict[str, Any] = {}
     exec(src, env)  # source built above from the class's own field names
-    return env["to_dict"]
+    return env["to_dict"]  # type: ignore[no-any-return]

@@ -144,7 +144,9 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
             on(self, event)
         finally:
             self._ev_at = None
-        self._seen[eid] = event_digest(event)
+        # The event itself (immutable): its digest is only needed if its id comes
+        # again, or for a checkpoint (``seen_digest``), so it is not computed here.
+        self._seen[eid] = event
         self._seen_order.append((now, eid))  # type: ignore[arg-type]
         self._settle()
         out, records = self._out, self._records
@@ -177,7 +179,7 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
 
     def _again(self, event: Event) -> Step:
         clock = self.now
-        if self._seen[event.event_id] == event_digest(event):
+        if self.seen_digest(event.event_id) == event_digest(event):
             return Step(DUPLICATE, [], [], None, clock, clock)
         err = IdempotencyConflict(
             f"event_id {event.event_id} was already accepted with another body; "
@@ -185,6 +187,14 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
             field="event_id",
         )
         return Step(REFUSED, [], [], err, clock, clock)
+
+    def seen_digest(self, event_id: str) -> int:
+        """``event_digest`` of the body accepted under ``event_id`` (within the dedup window).
+
+        A router restored from a checkpoint holds the digests themselves.
+        """
+        seen = self._seen[event_id]
+        return seen if seen.__class__ is int else event_digest(seen)
 
     @property
     def last_command_seq(self) -> int:
