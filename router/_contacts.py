@@ -175,8 +175,10 @@ class ContactsMixin(RouterBase):
         a = self._agents[ev.agent_id]
         ch = c.channel
         chs = a.channels[ch]
-        now = max(self._fact, c.arrived_at)
-        late = a.id not in c.ringing
+        fact = self._ev_at if self._ev_at is not None else self._clock  # _fact, inlined
+        now = fact if fact >= c.arrived_at else c.arrived_at  # max(), keeping its pick on a tie
+        ringing = c.ringing
+        late = a.id not in ringing
         self._transition(c, "late_answer" if late else "contact.answered")
         if late and c.lapsed:
             self._record(
@@ -189,8 +191,9 @@ class ContactsMixin(RouterBase):
                     rang_out_at=c.lapsed.pop(a.id),
                 )
             )
-        others = sorted(x for x in c.ringing if x != a.id)
-        for x in list(c.ringing):
+        # Most offers ring one agent: the one who answered.
+        others = sorted(x for x in ringing if x != a.id) if len(ringing) > 1 or late else []
+        for x in list(ringing):
             self._unring(c, x)
         if others:
             self._emit(CancelOffer, contact_id=c.id, agent_ids=tuple(others))
@@ -209,7 +212,8 @@ class ContactsMixin(RouterBase):
             self._after_unring(other)
         self._refresh(a, ch)
         self._timers.set(now + self.config.reconcile_service_s, RECONCILE, c.id)
-        self._close_alert(c.long_wait_alert)
+        if c.long_wait_alert is not None:
+            self._close_alert(c.long_wait_alert)
         self.today.answered(ch, now - c.arrived_at, self._clock)
 
     # ---------------------------------------------------------------- ends
@@ -288,7 +292,8 @@ class ContactsMixin(RouterBase):
 
     def _complete(self, c: Contact, trigger: str, *, reconciled: bool = False) -> None:
         assert c.agent_id is not None and c.answered_at is not None
-        now = max(self._fact, c.answered_at)
+        fact = self._ev_at if self._ev_at is not None else self._clock  # _fact, inlined
+        now = fact if fact >= c.answered_at else c.answered_at  # max(), keeping its pick on a tie
         a = self._agents[c.agent_id]
         ch = c.channel
         chs = a.channels.get(ch)

@@ -23,6 +23,7 @@ deadline order, so the outcome does not depend on how often the driver calls
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -203,7 +204,8 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
 
     def next_deadline(self) -> float | None:
         """When ``advance`` next has something to do, or None."""
-        return self._timers.next_deadline()
+        due = self._timers.peek()
+        return None if due == math.inf else due
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a supervisor sees, as plain JSON-ready data."""
