@@ -16,12 +16,12 @@ from collections.abc import Callable
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
-__all__ = ["fast_init", "to_dict_function", "unchecked_constructor"]
+__all__ = ["fast_init", "positional_constructor", "to_dict_function", "unchecked_constructor"]
 
 T = TypeVar("T", bound=type)
 
 
-def _setter_source(cls: type, head: str, tail: str) -> Any:
+def _setter_source(cls: type, head: str, tail: str, *, keywords: bool = True) -> Any:
     """Compile ``head`` + one descriptor ``__set__`` per field of ``cls`` on ``self`` + ``tail``;
     the function's keyword-only parameters are the fields, with their defaults."""
     params: list[str] = []
@@ -30,7 +30,7 @@ def _setter_source(cls: type, head: str, tail: str) -> Any:
     for i, f in enumerate(fields(cls)):
         if f.default_factory is not MISSING:  # pragma: no cover - none of ours has one
             raise TypeError(f"{cls.__name__}.{f.name}: no default_factory here")
-        if f.default is MISSING:
+        if f.default is MISSING or not keywords:
             params.append(f.name)
         else:
             env[f"_d{i}"] = f.default
@@ -52,6 +52,15 @@ def fast_init(cls: T) -> T:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init  # type: ignore[misc]
     return cls
+
+
+def positional_constructor(cls: type) -> Any:
+    """A function building an instance of the slotted dataclass ``cls`` from every field,
+    positionally in field order, without running its ``__init__`` (for the core's one
+    hot construction site; the caller passes every field)."""
+    return _setter_source(
+        cls, "def f(PARAMS):\n    self = _new(_cls)\n", "\n    return self\n", keywords=False
+    )
 
 
 def unchecked_constructor(cls: type) -> Any:

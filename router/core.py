@@ -302,17 +302,17 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
         horizon = now - self._dedup_s
         order = self._seen_order
         if order and order[0][0] < horizon:
-            seen = self._seen
+            forget, popleft = self._seen.pop, order.popleft
             while order and order[0][0] < horizon:
-                seen.pop(order.popleft()[1], None)
+                forget(popleft()[1], None)
         horizon = now - self._retention_s
         ended = self._ended
         if ended and ended[0][0] < horizon:
-            contacts = self._contacts
+            contacts, popleft, gone = self._contacts, ended.popleft, ContactState.ENDED
             while ended and ended[0][0] < horizon:
-                cid = ended.popleft()[1]
+                cid = popleft()[1]
                 c = contacts.get(cid)
-                if c is not None and c.state is ContactState.ENDED:
+                if c is not None and c.state is gone:
                     del contacts[cid]
         closed = self._closed_alerts
         while closed and closed[0][0] < horizon:

@@ -11,10 +11,45 @@ any other classification can be recomputed from the log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import fields
+
+from router._fast import positional_constructor
 from router._state import Contact
 from router.records import ContactRecord
 
 __all__ = ["answered_record", "classify", "closed_record", "unanswered_record"]
+
+# The one place a finished contact's record is built: positionally, every field in
+# the record's own order (checked here at import), since one is built per contact.
+_ORDER = (
+    "contact_id",
+    "channel",
+    "queue",
+    "team",
+    "arrived_at",
+    "ended_at",
+    "outcome",
+    "unanswered",
+    "other_reason",
+    "answered_at",
+    "agent_id",
+    "agent_team",
+    "wait_s",
+    "handle_s",
+    "offers",
+    "agents_rung",
+    "logged_in_at_arrival",
+    "busy_at_arrival",
+    "logged_in_at_end",
+    "busy_at_end",
+    "fallback",
+    "end_reconciled",
+    "flags",
+)
+if tuple(f.name for f in fields(ContactRecord)) != _ORDER:  # pragma: no cover - a guard
+    raise TypeError("ContactRecord's fields moved: update router.outcomes._ORDER")
+_new_contact_record: Callable[..., ContactRecord] = positional_constructor(ContactRecord)
 
 
 def classify(
@@ -71,30 +106,30 @@ def _record(
 
     (Built in one call, without an intermediate dict: one record per contact.)
     """
-    return ContactRecord(
-        contact_id=c.id,
-        channel=c.channel,
-        queue=c.queue,
-        team=c.team,
-        arrived_at=c.arrived_at,
-        ended_at=ended_at,
-        outcome=outcome,
-        unanswered=unanswered,
-        other_reason=other_reason,
-        answered_at=answered_at,
-        agent_id=agent_id,
-        agent_team=agent_team,
-        wait_s=wait_s,
-        handle_s=handle_s,
-        offers=c.offers,
-        agents_rung=len(c.rung),
-        logged_in_at_arrival=c.logged_in_at_arrival,
-        busy_at_arrival=c.busy_at_arrival,
-        logged_in_at_end=logged_in_at_end,
-        busy_at_end=busy_at_end,
-        fallback=c.fallback,
-        end_reconciled=end_reconciled,
-        flags=c.flags,
+    return _new_contact_record(
+        c.id,  # contact_id
+        c.channel,  # channel
+        c.queue,  # queue
+        c.team,  # team
+        c.arrived_at,  # arrived_at
+        ended_at,  # ended_at
+        outcome,  # outcome
+        unanswered,  # unanswered
+        other_reason,  # other_reason
+        answered_at,  # answered_at
+        agent_id,  # agent_id
+        agent_team,  # agent_team
+        wait_s,  # wait_s
+        handle_s,  # handle_s
+        c.offers,  # offers
+        len(c.rung),  # agents_rung
+        c.logged_in_at_arrival,  # logged_in_at_arrival
+        c.busy_at_arrival,  # busy_at_arrival
+        logged_in_at_end,  # logged_in_at_end
+        busy_at_end,  # busy_at_end
+        c.fallback,  # fallback
+        end_reconciled,  # end_reconciled
+        c.flags,  # flags
     )
 
 
