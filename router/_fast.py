@@ -12,11 +12,19 @@ it; only construction is cheaper.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
-__all__ = ["fast_init", "positional_constructor", "to_dict_function", "unchecked_constructor"]
+__all__ = [
+    "digest_function",
+    "fast_init",
+    "from_fields_unchecked",
+    "positional_constructor",
+    "to_dict_function",
+    "unchecked_constructor",
+]
 
 T = TypeVar("T", bound=type)
 
@@ -63,13 +71,6 @@ def positional_constructor(cls: type) -> Any:
     )
 
 
-def unchecked_constructor(cls: type) -> Any:
-    """A function building an instance of the slotted dataclass ``cls`` from keyword
-    fields without running its ``__init__`` or ``__post_init__`` (no validation):
-    ``TypeError`` for a missing or unknown field, as a call would raise."""
-    return _setter_source(cls, "def f(*, PARAMS):\n    self = _new(_cls)\n", "\n    return self\n")
-
-
 def to_dict_function(cls: type, tag: str, value: str) -> Callable[[Any], dict[str, Any]]:
     """``cls``'s instances as their plain wire dict, compiled once: ``{tag: value}`` then
     every field in order, tuple-typed fields as lists (what msgpack and JSON keep).
@@ -87,3 +88,56 @@ def to_dict_function(cls: type, tag: str, value: str) -> Callable[[Any], dict[st
     env: dict[str, Any] = {}
     exec(src, env)  # source built above from the class's own field names
     return env["to_dict"]  # type: ignore[no-any-return]
+
+
+_CACHE: dict[tuple[str, type], Any] = {}
+
+
+def _cached(kind: str, cls: type, build: Callable[[type], Any]) -> Any:
+    fn = _CACHE.get((kind, cls))
+    if fn is None:
+        fn = _CACHE[(kind, cls)] = build(cls)
+    return fn
+
+
+def _unchecked(cls: type) -> Any:
+    return _setter_source(cls, "def f(*, PARAMS):\n    self = _new(_cls)\n", "\n    return self\n")
+
+
+def unchecked_constructor(cls: type) -> Any:
+    """A function (compiled once per class) building an instance of the slotted dataclass
+    ``cls`` from keyword fields without running its ``__init__`` or ``__post_init__``
+    (no validation): ``TypeError`` for a missing or unknown field, as a call would raise."""
+    return _cached("unchecked", cls, _unchecked)
+
+
+def from_fields_unchecked(cls: type, names: dict[str, str], data: dict[str, Any]) -> Any:
+    """``cls`` from a wire dict (``names``: wire name -> field; lists become tuples) without
+    validation, or None if a field is unknown or missing (a checked path then names it)."""
+    kwargs: dict[str, Any] = {}
+    for wire, value in data.items():
+        if wire != "type":
+            name = names.get(wire)
+            if name is None:
+                return None
+            kwargs[name] = tuple(value) if value.__class__ is list else value
+    try:
+        return unchecked_constructor(cls)(**kwargs)
+    except TypeError:  # a required field is missing
+        return None
+
+
+def _digest(cls: type) -> Any:
+    text = "\\x1f".join(["{e.type}", *(f"{{e.{f.name}}}" for f in fields(cls))])
+    src = f"def digest(e):\n    return crc32(f'{text}'.encode('utf-8', 'surrogatepass'))\n"
+    env: dict[str, Any] = {"crc32": zlib.crc32}
+    exec(src, env)  # source built above from the class's own field names
+    return env["digest"]
+
+
+def digest_function(cls: type) -> Any:
+    """``router.events.event_digest`` for one class, compiled once: the CRC-32 of
+    ``type`` and every field's ``str()``, joined by U+001F (an f-string formats
+    each field as ``str`` does for the str, int, float, tuple and None values
+    events hold)."""
+    return _cached("digest", cls, _digest)

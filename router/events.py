@@ -14,8 +14,6 @@ the plain dicts stored in the event log and sent on the wire.
 from __future__ import annotations
 
 import math
-import zlib
-from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Self
 
@@ -31,7 +29,7 @@ from router._checks import (
     _check_word,
     _encodable,
 )
-from router._fast import unchecked_constructor
+from router._fast import digest_function, from_fields_unchecked, unchecked_constructor
 from router.errors import InvalidEvent
 from router.privacy import scrub
 
@@ -99,11 +97,8 @@ class Event:
         inputs (the simulator's millions of events); events from adapters,
         files and the wire are always built normally and validated.
         """
-        make = _UNCHECKED.get(cls)
-        if make is None:
-            make = _UNCHECKED[cls] = unchecked_constructor(cls)
         try:
-            return make(**values)  # type: ignore[no-any-return]
+            return unchecked_constructor(cls)(**values)  # type: ignore[no-any-return]
         except TypeError:
             pass  # a missing or unknown field: name it below
         obj = object.__new__(cls)
@@ -326,12 +321,7 @@ _WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {
     cls: tuple((f.name, f.metadata.get("wire", f.name)) for f in fields(cls))
     for cls in EVENT_TYPES.values()
 }
-# Per event class: wire name -> python name.
-_NAMES: dict[type[Event], dict[str, str]] = {
-    cls: {wire: name for name, wire in pairs} for cls, pairs in _WIRE.items()
-}
 _MISSING_VALUE: Any = MISSING
-_UNCHECKED: dict[type[Event], Any] = {}  # per class: Event.trusted's compiled constructor
 # Per event class: (field, default) in order; MISSING where a value is required.
 _DEFAULTS: dict[type[Event], tuple[tuple[str, Any], ...]] = {
     cls: tuple((f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fields(cls))
@@ -355,24 +345,7 @@ def event_digest(event: Event) -> int:
     processes (CRC-32 of the fields' text, no salted ``hash``), so a digest kept in
     a snapshot still compares after a restart.
     """
-    digest = _DIGESTS.get(event.__class__)
-    if digest is None:
-        digest = _DIGESTS[event.__class__] = _digest_of(event.__class__)
-    return digest(event)
-
-
-_DIGESTS: dict[type[Event], Callable[[Event], int]] = {}
-
-
-def _digest_of(cls: type[Event]) -> Callable[[Event], int]:
-    """``event_digest`` for one class, compiled once: the CRC-32 of ``type`` and every
-    field's ``str()``, joined by U+001F (an f-string formats each field as ``str`` does
-    for the str, int, float, tuple and None values events hold)."""
-    text = "\\x1f".join(["{e.type}", *(f"{{e.{f.name}}}" for f in fields(cls))])
-    src = f"def digest(e):\n    return crc32(f'{text}'.encode('utf-8', 'surrogatepass'))\n"
-    env: dict[str, Any] = {"crc32": zlib.crc32}
-    exec(src, env)  # source built above from the class's own field names
-    return env["digest"]  # type: ignore[no-any-return]
+    return digest_function(event.__class__)(event)  # type: ignore[no-any-return]
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -388,9 +361,7 @@ def event_from_dict(data: dict[str, Any], *, trusted: bool = False) -> Event:
     """Build an event from a plain dict (``at`` and times already POSIX seconds).
 
     Unknown fields and missing fields are refused with ``InvalidEvent`` naming them.
-    ``trusted`` skips the values' checks (``Event.trusted``): only for dicts this
-    code validated itself before storing them, read back through a checksum
-    (the embedded store's recovery).
+    ``trusted`` skips the values' checks: only for a CRC-checked log validated when written.
     """
     kind = data.get("type")
     cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
@@ -399,11 +370,9 @@ def event_from_dict(data: dict[str, Any], *, trusted: bool = False) -> Event:
             f"unknown event type {kind!r} (known: {', '.join(sorted(EVENT_TYPES))})",
             field="type",
         )
-    names = _NAMES[cls]
-    if trusted:
-        event = _unchecked(cls, names, data)
-        if event is not None:
-            return event
+    names = dict((wire, name) for name, wire in _WIRE[cls])
+    if trusted and (event := from_fields_unchecked(cls, names, data)) is not None:
+        return event  # type: ignore[no-any-return]
     unknown = [k for k in data if k != "type" and k not in names]
     if unknown:
         raise InvalidEvent(f"{kind}: unknown field {unknown[0]!r}", field=unknown[0])
@@ -419,22 +388,3 @@ def event_from_dict(data: dict[str, Any], *, trusted: bool = False) -> Event:
         return cls(**kwargs)
     except TypeError as exc:  # a value of the wrong shape reached a check
         raise InvalidEvent(f"{kind}: {exc}") from exc
-
-
-def _unchecked(cls: type[Event], names: dict[str, str], data: dict[str, Any]) -> Event | None:
-    """``event_from_dict(data, trusted=True)``'s event, or None if a field is unknown or
-    missing (the checked path then names it)."""
-    kwargs: dict[str, Any] = {}
-    for wire, value in data.items():
-        if wire != "type":
-            name = names.get(wire)
-            if name is None:
-                return None
-            kwargs[name] = tuple(value) if value.__class__ is list else value
-    make = _UNCHECKED.get(cls)
-    if make is None:
-        make = _UNCHECKED[cls] = unchecked_constructor(cls)
-    try:
-        return make(**kwargs)  # type: ignore[no-any-return]
-    except TypeError:  # a required field is missing
-        return None

@@ -10,11 +10,9 @@ what a full collection finds unreachable: it must be nothing.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from adapters.store import EmbeddedStore
 from benchmarks.workload import realistic_events
@@ -23,22 +21,19 @@ from router.step import collector_paused
 from sim.stationary import mmn_simulation
 
 
-@pytest.fixture
-def no_collector() -> Iterator[Callable[[Callable[[], Any]], int]]:
-    def cyclic_garbage(run: Callable[[], Any]) -> int:
-        gc.collect()
-        gc.disable()
-        try:
-            run()
-            return gc.collect()
-        finally:
-            gc.enable()
-
-    yield cyclic_garbage
+def cyclic_garbage(run: Callable[[], Any]) -> int:
+    """Objects a full collection finds unreachable after ``run()`` with the collector off."""
+    gc.collect()
+    gc.disable()
+    try:
+        run()
+        return gc.collect()
+    finally:
+        gc.enable()
 
 
 def test_routing_a_realistic_mix_leaves_no_cyclic_garbage(
-    vo_config: HelplineConfig, no_collector: Callable[[Callable[[], Any]], int]
+    vo_config: HelplineConfig,
 ) -> None:
     events = realistic_events(vo_config, 3000)
 
@@ -48,12 +43,10 @@ def test_routing_a_realistic_mix_leaves_no_cyclic_garbage(
             router.apply(ev)
         router.advance(events[-1].at + 86400)
 
-    assert 0 == no_collector(run)
+    assert cyclic_garbage(run) == 0
 
 
-def test_a_simulation_leaves_no_cyclic_garbage(
-    no_collector: Callable[[Callable[[], Any]], int],
-) -> None:
+def test_a_simulation_leaves_no_cyclic_garbage() -> None:
     sim = mmn_simulation(
         servers=3,
         arrival_rate=2.5 / 180,
@@ -62,12 +55,10 @@ def test_a_simulation_leaves_no_cyclic_garbage(
         customers=2000,
         seed=7,
     )
-    assert 0 == no_collector(sim.run)
+    assert cyclic_garbage(sim.run) == 0
 
 
-def test_recovery_leaves_no_cyclic_garbage(
-    tmp_path: Path, vo_config: HelplineConfig, no_collector: Callable[[Callable[[], Any]], int]
-) -> None:
+def test_recovery_leaves_no_cyclic_garbage(tmp_path: Path, vo_config: HelplineConfig) -> None:
     events = realistic_events(vo_config, 1500)
     store = EmbeddedStore.open(tmp_path, vo_config, fsync=False)
     store.ingest(events)
@@ -76,7 +67,7 @@ def test_recovery_leaves_no_cyclic_garbage(
     def run() -> None:
         EmbeddedStore.open(tmp_path, vo_config, fsync=False, snapshot_every=10**9).close()
 
-    assert 0 == no_collector(run)
+    assert cyclic_garbage(run) == 0
 
 
 def test_the_collector_is_paused_only_inside_and_restored_after() -> None:
