@@ -159,7 +159,7 @@ def dump(router: Router) -> dict[str, Any]:
         "absences": [[a.team, a.start, a.end] for a in r._absences],
         "alerts": [_alert(al) for al in r._alerts.values()],
         "closed_alerts": [list(x) for x in r._closed_alerts],
-        "seen": [list(r._seen), list(r._seen.values())],
+        "seen": [list(r._seen), [r.seen_digest(eid) for eid in r._seen]],
         "seen_order": [[x[0] for x in r._seen_order], [x[1] for x in r._seen_order]],
         "ended": [list(x) for x in r._ended],
         "next_purge": r._next_purge,

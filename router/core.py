@@ -23,6 +23,7 @@ deadline order, so the outcome does not depend on how often the driver calls
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -129,8 +130,8 @@ class Router(
                         f"time seen; at most {tolerance} s is tolerated",
                         field="at",
                     )
-                due = self._timers.peek()
-                if due <= at:
+                heap = self._timers._heap
+                if heap and heap[0][0] <= at and self._timers.peek() <= at:
                     # Timers due by the event's time fire first, whatever the event
                     # is: they would have fired had the driver called advance().
                     self._fire_until(at)
@@ -153,7 +154,9 @@ class Router(
             on(self, event)
         finally:
             self._ev_at = None
-        self._seen[eid] = event_digest(event)
+        # The event itself (immutable): its digest is only needed if its id comes
+        # again, or for a checkpoint (``seen_digest``), so it is not computed here.
+        self._seen[eid] = event
         self._seen_order.append((now, eid))  # type: ignore[arg-type]
         self._settle()
         out, records = self._out, self._records
@@ -186,7 +189,7 @@ class Router(
 
     def _again(self, event: Event) -> Step:
         clock = self.now
-        if self._seen[event.event_id] == event_digest(event):
+        if self.seen_digest(event.event_id) == event_digest(event):
             return Step(DUPLICATE, [], [], None, clock, clock)
         err = IdempotencyConflict(
             f"event_id {event.event_id} was already accepted with another body; "
@@ -195,6 +198,14 @@ class Router(
         )
         return Step(REFUSED, [], [], err, clock, clock)
 
+    def seen_digest(self, event_id: str) -> int:
+        """``event_digest`` of the body accepted under ``event_id`` (within the dedup window).
+
+        A router restored from a checkpoint holds the digests themselves.
+        """
+        seen = self._seen[event_id]
+        return seen if seen.__class__ is int else event_digest(seen)
+
     @property
     def last_command_seq(self) -> int:
         """The ``seq`` of the last command issued (0 before the first)."""
@@ -202,7 +213,8 @@ class Router(
 
     def next_deadline(self) -> float | None:
         """When ``advance`` next has something to do, or None."""
-        return self._timers.next_deadline()
+        due = self._timers.peek()
+        return None if due == math.inf else due
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a supervisor sees, as plain JSON-ready data."""
@@ -301,17 +313,17 @@ class Router(
         horizon = now - self._dedup_s
         order = self._seen_order
         if order and order[0][0] < horizon:
-            seen = self._seen
+            forget, popleft = self._seen.pop, order.popleft
             while order and order[0][0] < horizon:
-                seen.pop(order.popleft()[1], None)
+                forget(popleft()[1], None)
         horizon = now - self._retention_s
         ended = self._ended
         if ended and ended[0][0] < horizon:
-            contacts = self._contacts
+            contacts, popleft, gone = self._contacts, ended.popleft, ContactState.ENDED
             while ended and ended[0][0] < horizon:
-                cid = ended.popleft()[1]
+                cid = popleft()[1]
                 c = contacts.get(cid)
-                if c is not None and c.state is ContactState.ENDED:
+                if c is not None and c.state is gone:
                     del contacts[cid]
         closed = self._closed_alerts
         while closed and closed[0][0] < horizon:

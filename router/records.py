@@ -8,8 +8,10 @@ the class so any other classification can be recomputed later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from router._fast import fast_init, to_dict_function
 
 __all__ = [
     "OTHER_REASONS",
@@ -39,6 +41,7 @@ class Record:
     kind: ClassVar[str] = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactRecord(Record):
     """One contact, from arrival to its end, with exactly one outcome."""
@@ -69,6 +72,7 @@ class ContactRecord(Record):
     flags: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedbackRecord(Record):
     kind: ClassVar[str] = "feedback"
@@ -79,6 +83,7 @@ class FeedbackRecord(Record):
     rating: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlagRecord(Record):
     kind: ClassVar[str] = "flag"
@@ -87,6 +92,7 @@ class FlagRecord(Record):
     flag: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GapRecord(Record):
     """A period in which the owning team of a queue had nobody logged in."""
@@ -100,6 +106,7 @@ class GapRecord(Record):
     others_logged_in: tuple[str, ...] = ()  # fallback agents who could answer
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NoAnswerRecord(Record):
     """An agent was offered a contact and did not take it."""
@@ -113,6 +120,7 @@ class NoAnswerRecord(Record):
     declined: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LateAnswerRecord(Record):
     """An agent picked up within ``late_answer_s`` after the router timed its ring out.
@@ -179,15 +187,11 @@ RECORD_TYPES: dict[str, type[Record]] = {
         EscalationRecord,
     )
 }
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
+_TO_DICT = {cls: to_dict_function(cls, "kind", cls.kind) for cls in RECORD_TYPES.values()}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": record.kind}
-    for name in _FIELDS[type(record)]:
-        value = getattr(record, name)
-        out[name] = list(value) if isinstance(value, tuple) else value
-    return out
+    return _TO_DICT[type(record)](record)
 
 
 def record_from_dict(data: dict[str, Any]) -> Record:
