@@ -27,6 +27,7 @@ from rich.table import Table
 from adapters.store.entries import log_dir, read_entries
 from router.config import HelplineConfig
 from router.errors import BadInput
+from router.escalation_stats import fold_escalations
 from router.records import OTHER_REASONS, UNANSWERED_CLASSES, Record
 from router.stats import GROUP_KEYS, WEEKDAY_NAMES, Group, Stats, fold_for_config, stats_to_json
 
@@ -123,6 +124,10 @@ class Report:
         return fold_for_config(
             self.records, self.config, group_by=group_by, start=self.start, end=self.end
         )
+
+    def escalations(self) -> dict[str, Any]:
+        """The escalation figures (``router.escalation_stats``) of the window."""
+        return fold_escalations(self.records, tz=self.tz, start=self.start, end=self.end)
 
     def channels(self, stats: Stats) -> list[str]:
         """Channels in the configuration's order, then any others seen."""
@@ -238,6 +243,7 @@ def render_tables(report: Report, console: Console) -> None:
 
     _hour_weekday(report, console)
     _feedback_and_gaps(report, console, total.to_dict(sls))
+    _escalations(report, console)
 
 
 def _hour_weekday(report: Report, console: Console) -> None:
@@ -322,6 +328,25 @@ def _feedback_and_gaps(report: Report, console: Console, total: dict[str, Any]) 
     console.print(t)
 
 
+def _escalations(report: Report, console: Console) -> None:
+    t = Table(title="Escalations (duty to avert and other flags), by month and owning team")
+    for name in ("Month", "Team", "Raised", "Acked", "Escalated", "Holds", "Confirmed",
+                 "Closed", "Open", "Ack avg s", "Ack max s"):  # fmt: skip
+        t.add_column(name, justify="left" if name in ("Month", "Team") else "right")
+    groups = report.escalations()["groups"]
+    for g in groups:
+        ack = g["time_to_first_ack_s"]
+        t.add_row(
+            g["month"], g["team"], str(g["raised"]), str(g["acknowledged"]),
+            str(g["escalated_past_first_level"]), str(g["legal_holds_requested"]),
+            str(g["legal_holds_acknowledged"]), str(sum(g["closed"].values())), str(g["open"]),
+            _num(ack["avg"]), _num(ack["max"]),
+        )  # fmt: skip
+    if not groups:
+        t.add_row("-", "", "0", "0", "0", "0", "0", "0", "0", "-", "-")
+    console.print(t)
+
+
 # ------------------------------------------------------------ csv and json
 def _flat(d: dict[str, Any], keys: Sequence[str], sls: Sequence[float]) -> dict[str, Any]:
     row: dict[str, Any] = {k: d[k] for k in keys}
@@ -368,4 +393,9 @@ def to_csv(report: Report, group_by: Sequence[str]) -> str:
 def to_json(report: Report, group_by: Sequence[str]) -> dict[str, Any]:
     """The ``GET /v1/stats`` answer for this window, with the helpline and period named."""
     out = stats_to_json(report.fold(group_by))
-    return {"helpline": report.config.id, "period": report.label, **out}
+    return {
+        "helpline": report.config.id,
+        "period": report.label,
+        **out,
+        "escalations": report.escalations()["groups"],
+    }

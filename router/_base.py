@@ -79,7 +79,8 @@ class RouterBase:
         self._absences: list[Absence] = []
         self._alerts: dict[str, AlertState] = {}
         self._closed_alerts: deque[tuple[float, str]] = deque()
-        self._seen: dict[str, int] = {}  # event_id -> digest of its body (router.events)
+        # event_id -> the event accepted, or the digest of its body (router.events)
+        self._seen: dict[str, Any] = {}
         self._seen_order: deque[tuple[float, str]] = deque()
         self._ended: deque[tuple[float, str]] = deque()
         self._next_purge = -math.inf

@@ -31,7 +31,7 @@ from router.events import (
 )
 from router.outcomes import answered_record, classify, closed_record, unanswered_record
 from router.records import FeedbackRecord, FlagRecord, LateAnswerRecord
-from router.tables import ContactState, TimerKind, contact_next
+from router.tables import CONTACT_TRANSITIONS, ContactState, TimerKind, contact_next
 
 __all__ = ["AlreadyAnswered", "ContactsMixin"]
 
@@ -54,8 +54,12 @@ class AlreadyAnswered(RoutingError):
     code = "already-answered"
 
 
+_REFUSED = object()  # no row in the contact table: contact_next raises the refusal
+
+
 def _check(c: Contact, trigger: str) -> None:
-    contact_next(c.state, trigger, c.id)
+    if (c.state, trigger) not in CONTACT_TRANSITIONS:
+        contact_next(c.state, trigger, c.id)
 
 
 class ContactsMixin(RouterBase):
@@ -70,9 +74,12 @@ class ContactsMixin(RouterBase):
 
     def _transition(self, c: Contact, trigger: str) -> None:
         """``_move``, keeping the index of waiting contacts that ring nobody current."""
-        before = self._move(c, trigger)
-        target = c.state
-        if target is not before:
+        before = c.state  # _move, inlined: every contact passes here three times or more
+        target = CONTACT_TRANSITIONS.get((before, trigger), _REFUSED)
+        if target is _REFUSED:
+            contact_next(before, trigger, c.id)  # raises the refusal
+        if target is not None and target is not before:
+            c.state = target  # type: ignore[assignment]
             if before is W:
                 if self._by_seq.pop(c.seq, None) is not None:
                     keys = self._unrung[c.channel]
@@ -98,20 +105,15 @@ class ContactsMixin(RouterBase):
             )
 
     def _on_arrived(self, ev: ContactArrived) -> None:
-        now = self._fact
+        now = self._ev_at if self._ev_at is not None else self._clock  # _fact, inlined
         q = self._queues[ev.queue]
-        self._contact_seq += 1
+        self._contact_seq = seq = self._contact_seq + 1
         self.arrived_total += 1
-        self.today.arrived(ev.channel, self._clock)
+        ch = ev.channel
+        self.today.arrived(ch, self._clock)
         owner = q.segment.owner
-        c = Contact(
-            id=ev.contact_id,
-            channel=ev.channel,
-            queue=ev.queue,
-            arrived_at=now,
-            seq=self._contact_seq,
-            team=owner,
-        )
+        # Contact(id, channel, queue, arrived_at, seq, team)
+        c = Contact(ev.contact_id, ch, ev.queue, now, seq, owner)
         self._contacts[c.id] = c
         if owner == CLOSED:
             self._transition(c, "closed")
@@ -121,18 +123,18 @@ class ContactsMixin(RouterBase):
             self._emit(Reject, contact_id=c.id, reason="closed")
             self._record(closed_record(c, CLOSED, now))
             return
-        self._waiting[c.channel][c.id] = c
-        self._unrung[c.channel].append(c.seq)  # seqs grow: the index stays sorted
-        self._by_seq[c.seq] = c
+        self._waiting[ch][c.id] = c
+        self._unrung[ch].append(seq)  # seqs grow: the index stays sorted
+        self._by_seq[seq] = c
         self._qwaiting[c.queue] += 1
-        self._want.add(c.channel)
+        self._want.add(ch)
         if q.gap is None and self._team_logged(q, owner) == 0:
             self._gaps_due = True  # a waiting contact opens a gap at once
         self._fresh.append(c)
-        logged, busy = self._census_now(q)
-        c.logged_in_at_arrival, c.busy_at_arrival = logged, busy
-        self._timers.set(now + self._reconcile_wait_s[c.queue], RECONCILE, c.id)
-        self._timers.set(now + self.config.queues[c.queue].long_wait_s, LONG_WAIT, c.id)
+        c.logged_in_at_arrival, c.busy_at_arrival = self._census_now(q)
+        timers, config = self._timers, self.config
+        timers.set(now + self._reconcile_wait_s[c.queue], RECONCILE, c.id)
+        timers.set(now + config.queues[c.queue].long_wait_s, LONG_WAIT, c.id)
 
     # -------------------------------------------------------------- answer
     def _check_answered(self, ev: ContactAnswered) -> None:
@@ -177,8 +179,10 @@ class ContactsMixin(RouterBase):
         a = self._agents[ev.agent_id]
         ch = c.channel
         chs = a.channels[ch]
-        now = max(self._fact, c.arrived_at)
-        late = a.id not in c.ringing
+        fact = self._ev_at if self._ev_at is not None else self._clock  # _fact, inlined
+        now = fact if fact >= c.arrived_at else c.arrived_at  # max(), keeping its pick on a tie
+        ringing = c.ringing
+        late = a.id not in ringing
         self._transition(c, self._answer_trigger(c, late))
         if late and c.lapsed:
             self._record(
@@ -191,8 +195,9 @@ class ContactsMixin(RouterBase):
                     rang_out_at=c.lapsed.pop(a.id),
                 )
             )
-        others = sorted(x for x in c.ringing if x != a.id)
-        for x in list(c.ringing):
+        # Most offers ring one agent: the one who answered.
+        others = sorted(x for x in ringing if x != a.id) if len(ringing) > 1 or late else []
+        for x in list(ringing):
             self._unring(c, x)
         if others:
             self._emit(CancelOffer, contact_id=c.id, agent_ids=tuple(others))
@@ -211,7 +216,8 @@ class ContactsMixin(RouterBase):
             self._after_unring(other)
         self._refresh(a, ch)
         self._timers.set(now + self.config.reconcile_service_s, RECONCILE, c.id)
-        self._close_alert(c.long_wait_alert)
+        if c.long_wait_alert is not None:
+            self._close_alert(c.long_wait_alert)
         self.today.answered(ch, now - c.arrived_at, self._clock)
 
     # ---------------------------------------------------------------- ends
@@ -238,24 +244,28 @@ class ContactsMixin(RouterBase):
             self._end_unanswered(c, "contact.ended")
 
     def _leave_queue(self, c: Contact) -> None:
+        cid = c.id
         self._forget_rings(c)
-        if self._waiting[c.channel].pop(c.id, None) is not None:
+        if self._waiting[c.channel].pop(cid, None) is not None:
             self._qwaiting[c.queue] -= 1
-        timers = self._timers
-        timers.cancel(RING, c.id)
-        timers.cancel(RETRY, c.id)
-        timers.cancel(LONG_WAIT, c.id)
+        # Timers.cancel, inlined: the three timers a waiting contact may hold.
+        live = self._timers._live
+        live[RING].pop(cid, None)
+        live[RETRY].pop(cid, None)
+        live[LONG_WAIT].pop(cid, None)
 
     def _finish(self, c: Contact, trigger: str, ended_at: float) -> None:
         self._transition(c, trigger)
         c.ended_at = ended_at
         self.ended_total += 1
         self._ended.append((self._clock, c.id))
-        self._timers.cancel(RECONCILE, c.id)
-        self._close_alert(c.long_wait_alert)
+        self._timers._live[RECONCILE].pop(c.id, None)  # Timers.cancel, inlined
+        if c.long_wait_alert is not None:
+            self._close_alert(c.long_wait_alert)
 
     def _end_unanswered(self, c: Contact, trigger: str, *, missing: bool = False) -> None:
-        now = max(self._fact, c.arrived_at)
+        fact = self._ev_at if self._ev_at is not None else self._clock  # _fact, inlined
+        now = fact if fact >= c.arrived_at else c.arrived_at  # max(), keeping its pick on a tie
         if c.ringing:
             ids = tuple(sorted(c.ringing))
             for x in ids:
@@ -287,7 +297,8 @@ class ContactsMixin(RouterBase):
 
     def _complete(self, c: Contact, trigger: str, *, reconciled: bool = False) -> None:
         assert c.agent_id is not None and c.answered_at is not None
-        now = max(self._fact, c.answered_at)
+        fact = self._ev_at if self._ev_at is not None else self._clock  # _fact, inlined
+        now = fact if fact >= c.answered_at else c.answered_at  # max(), keeping its pick on a tie
         a = self._agents[c.agent_id]
         ch = c.channel
         chs = a.channels.get(ch)

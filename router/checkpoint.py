@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from router._escalations import EscalationState
 from router._state import Agent, AgentChannel, AlertState, Contact, GapState, QueueState
 from router.config import HelplineConfig
 from router.core import Router
@@ -102,6 +103,39 @@ def _timer_key(kind: TimerKind, key: Any) -> Any:
     return tuple(key) if kind is TimerKind.WRAP else key  # (agent_id, channel)
 
 
+def _dump_escalations(r: Router) -> dict[str, Any]:
+    """The escalations (router._escalations) as plain lists, in their insertion order."""
+    return {
+        "items": [
+            [e.id, e.contact_id, e.channel, e.queue, e.team, e.agent_id, e.flag, e.category,
+             e.raised_at, e.raised_by, e.level, list(e.alert_ids),
+             [[t, list(to)] for t, to in e.alerted], e.acked_by, e.acked_at,
+             [[step, by, at] for step, (by, at) in e.ticks.items()], e.hold_requested_at,
+             e.hold_acked_at, e.closed_at, e.closed_by, e.close_reason]
+            for e in r._escalations.values()
+        ],
+        "by_contact": [list(x) for x in r._esc_by_contact.items()],
+        "closed": [list(x) for x in r._closed_escalations],
+        "seq": r._esc_seq,
+    }  # fmt: skip
+
+
+def _load_escalations(r: Router, d: dict[str, Any]) -> None:
+    for v in d["items"]:
+        e = EscalationState(
+            id=v[0], contact_id=v[1], channel=v[2], queue=v[3], team=v[4], agent_id=v[5],
+            flag=v[6], category=v[7], raised_at=v[8], raised_by=v[9], level=v[10],
+            alert_ids=list(v[11]), alerted=[(t, tuple(to)) for t, to in v[12]],
+            acked_by=v[13], acked_at=v[14], ticks={s: (by, at) for s, by, at in v[15]},
+            hold_requested_at=v[16], hold_acked_at=v[17], closed_at=v[18], closed_by=v[19],
+            close_reason=v[20],
+        )  # fmt: skip
+        r._escalations[e.id] = e
+    r._esc_by_contact = {c: i for c, i in d["by_contact"]}
+    r._closed_escalations = deque((t, i) for t, i in d["closed"])
+    r._esc_seq = d["seq"]
+
+
 def _dump_members(r: Router) -> dict[str, Any]:
     """Queue membership, observed rings and the rosters last sent (router._members, _observe)."""
     return {
@@ -151,7 +185,7 @@ def dump(router: Router) -> dict[str, Any]:
         "absences": [[a.team, a.start, a.end] for a in r._absences],
         "alerts": [_alert(al) for al in r._alerts.values()],
         "closed_alerts": [list(x) for x in r._closed_alerts],
-        "seen": [list(r._seen), list(r._seen.values())],
+        "seen": [list(r._seen), [r.seen_digest(eid) for eid in r._seen]],
         "seen_order": [[x[0] for x in r._seen_order], [x[1] for x in r._seen_order]],
         "ended": [list(x) for x in r._ended],
         "next_purge": r._next_purge,
@@ -175,6 +209,7 @@ def dump(router: Router) -> dict[str, Any]:
             "counts": r.today.counts,
             "hours": r.today.hours,
         },
+        "escalations": _dump_escalations(r),
     }
 
 
@@ -261,4 +296,5 @@ def _load(config: HelplineConfig, d: Any) -> Router:
     today._bounds = list(td["bounds"])
     today.counts = {ch: dict(v) for ch, v in td["counts"].items()}
     today.hours = {ch: {k: list(x) for k, x in v.items()} for ch, v in td["hours"].items()}
+    _load_escalations(r, d["escalations"])
     return r

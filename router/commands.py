@@ -8,8 +8,10 @@ that caused the command (an event's time or a timer's deadline).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from router._fast import fast_init, to_dict_function
 
 __all__ = [
     "COMMAND_TYPES",
@@ -22,6 +24,7 @@ __all__ = [
     "command_from_dict",
     "command_to_dict",
 ]
+__all__ += ["LegalHold"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +34,7 @@ class Command:
     at: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Offer(Command):
     """Ring these agents (phone) or push the chat to them."""
@@ -41,6 +45,7 @@ class Offer(Command):
     ring_timeout_s: float
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelOffer(Command):
     """Stop ringing these agents for this contact."""
@@ -50,6 +55,7 @@ class CancelOffer(Command):
     agent_ids: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reject(Command):
     """Refuse a contact (the queue is closed)."""
@@ -59,6 +65,7 @@ class Reject(Command):
     reason: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Alert(Command):
     """Something a supervisor must see: ``handover_gap``, ``agent_auto_away``, ``long_wait``."""
@@ -69,6 +76,19 @@ class Alert(Command):
     details: dict[str, Any]
 
 
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegalHold(Command):
+    """Ask the vendor of the contact's channel to preserve its own trace of the contact
+    under its own procedure (duty to avert); Linje records only that it asked."""
+
+    type: ClassVar[str] = "legal_hold"
+    contact_id: str
+    channel: str
+    escalation_id: str
+
+
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetMembers(Command):
     """The agents who should be reachable on ``queue`` now: the whole list, not a change.
@@ -84,18 +104,14 @@ class SetMembers(Command):
 
 
 COMMAND_TYPES: dict[str, type[Command]] = {
-    c.type: c for c in (Offer, CancelOffer, Reject, Alert, SetMembers)
+    c.type: c for c in (Offer, CancelOffer, Reject, Alert, LegalHold, SetMembers)
 }
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in COMMAND_TYPES.values()}
+_TO_DICT = {cls: to_dict_function(cls, "type", cls.type) for cls in COMMAND_TYPES.values()}
 
 
 def command_to_dict(command: Command) -> dict[str, Any]:
     """The command as its JSON wire dict (``type`` plus fields, tuples as lists)."""
-    out: dict[str, Any] = {"type": command.type}
-    for name in _FIELDS[type(command)]:
-        value = getattr(command, name)
-        out[name] = list(value) if isinstance(value, tuple) else value
-    return out
+    return _TO_DICT[type(command)](command)
 
 
 def command_from_dict(data: dict[str, Any]) -> Command:

@@ -29,6 +29,7 @@ __all__ = [
     "dotted",
     "local_minutes",
 ]
+__all__ += ["ChecklistStep", "EscalationConfig", "EscalationLevel", "FlagKind", "LabelledCode"]
 
 CLOSED = "closed"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -173,6 +174,86 @@ class AgentPolicy(_Strict):
     phone_blocks_chat: bool = True
 
 
+class LabelledCode(_Strict):
+    """A code the core stores, with the words the dashboard shows (Bokmål and English)."""
+
+    code: Name
+    nb: str = Field("", max_length=200)
+    en: str = Field("", max_length=200)
+
+
+class FlagKind(_Strict):
+    """A kind of flag on a contact (``duty_to_avert``): it raises an escalation."""
+
+    nb: str = Field("", max_length=200)
+    en: str = Field("", max_length=200)
+    categories: tuple[LabelledCode, ...] = ()  # the codes a flag of this kind may carry
+    legal_hold: bool = False  # ask the channel's vendor to preserve its own trace
+
+
+class EscalationLevel(_Strict):
+    """One level of the escalation chain: whom it alerts, how long it waits for an ack.
+
+    ``team`` is a configured team, ``owner`` (the team that owned the contact) or
+    ``all`` (every supervisor).
+    """
+
+    role: Literal["supervisor"] = "supervisor"
+    team: str = Field("owner", pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    ack_timeout_s: float = Field(300.0, gt=0, le=86400)
+    nb: str = Field("", max_length=200)
+    en: str = Field("", max_length=200)
+
+
+class ChecklistStep(LabelledCode):
+    """One step of the handbook's procedure; the escalation closes once every required
+    step is ticked."""
+
+    required: bool = True
+
+
+class EscalationConfig(_Strict):
+    """Flags, the escalation chain, the procedure checklist and close reasons."""
+
+    # A flag is accepted during a contact and up to this long after it ended.
+    raise_window_s: float = Field(3600.0, ge=0)
+    flags: dict[Name, FlagKind] = Field(
+        default_factory=lambda: {
+            "duty_to_avert": FlagKind(en="Duty to avert", nb="Avvergelsesplikt", legal_hold=True)
+        }
+    )
+    chain: tuple[EscalationLevel, ...] = (EscalationLevel(team="all"),)
+    checklist: tuple[ChecklistStep, ...] = ()
+    close_reasons: tuple[LabelledCode, ...] = (
+        LabelledCode(code="resolved", en="Resolved", nb="Løst"),
+    )
+
+    @model_validator(mode="after")
+    def _codes(self) -> Self:
+        if not self.chain:
+            raise ValueError("chain: at least one level is needed")
+        for what, items in (
+            ("checklist", self.checklist),
+            ("close_reasons", self.close_reasons),
+            *((f"flags.{k}.categories", f.categories) for k, f in self.flags.items()),
+        ):
+            codes = [i.code for i in items]
+            if len(set(codes)) != len(codes):
+                raise ValueError(f"{what}: a code is listed twice")
+        if not self.close_reasons:
+            raise ValueError("close_reasons: at least one reason is needed")
+        if any(r.code == "checklist_complete" for r in self.close_reasons):
+            raise ValueError("close_reasons: checklist_complete is reserved (the last step ticked)")
+        return self
+
+    def level_team_problems(self, teams: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+        return [
+            (("escalations", "chain", i, "team"), f"unknown team {lv.team!r}")
+            for i, lv in enumerate(self.chain)
+            if lv.team not in ("owner", "all") and lv.team not in teams
+        ]
+
+
 class HelplineConfig(_Strict):
     """Everything the core needs to route one helpline (tenant)."""
 
@@ -207,6 +288,7 @@ class HelplineConfig(_Strict):
     teams: dict[Name, TeamConfig]
     queues: dict[Name, QueueConfig]
     agents: AgentPolicy = AgentPolicy()
+    escalations: EscalationConfig = EscalationConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -253,6 +335,13 @@ class HelplineConfig(_Strict):
                     bad("queues", qname, "rules", i, "team", why=f"unknown team {rule.team!r}")
             if q.channel not in self.channels:
                 bad("queues", qname, "channel", why=f"channel {q.channel!r} not configured")
+        problems += self.escalations.level_team_problems(set(self.teams))
+        if self.escalations.raise_window_s > self.ended_retention_s:
+            bad(
+                "escalations",
+                "raise_window_s",
+                why="must not exceed ended_retention_s (an ended contact is forgotten then)",
+            )
         if self.holidays_country is not None:
             try:
                 holidays.country_holidays(

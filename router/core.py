@@ -23,12 +23,14 @@ deadline order, so the outcome does not depend on how often the driver calls
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from router._agents import AgentsMixin
 from router._contacts import AlreadyAnswered, ContactsMixin
 from router._dispatch import DispatchMixin
+from router._escalations import EscalationsMixin
 from router._handover import HandoverMixin
 from router._members import MembersMixin
 from router._observe import ObserveMixin
@@ -64,6 +66,11 @@ from router.events import (
     TeamAbsent,
     event_digest,
 )
+from router.events_escalation import (
+    EscalationClosed,
+    EscalationStepTicked,
+    LegalHoldAcknowledged,
+)
 from router.snapshot import build_snapshot
 from router.step import ACCEPTED, DUPLICATE, REFUSED, TICK, Step
 from router.tables import ContactState, TimerKind
@@ -78,6 +85,7 @@ ROUTING_STATE_MODULES = (
     "router._base",
     "router._contacts",
     "router._dispatch",
+    "router._escalations",
     "router._handover",
     "router._members",
     "router._observe",
@@ -105,6 +113,7 @@ class Router(
     AgentsMixin,
     DispatchMixin,
     HandoverMixin,
+    EscalationsMixin,
     ObserveMixin,
     MembersMixin,
 ):
@@ -137,8 +146,8 @@ class Router(
                         f"time seen; at most {tolerance} s is tolerated",
                         field="at",
                     )
-                due = self._timers.peek()
-                if due <= at:
+                heap = self._timers._heap
+                if heap and heap[0][0] <= at and self._timers.peek() <= at:
                     # Timers due by the event's time fire first, whatever the event
                     # is: they would have fired had the driver called advance().
                     self._fire_until(at)
@@ -161,7 +170,9 @@ class Router(
             on(self, event)
         finally:
             self._ev_at = None
-        self._seen[eid] = event_digest(event)
+        # The event itself (immutable): its digest is only needed if its id comes
+        # again, or for a checkpoint (``seen_digest``), so it is not computed here.
+        self._seen[eid] = event
         self._seen_order.append((now, eid))  # type: ignore[arg-type]
         self._settle()
         out, records = self._out, self._records
@@ -194,7 +205,7 @@ class Router(
 
     def _again(self, event: Event) -> Step:
         clock = self.now
-        if self._seen[event.event_id] == event_digest(event):
+        if self.seen_digest(event.event_id) == event_digest(event):
             return Step(DUPLICATE, [], [], None, clock, clock)
         err = IdempotencyConflict(
             f"event_id {event.event_id} was already accepted with another body; "
@@ -203,6 +214,14 @@ class Router(
         )
         return Step(REFUSED, [], [], err, clock, clock)
 
+    def seen_digest(self, event_id: str) -> int:
+        """``event_digest`` of the body accepted under ``event_id`` (within the dedup window).
+
+        A router restored from a checkpoint holds the digests themselves.
+        """
+        seen = self._seen[event_id]
+        return seen if seen.__class__ is int else event_digest(seen)
+
     @property
     def last_command_seq(self) -> int:
         """The ``seq`` of the last command issued (0 before the first)."""
@@ -210,7 +229,8 @@ class Router(
 
     def next_deadline(self) -> float | None:
         """When ``advance`` next has something to do, or None."""
-        return self._timers.next_deadline()
+        due = self._timers.peek()
+        return None if due == math.inf else due
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a supervisor sees, as plain JSON-ready data."""
@@ -297,6 +317,8 @@ class Router(
             self._reconcile(self._contacts[key])
         elif kind is TimerKind.LONG_WAIT:
             self._long_wait(self._contacts[key])
+        elif kind is TimerKind.ESCALATE:
+            self._escalate(key)
         else:  # pragma: no cover - a timer kind we never set
             raise InternalError(f"unknown timer kind {kind!r}")
 
@@ -307,23 +329,24 @@ class Router(
         horizon = now - self._dedup_s
         order = self._seen_order
         if order and order[0][0] < horizon:
-            seen = self._seen
+            forget, popleft = self._seen.pop, order.popleft
             while order and order[0][0] < horizon:
-                seen.pop(order.popleft()[1], None)
+                forget(popleft()[1], None)
         horizon = now - self._retention_s
         ended = self._ended
         if ended and ended[0][0] < horizon:
-            contacts = self._contacts
+            contacts, popleft, gone = self._contacts, ended.popleft, ContactState.ENDED
             while ended and ended[0][0] < horizon:
-                cid = ended.popleft()[1]
+                cid = popleft()[1]
                 c = contacts.get(cid)
-                if c is not None and c.state is ContactState.ENDED:
+                if c is not None and c.state is gone:
                     del contacts[cid]
         closed = self._closed_alerts
         while closed and closed[0][0] < horizon:
             self._alerts.pop(closed.popleft()[1], None)
         if self._absences:
             self._absences = [a for a in self._absences if a.end > now - 86400.0]
+        self._purge_escalations(horizon)
 
 
 # Per event class: (check, apply). The check raises before anything changes.
@@ -338,9 +361,12 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     AgentReady: (Router._check_ready, Router._on_ready),
     AgentAway: (Router._check_away, Router._on_away),
     ChatFeedback: (Router._check_feedback, Router._on_feedback),
-    ContactFlagged: (Router._check_contact_note, Router._on_flagged),
+    ContactFlagged: (Router._check_flagged, Router._on_flag),
     TeamAbsent: (Router._check_absent, Router._on_absent),
-    AlertAcknowledged: (Router._check_ack, Router._on_ack),
+    AlertAcknowledged: (Router._check_ack, Router._on_alert_ack),
+    EscalationStepTicked: (Router._check_tick, Router._on_tick),
+    EscalationClosed: (Router._check_close, Router._on_close),
+    LegalHoldAcknowledged: (Router._check_hold_ack, Router._on_hold_ack),
     ContactRang: (Router._check_rang, Router._on_rang),
     ContactRingEnded: (Router._check_ring_ended, Router._on_ring_ended),
     ContactMoved: (Router._check_moved, Router._on_moved),

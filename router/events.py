@@ -14,13 +14,18 @@ the plain dicts stored in the event log and sent on the wire.
 from __future__ import annotations
 
 import math
-import zlib
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from router._checks import CHANNELS, MAX_COMMENT, _check_channels, _encodable
-from router._event_base import DEFAULTS as _DEFAULTS
-from router._event_base import Event
+from router._checks import CHANNELS, MAX_COMMENT, _check_channels, _check_word, _encodable
+from router._event_base import (
+    EVENT_TYPES,
+    Event,
+    event_digest,
+    event_from_dict,
+    event_to_dict,
+    register_event_types,
+)
 from router.errors import InvalidEvent
 from router.events_observed import (
     AgentJoinedQueue,
@@ -35,8 +40,6 @@ __all__ = [
     "CHANNELS",
     "EVENT_TYPES",
     "AgentAway",
-    "AgentJoinedQueue",
-    "AgentLeftQueue",
     "AgentLoggedIn",
     "AgentLoggedOut",
     "AgentReady",
@@ -47,9 +50,6 @@ __all__ = [
     "ContactArrived",
     "ContactEnded",
     "ContactFlagged",
-    "ContactMoved",
-    "ContactRang",
-    "ContactRingEnded",
     "Event",
     "OfferDeclined",
     "TeamAbsent",
@@ -57,6 +57,8 @@ __all__ = [
     "event_from_dict",
     "event_to_dict",
 ]
+__all__ += ["register_event_types"]
+__all__ += ["AgentJoinedQueue", "AgentLeftQueue", "ContactMoved", "ContactRang", "ContactRingEnded"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,6 +214,12 @@ class ContactFlagged(Event):
     _words: ClassVar[tuple[str, ...]] = ("flag",)
     contact_id: str
     flag: str
+    category: str | None = None  # a configured code of the flag's kind, never free text
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if self.category is not None:
+            _check_word("ContactFlagged", "category", self.category)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,101 +252,23 @@ class AlertAcknowledged(Event):
     by: str
 
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls
-    for cls in (
-        ContactArrived,
-        ContactAnswered,
-        ContactAbandoned,
-        ContactEnded,
-        OfferDeclined,
-        AgentLoggedIn,
-        AgentLoggedOut,
-        AgentReady,
-        AgentAway,
-        ChatFeedback,
-        ContactFlagged,
-        TeamAbsent,
-        AlertAcknowledged,
-        ContactRang,
-        ContactRingEnded,
-        ContactMoved,
-        AgentJoinedQueue,
-        AgentLeftQueue,
-    )
-}
-
-# Per event class: (python name, wire name) of every field, computed once.
-_WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {
-    cls: tuple((f.name, f.metadata.get("wire", f.name)) for f in fields(cls))
-    for cls in EVENT_TYPES.values()
-}
-_MISSING_VALUE: Any = MISSING
-# Per event class: (field, default) in order; MISSING where a value is required.
-_DEFAULTS.update(
-    (
-        cls,
-        tuple((f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fields(cls)),
-    )
-    for cls in EVENT_TYPES.values()
+register_event_types(
+    ContactArrived,
+    ContactAnswered,
+    ContactAbandoned,
+    ContactEnded,
+    OfferDeclined,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentReady,
+    AgentAway,
+    ChatFeedback,
+    ContactFlagged,
+    TeamAbsent,
+    AlertAcknowledged,
+    ContactRang,
+    ContactRingEnded,
+    ContactMoved,
+    AgentJoinedQueue,
+    AgentLeftQueue,
 )
-_REQUIRED: dict[type[Event], frozenset[str]] = {
-    cls: frozenset(
-        f.metadata.get("wire", f.name)
-        for f in fields(cls)
-        if f.default is MISSING and f.default_factory is MISSING
-    )
-    for cls in EVENT_TYPES.values()
-}
-
-
-def event_digest(event: Event) -> int:
-    """A stable fingerprint of the event's whole body (type and every field).
-
-    Two events with one ``event_id`` are the same delivery only if their digests
-    match (an idempotency key reused with another body is refused). Stable across
-    processes (CRC-32 of the fields' text, no salted ``hash``), so a digest kept in
-    a snapshot still compares after a restart.
-    """
-    parts = [event.type]
-    parts += [str(getattr(event, name)) for name, _ in _DEFAULTS[type(event)]]
-    return zlib.crc32("\x1f".join(parts).encode("utf-8", "surrogatepass"))
-
-
-def event_to_dict(event: Event) -> dict[str, Any]:
-    """The event as a plain dict with its wire field names and ``type``."""
-    out: dict[str, Any] = {"type": event.type}
-    for name, wire in _WIRE[type(event)]:
-        value = getattr(event, name)
-        out[wire] = list(value) if isinstance(value, tuple) else value
-    return out
-
-
-def event_from_dict(data: dict[str, Any]) -> Event:
-    """Build an event from a plain dict (``at`` and times already POSIX seconds).
-
-    Unknown fields and missing fields are refused with ``InvalidEvent`` naming them.
-    """
-    kind = data.get("type")
-    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise InvalidEvent(
-            f"unknown event type {kind!r} (known: {', '.join(sorted(EVENT_TYPES))})",
-            field="type",
-        )
-    names = dict((wire, name) for name, wire in _WIRE[cls])
-    unknown = [k for k in data if k != "type" and k not in names]
-    if unknown:
-        raise InvalidEvent(f"{kind}: unknown field {unknown[0]!r}", field=unknown[0])
-    missing = sorted(_REQUIRED[cls] - data.keys())
-    if missing:
-        raise InvalidEvent(f"{kind}: missing field {missing[0]!r}", field=missing[0])
-    kwargs: dict[str, Any] = {}
-    for wire, value in data.items():
-        if wire == "type":
-            continue
-        kwargs[names[wire]] = tuple(value) if isinstance(value, list) else value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # a value of the wrong shape reached a check
-        raise InvalidEvent(f"{kind}: {exc}") from exc

@@ -4,7 +4,7 @@ A queue with ``routing = "observe"`` gets no offers from Linje; its adapter
 reports the rings it saw (``contact.rang``, ``contact.ring_ended``), moves of a
 contact between queues (``contact.moved``) and queue membership
 (``agent.joined_queue``, ``agent.left_queue``; these two serve either mode).
-Registered with the other types in ``router.events``.
+Registered with the other types in ``router.events``, which re-exports them.
 """
 
 from __future__ import annotations

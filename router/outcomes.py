@@ -11,12 +11,45 @@ any other classification can be recomputed from the log.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import fields
 
+from router._fast import positional_constructor
 from router._state import Contact
 from router.records import ContactRecord
 
 __all__ = ["answered_record", "classify", "closed_record", "unanswered_record"]
+
+# The one place a finished contact's record is built: positionally, every field in
+# the record's own order (checked here at import), since one is built per contact.
+_ORDER = (
+    "contact_id",
+    "channel",
+    "queue",
+    "team",
+    "arrived_at",
+    "ended_at",
+    "outcome",
+    "unanswered",
+    "other_reason",
+    "answered_at",
+    "agent_id",
+    "agent_team",
+    "wait_s",
+    "handle_s",
+    "offers",
+    "agents_rung",
+    "logged_in_at_arrival",
+    "busy_at_arrival",
+    "logged_in_at_end",
+    "busy_at_end",
+    "fallback",
+    "end_reconciled",
+    "flags",
+)
+if tuple(f.name for f in fields(ContactRecord)) != _ORDER:  # pragma: no cover - a guard
+    raise TypeError("ContactRecord's fields moved: update router.outcomes._ORDER")
+_new_contact_record: Callable[..., ContactRecord] = positional_constructor(ContactRecord)
 
 
 def classify(
@@ -53,24 +86,51 @@ def closed_record(c: Contact, team: str, at: float) -> ContactRecord:
     )
 
 
-def _facts(c: Contact, ended_at: float, logged_in_at_end: int, busy_at_end: int) -> dict[str, Any]:
-    """The raw facts every finished contact's record keeps beside its class."""
-    return {
-        "contact_id": c.id,
-        "channel": c.channel,
-        "queue": c.queue,
-        "team": c.team,
-        "arrived_at": c.arrived_at,
-        "ended_at": ended_at,
-        "offers": c.offers,
-        "agents_rung": len(c.rung),
-        "logged_in_at_arrival": c.logged_in_at_arrival,
-        "busy_at_arrival": c.busy_at_arrival,
-        "logged_in_at_end": logged_in_at_end,
-        "busy_at_end": busy_at_end,
-        "fallback": c.fallback,
-        "flags": c.flags,
-    }
+def _record(
+    c: Contact,
+    *,
+    ended_at: float,
+    logged_in_at_end: int,
+    busy_at_end: int,
+    outcome: str,
+    unanswered: str | None,
+    other_reason: str | None,
+    answered_at: float | None,
+    agent_id: str | None,
+    agent_team: str | None,
+    wait_s: float,
+    handle_s: float | None,
+    end_reconciled: bool,
+) -> ContactRecord:
+    """A finished contact's record: its class beside the raw facts every record keeps.
+
+    (Built in one call, without an intermediate dict: one record per contact.)
+    """
+    return _new_contact_record(
+        c.id,  # contact_id
+        c.channel,  # channel
+        c.queue,  # queue
+        c.team,  # team
+        c.arrived_at,  # arrived_at
+        ended_at,  # ended_at
+        outcome,  # outcome
+        unanswered,  # unanswered
+        other_reason,  # other_reason
+        answered_at,  # answered_at
+        agent_id,  # agent_id
+        agent_team,  # agent_team
+        wait_s,  # wait_s
+        handle_s,  # handle_s
+        c.offers,  # offers
+        len(c.rung),  # agents_rung
+        c.logged_in_at_arrival,  # logged_in_at_arrival
+        c.busy_at_arrival,  # busy_at_arrival
+        logged_in_at_end,  # logged_in_at_end
+        busy_at_end,  # busy_at_end
+        c.fallback,  # fallback
+        end_reconciled,  # end_reconciled
+        c.flags,  # flags
+    )
 
 
 def unanswered_record(
@@ -83,12 +143,19 @@ def unanswered_record(
     busy_at_end: int,
     missing: bool,
 ) -> ContactRecord:
-    return ContactRecord(
-        **_facts(c, ended_at, logged_in_at_end, busy_at_end),
+    return _record(
+        c,
+        ended_at=ended_at,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
         outcome="unanswered",
         unanswered=klass,
         other_reason=reason,
+        answered_at=None,
+        agent_id=None,
+        agent_team=None,
         wait_s=ended_at - c.arrived_at,
+        handle_s=None,
         end_reconciled=missing,
     )
 
@@ -104,9 +171,14 @@ def answered_record(
     reconciled: bool,
 ) -> ContactRecord:
     assert c.answered_at is not None
-    return ContactRecord(
-        **_facts(c, ended_at, logged_in_at_end, busy_at_end),
+    return _record(
+        c,
+        ended_at=ended_at,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
         outcome="answered",
+        unanswered=None,
+        other_reason=None,
         answered_at=c.answered_at,
         agent_id=agent_id,
         agent_team=agent_team,

@@ -8,8 +8,10 @@ the class so any other classification can be recomputed later.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from router._fast import fast_init, to_dict_function
 
 __all__ = [
     "OTHER_REASONS",
@@ -26,6 +28,7 @@ __all__ = [
     "record_from_dict",
     "record_to_dict",
 ]
+__all__ += ["ESCALATION_ACTIONS", "EscalationRecord"]
 
 OUTCOMES = ("answered", "rejected_closed", "unanswered")
 # In precedence order: the first that matches is the class (docs/ARCHITECTURE.md "Domain").
@@ -38,6 +41,7 @@ class Record:
     kind: ClassVar[str] = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContactRecord(Record):
     """One contact, from arrival to its end, with exactly one outcome."""
@@ -68,6 +72,7 @@ class ContactRecord(Record):
     flags: tuple[str, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedbackRecord(Record):
     kind: ClassVar[str] = "feedback"
@@ -78,6 +83,7 @@ class FeedbackRecord(Record):
     rating: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlagRecord(Record):
     kind: ClassVar[str] = "flag"
@@ -86,6 +92,7 @@ class FlagRecord(Record):
     flag: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GapRecord(Record):
     """A period in which the owning team of a queue had nobody logged in."""
@@ -99,6 +106,7 @@ class GapRecord(Record):
     others_logged_in: tuple[str, ...] = ()  # fallback agents who could answer
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NoAnswerRecord(Record):
     """An agent was offered a contact and did not take it."""
@@ -112,6 +120,7 @@ class NoAnswerRecord(Record):
     declined: bool = False
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LateAnswerRecord(Record):
     """An agent picked up within ``late_answer_s`` after the router timed its ring out.
@@ -131,6 +140,41 @@ class LateAnswerRecord(Record):
     rang_out_at: float
 
 
+# What happened to an escalation, one record each (docs/ROUTING.md "Escalations").
+ESCALATION_ACTIONS = (
+    "raised",
+    "alerted",
+    "acknowledged",
+    "step_ticked",
+    "legal_hold_requested",
+    "legal_hold_acknowledged",
+    "closed",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationRecord(Record):
+    """One fact of an escalation (duty to avert): raised, a level alerted, acknowledged,
+    a step ticked, the legal hold asked for and confirmed, closed. Codes and staff ids
+    only: ``by`` is the authenticated principal (or the adapter that raised it)."""
+
+    kind: ClassVar[str] = "escalation"
+    escalation_id: str
+    action: str  # one of ESCALATION_ACTIONS
+    at: float
+    raised_at: float
+    contact_id: str
+    channel: str
+    queue: str
+    team: str  # the team that owned the contact
+    flag: str
+    category: str | None = None
+    level: int = 0  # the chain level alerted (1-based; 0: not a level's record)
+    by: str | None = None
+    step: str | None = None
+    reason: str | None = None  # the close reason code
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     r.kind: r
     for r in (
@@ -140,17 +184,14 @@ RECORD_TYPES: dict[str, type[Record]] = {
         GapRecord,
         NoAnswerRecord,
         LateAnswerRecord,
+        EscalationRecord,
     )
 }
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
+_TO_DICT = {cls: to_dict_function(cls, "kind", cls.kind) for cls in RECORD_TYPES.values()}
 
 
 def record_to_dict(record: Record) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": record.kind}
-    for name in _FIELDS[type(record)]:
-        value = getattr(record, name)
-        out[name] = list(value) if isinstance(value, tuple) else value
-    return out
+    return _TO_DICT[type(record)](record)
 
 
 def record_from_dict(data: dict[str, Any]) -> Record:

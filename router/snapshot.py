@@ -41,6 +41,7 @@ class RouterView(Protocol):
     def capacity(self, channel: str) -> int: ...
     def absences(self) -> list[Absence]: ...
     def ringing_of(self, contact: Contact) -> list[str]: ...
+    def escalation_views(self) -> list[dict[str, Any]]: ...
 
 
 def _r(x: float) -> float:
@@ -56,6 +57,7 @@ def build_snapshot(router: RouterView) -> dict[str, Any]:
             "queues": [],
             "agents": [],
             "alerts": [],
+            "escalations": [],
             "today": router.today.as_dict(),
             "totals": {"arrived": 0, "ended": 0, "waiting": 0, "offered": 0, "in_service": 0},
         }
@@ -151,6 +153,7 @@ def build_snapshot(router: RouterView) -> dict[str, Any]:
         "queues": queues,
         "agents": agents,
         "alerts": alerts,
+        "escalations": router.escalation_views(),
         "today": router.today.as_dict(),
         "totals": {
             "arrived": router.arrived_total,

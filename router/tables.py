@@ -96,6 +96,7 @@ class TimerKind(IntEnum):
     GRACE = 4
     RECONCILE = 5
     LONG_WAIT = 6
+    ESCALATE = 7  # an escalation level's acknowledgement time ran out
 
 
 W, OF, S, E = (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from router.commands import Alert, CancelOffer, Command, Offer, Reject, SetMembers
+from router.commands import Alert, CancelOffer, Command, LegalHold, Offer, Reject, SetMembers
 from router.core import Router
 from router.events import (
     AgentAway,
@@ -54,6 +54,8 @@ def brief(commands: list[Command]) -> list[tuple[Any, ...]]:
             out.append((c.type, c.contact_id, c.reason))
         elif isinstance(c, Alert):
             out.append((c.type, c.kind))
+        elif isinstance(c, LegalHold):
+            out.append((c.type, c.contact_id, c.channel))
         else:  # pragma: no cover
             out.append((c.type,))
     return out
@@ -162,8 +164,12 @@ class Script:
     def feedback(self, cid: str, rating: int, *, eid: str | None = None) -> list[Command]:
         return self.send(ChatFeedback(**self._env(eid), contact_id=cid, rating=rating))
 
-    def flag(self, cid: str, flag: str, *, eid: str | None = None) -> list[Command]:
-        return self.send(ContactFlagged(**self._env(eid), contact_id=cid, flag=flag))
+    def flag(
+        self, cid: str, flag: str, category: str | None = None, *, eid: str | None = None
+    ) -> list[Command]:
+        return self.send(
+            ContactFlagged(**self._env(eid), contact_id=cid, flag=flag, category=category)
+        )
 
     def absent(self, team: str, start: str, end: str, *, eid: str | None = None) -> list[Command]:
         return self.send(

@@ -28,7 +28,7 @@ from typing import Any
 
 from router import Alert, CancelOffer, Command, ContactRecord, Event, Offer, Record, Router
 from router.config import HelplineConfig
-from router.step import Step
+from router.step import Step, collector_paused
 from sim import _events as ev
 from sim.arrivals import Arrival
 from sim.distributions import Sampler
@@ -266,7 +266,15 @@ class Simulation:
 
     # ---------------------------------------------------------------- run
     def run(self) -> list[Record]:
-        """Simulate until every contact that arrived has ended; return the records."""
+        """Simulate until every contact that arrived has ended; return the records.
+
+        The loop runs with the cycle collector paused (``router.step.collector_paused``):
+        neither the core nor this driver makes reference cycles.
+        """
+        with collector_paused():
+            return self._run()
+
+    def _run(self) -> list[Record]:
         router = self.router
         heap = self._heap
         pop = heapq.heappop

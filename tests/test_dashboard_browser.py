@@ -28,8 +28,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from adapters.config_file import load_config
 from tests import serve_process
-from tests.conftest import ROOT
+from tests.conftest import ROOT, VO_LINJEN
 from tests.http_helpers import TOKENS, TZ
 from tests.serve_process import Server, write_auth
 
@@ -339,8 +340,10 @@ def test_dashboard_files_are_served_with_a_strict_policy(service: Service) -> No
                     "kss": "Krisesentersekretariatet (day office)",
                     "ok": "Oslo krisesenter (crisis centre)",
                 },
+                "escalations": load_config(VO_LINJEN).escalations.model_dump(mode="json"),
             }
-        }
+        },
+        "you": {"name": "supervisor", "team": None},
     }
     # /metrics is open to a scraper on this machine (the server binds to loopback).
     with urllib.request.urlopen(service.base + "/metrics", timeout=5) as r:

@@ -500,7 +500,10 @@ async def test_a_refused_value_is_never_echoed_in_the_problem(
 async def test_an_unknown_event_type_names_the_type_field_briefly_and_never_echoes_it(
     client: TestClient,
 ) -> None:
-    known = "contact.*, offer.declined, agent.*, chat.feedback, team.absent, alert.acknowledged"
+    known = (
+        "contact.*, offer.declined, agent.*, chat.feedback, team.absent, alert.acknowledged, "
+        "escalation.*, legal_hold.acknowledged"
+    )
     sent = "contact.arived-9137"
     event = {"event_id": "e1", "type": sent, "at": "2021-11-15T10:00:00+01:00",
              "source": "carrier", "contact_id": "c1"}  # fmt: skip

@@ -130,6 +130,51 @@ def a_shift_full_of_caller_data(base: str, server_time: str) -> None:
     assert post(base, "/v1/events", ev, "chat") in (403, 422)  # the wrong adapter
     assert get(base, f"/v1/{NUMBERS[0]}", proxy)[0] == 404
     assert get(base, f"/v1/stats?from={NUMBERS[0]}", bearer("planner"))[0] == 400
+    flags_of_the_shift(base, t, proxy)
+
+
+def flags_of_the_shift(base: str, t: str, proxy: dict[str, str]) -> None:
+    """Duty to avert on a chat and on a call: escalations raised, worked and closed; the
+    vendors' legal-hold confirmations and refused flags carry identity too."""
+
+    def ev_(n: int, type_: str, source: str, **fields: Any) -> dict[str, Any]:
+        return {"event_id": f"flag-{n}", "type": type_, "at": t, "source": source, **fields}
+
+    flags = [
+        (ev_(1, "contact.flagged", "chat", contact_id="c1", flag="duty_to_avert",
+             category="risk_to_life"), "chat"),
+        (ev_(2, "contact.flagged", "carrier", contact_id="p1", flag="duty_to_avert"), "carrier"),
+        (ev_(3, "contact.flagged", "carrier", contact_id="p2", flag="self_harm_risk"), "carrier"),
+        (ev_(4, "legal_hold.acknowledged", "chat", contact_id="c1"), "chat"),
+    ]  # fmt: skip
+    for event, who in flags:
+        assert post(base, "/v1/events", event, who, proxy) == 200, event
+    refused = [
+        # a flag is a code, never free text; a confirmation carries no vendor trace
+        ev_(10, "contact.flagged", "chat", contact_id="c9", flag="duty_to_avert",
+            note=f"Kari Nordmann {NUMBERS[0]}"),
+        ev_(11, "contact.flagged", "chat", contact_id="c9", flag="duty_to_avert",
+            category="Sommerfugl77"),
+        ev_(12, "contact.flagged", "chat", contact_id="c9", flag=NUMBERS[2]),
+        ev_(13, "legal_hold.acknowledged", "carrier", contact_id="p1",
+            visitor_ip="192.168.77.12"),
+    ]  # fmt: skip
+    for event in refused:
+        assert post(base, "/v1/events", event, event["source"], proxy) in (409, 422), event
+    assert post(base, "/v1/events", ev_(14, "legal_hold.acknowledged", "carrier",
+                                        contact_id="p1"), "carrier") == 200  # fmt: skip
+    state = json.loads(get(base, "/v1/state", bearer("supervisor"))[1])
+    alerts = {e["escalation_id"]: e["alert_id"] for e in state["escalations"]}
+    assert sorted(alerts) == ["esc-1", "esc-2", "esc-3"]
+    assert post(base, f"/v1/alerts/{alerts['esc-1']}/acknowledge", b"", "supervisor") == 200
+    for step in ("assess", "police", "document"):
+        assert post(base, f"/v1/escalations/esc-1/steps/{step}", b"", "supervisor") == 200
+    assert post(base, "/v1/escalations/esc-2/close", {"reason": "police_notified"},
+                "supervisor") == 200  # fmt: skip
+    assert post(base, "/v1/escalations/esc-3/close", {"reason": NUMBERS[1]}, "supervisor") == 422
+    # An escalation id that is a phone number is refused before anything is stored.
+    assert post(base, "/v1/escalations/4791234567/close", {"reason": "not_triggered"},
+                "supervisor") == 422  # fmt: skip
 
 
 def redis_contents(client: Any, prefix: str) -> dict[str, bytes]:
@@ -183,6 +228,13 @@ def test_no_caller_identity_in_data_logs_traces_or_metrics(tmp_path: Path, store
                 break
             time.sleep(0.05)
         assert stats["groups"][0]["contacts"] == 4  # the calls and the chats were counted
+        for _ in range(100):
+            escalations = get(server.base, "/v1/stats/escalations", bearer("supervisor"))[1]
+            if b'"raised": 3' in escalations.replace(b'"raised":3', b'"raised": 3'):
+                break
+            time.sleep(0.05)
+        views = {"/v1/state": get(server.base, "/v1/state", bearer("supervisor"))[1],
+                 "/v1/stats/escalations": escalations}  # fmt: skip
         metrics = get(server.base, "/metrics")[1]
         assert b"linje_agents{" in metrics and b"linje_events_rejected_total" in metrics
         stored: dict[str, bytes] = {}
@@ -200,7 +252,9 @@ def test_no_caller_identity_in_data_logs_traces_or_metrics(tmp_path: Path, store
     else:
         assert any(k.endswith(":log") for k in stored) and any(":dedup:" in k for k in stored)
     places = {**{str(p): b for p, b in files.items()}, **stored, "output": output,
-              "/metrics": metrics}  # fmt: skip
+              "/metrics": metrics, **views}  # fmt: skip
+    raised = sum(g["raised"] for g in json.loads(views["/v1/stats/escalations"])["groups"])
+    assert raised == 3  # the flags raised their escalations
     found = [
         (where, secret)
         for where, blob in places.items()

@@ -89,7 +89,9 @@ def conversation(s: Script) -> None:
     s.end("chat-1")
     s.feedback("chat-1", 9)
     s.flag("c1", "duty_to_avert")
-    s.advance(to="2021-11-15 15:31")  # handover to OK: the phone queue's roster switches
+    # Nobody acknowledges the escalation: its level 2 is alerted two minutes on, a
+    # tick in the log, with the 15:30 handover's roster (set_members).
+    s.advance(to="2021-11-15 15:31")
     s.logout("kss-1")
     s.after(3)
     s.arrive("c3")
@@ -125,6 +127,10 @@ def test_a_conversation_survives_a_restart_with_the_same_state_and_commands(
         ("contact", "chat-1"),
         ("feedback", "chat-1"),
         ("flag", "c1"),
+        ("escalation", "c1"),  # raised
+        ("escalation", "c1"),  # level 1 alerted
+        ("escalation", "c1"),  # legal hold asked for
+        ("escalation", "c1"),  # level 2 alerted
     ]
 
     # Re-sent events are duplicates and are not logged again.
@@ -147,9 +153,9 @@ def test_every_accepted_event_is_logged_once_with_its_commands_and_records(
     ticks = [e for e in entries if e.kind == "tick"]
     assert [brief(list(t.commands)) for t in ticks] == [
         [("cancel_offer", "c1", ("kss-1",)), ("offer", "c1", ("kss-1",))],
-        [],
+        [("alert", "escalation")],
     ]
-    # The 15:30 handover is logged for its roster: the phone queue's ring group is OK's now.
+    # The same advance crossed the 15:30 handover: the phone queue's ring group is OK's now.
     assert [rosters(list(t.commands)) for t in ticks][1] == [("phone", ("ok-1",), 2)]
     assert [r.kind for r in ticks[0].records] == ["no_answer"]
     s.store.close()

@@ -26,6 +26,7 @@ from adapters.http.clock import Clock
 from adapters.http.dashboard import add_dashboard_routes
 from adapters.http.engine import Engine
 from adapters.http.engine_api import HelplineEngine
+from adapters.http.escalations import add_escalation_routes
 from adapters.http.limits import Limiter, Limits
 from adapters.http.openapi import build_openapi
 from adapters.http.problems import Problem, problem_middleware, problem_response
@@ -446,6 +447,13 @@ def build_app(
     if len(set(ids)) != len(ids):
         raise ValueError(f"helpline ids must be distinct (got {ids})")
     served = {ch for c in configs for ch in c.channels}
+    unknown_teams = sorted(auth.named_teams - {t for c in configs for t in c.teams})
+    if unknown_teams:
+        raise ConfigError(
+            f"supervisor teams {', '.join(unknown_teams)} are no helpline's teams",
+            file=auth.source,
+            key="tokens.team",
+        )
     unknown = sorted(auth.named_channels - served)
     if unknown:
         raise ConfigError(
@@ -513,6 +521,7 @@ def build_app(
         app.router.add_get(f"{prefix}/state/stream", get_state_stream)
         app.router.add_get(f"{prefix}/stats", get_stats)
         app.router.add_post(f"{prefix}/alerts/{{alert_id}}/acknowledge", post_ack)
+        add_escalation_routes(app, prefix)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/openapi.json", openapi)

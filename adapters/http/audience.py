@@ -4,8 +4,9 @@ An adapter token serves some channels (``adapters.http.auth``: the carrier
 ``phone``, the chat vendor ``chat`` by default). An offer, a cancel or a
 reject goes to the adapters of its contact's channel; an alert that names a
 channel (``handover_gap``, ``long_wait``) to that channel's adapters, one that
-names none (``agent_auto_away``) to every adapter. A ``set_members`` roster
-goes to the adapters of its queue's channel (the carrier's ring group). Supervisors see every alert
+names none (``agent_auto_away``) to every adapter; a ``legal_hold`` to the adapters
+of the channel it names; a ``set_members`` roster to the adapters of its queue's
+channel (the carrier's ring group). Supervisors see every alert
 in the live state. A command whose contact is unknown (it cannot happen: see
 ``ContactChannels``) goes to every adapter rather than to none. ``seq`` stays
 the helpline-wide command number, so one adapter's stream has gaps.
@@ -82,6 +83,8 @@ def command_channel(
     if command["type"] == "alert":
         channel = command.get("details", {}).get("channel")
         return channel if isinstance(channel, str) else None
+    if isinstance(command.get("channel"), str):  # legal_hold names its channel
+        return command["channel"]  # type: ignore[no-any-return]
     contact_id = command.get("contact_id")
     return contact_channel(contact_id) if isinstance(contact_id, str) else None
 

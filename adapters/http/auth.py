@@ -2,7 +2,8 @@
 
 Roles: ``adapter`` (post contact, offer, feedback and agent events, only as
 its own ``source``; read its command stream), ``supervisor`` (live state,
-stats, acknowledge alerts, post ``alert.acknowledged`` and ``team.absent``),
+stats, acknowledge alerts, post ``alert.acknowledged`` and ``team.absent``, raise
+and work escalations; a supervisor token may name its ``team``),
 ``planner`` (stats). An adapter token serves some channels (``channels``; its
 command stream carries only their commands, docs/ROUTING.md): by default the
 ``carrier`` adapter serves ``phone`` and the ``chat`` adapter ``chat`` (the two
@@ -58,6 +59,9 @@ V1_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/state/stream"): ("supervisor",),
     ("GET", "/stats"): ("supervisor", "planner"),
     ("POST", "/alerts/{alert_id}/acknowledge"): ("supervisor",),
+    ("POST", "/escalations/{escalation_id}/steps/{step}"): ("supervisor",),
+    ("POST", "/escalations/{escalation_id}/close"): ("supervisor",),
+    ("GET", "/stats/escalations"): ("supervisor",),
 }
 ROOT_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/healthz"): (),
@@ -84,6 +88,8 @@ class TokenEntry(BaseModel):
     token_env: str | None = None
     # adapter tokens only: the channels whose commands its stream carries
     channels: tuple[str, ...] | None = Field(default=None, min_length=1)
+    # supervisor tokens only: the team whose supervisor this is (escalations name teams)
+    team: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,39}$")
 
     @model_validator(mode="after")
     def _one_source(self) -> TokenEntry:
@@ -91,6 +97,8 @@ class TokenEntry(BaseModel):
             raise ValueError("give exactly one of token or token_env")
         if self.channels is not None and self.role != "adapter":
             raise ValueError("channels is for adapter tokens only")
+        if self.team is not None and self.role != "supervisor":
+            raise ValueError("team is for supervisor tokens only")
         return self
 
 
@@ -128,6 +136,7 @@ class Principal:
     name: str
     # an adapter's channels (its command stream); None: every channel
     channels: frozenset[str] | None = None
+    team: str | None = None  # a supervisor's team (None: not tied to one)
 
 
 def adapter_channels(name: str, channels: tuple[str, ...] | None) -> frozenset[str] | None:
@@ -159,10 +168,11 @@ class Authenticator:
             secret = _secret(t.token, t.token_env, what=f"tokens[{i}].token", file=source)
             channels = adapter_channels(t.name, t.channels) if t.role == "adapter" else None
             self._tokens[hashlib.sha256(secret.encode()).digest()] = Principal(
-                t.role, t.name, channels
+                t.role, t.name, channels, t.team
             )
-        # Channels named in the file (checked against the helplines' by the service).
+        # Channels and teams named in the file (checked against the helplines' by the service).
         self.named_channels = frozenset(c for t in config.tokens for c in t.channels or ())
+        self.named_teams = frozenset(t.team for t in config.tokens if t.team is not None)
         self._keys: list[tuple[str, str, bytes]] = [
             (
                 k.key_id,
@@ -174,10 +184,12 @@ class Authenticator:
             for i, k in enumerate(config.webhook_keys)
         ]
 
-    def add_token(self, role: Role, name: str, token: str) -> None:
+    def add_token(self, role: Role, name: str, token: str, team: str | None = None) -> None:
         """Add a token at run time (the demo's in-process adapter)."""
         channels = adapter_channels(name, None) if role == "adapter" else None
-        self._tokens[hashlib.sha256(token.encode()).digest()] = Principal(role, name, channels)
+        self._tokens[hashlib.sha256(token.encode()).digest()] = Principal(
+            role, name, channels, team
+        )
 
     def bearer(self, header: str | None) -> Principal | None:
         """The principal for an ``Authorization: Bearer`` header, or None."""

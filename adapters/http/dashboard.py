@@ -8,7 +8,9 @@ token (kept in the browser's session storage) and reads ``/v1/state/stream``.
 
 ``GET /ui/helplines.json`` (a supervisor's token; no file, the one name on the
 ``/ui/{file}`` route that needs one) gives the display names the live state
-does not carry: each helpline's and team's ``name`` from its config.
+does not carry: each helpline's and team's ``name`` from its config, the labels of
+its escalations' flag kinds, chain levels, checklist steps and close reasons, and
+who signed in (``you``: the token's name and team, if it names one).
 
 A strict Content-Security-Policy allows only this origin's scripts, styles and
 connections: the page can talk to nothing else, and nothing can frame it.
@@ -87,11 +89,13 @@ async def names(request: web.Request) -> web.StreamResponse:
         engine.id: {
             "name": engine.config.name or engine.id,
             "teams": {team: cfg.name or team for team, cfg in engine.config.teams.items()},
+            "escalations": engine.config.escalations.model_dump(mode="json"),
         }
         for engine in request.app[ENGINES].values()
     }
+    you = {"name": principal.name, "team": principal.team}
     return web.json_response(
-        {"helplines": helplines}, headers={**HEADERS, "Cache-Control": "no-store"}
+        {"helplines": helplines, "you": you}, headers={**HEADERS, "Cache-Control": "no-store"}
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from adapters.http.auth import ROOT_ROLES, V1_ROLES, Role
+from adapters.http.escalations import CloseEscalation
 from adapters.http.schemas import CommandOut, CommandsResponse, StateResponse, StatsResponse
 from adapters.http.vendors import CarrierEvent, ChatVendorEvent
 from adapters.http.wire import EventBatch, EventIn, EventModels
@@ -59,6 +60,7 @@ def _schemas() -> dict[str, Any]:
         CommandsResponse,
         StateResponse,
         StatsResponse,
+        CloseEscalation,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF)
@@ -174,6 +176,50 @@ def _add_links(ops: dict[str, dict[str, Any]]) -> None:
         ops[suffix][method]["responses"]["200"]["links"] = found
 
 
+def _escalation_ops(write: tuple[str, ...], read: tuple[str, ...]) -> dict[str, Any]:
+    """Supervisors' escalation routes (adapters/http/escalations.py)."""
+
+    def path(name: str) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+    day = {"type": "string", "pattern": DAY}
+    return {
+        "/escalations/{escalation_id}/steps/{step}": {
+            "post": _op(
+                "Tick a step of an escalation's checklist (escalation.step_ticked; by is the "
+                "token's name). A first tick also acknowledges; the last required one closes",
+                roles=V1_ROLES[("POST", "/escalations/{escalation_id}/steps/{step}")],
+                ok=_json_ok("Durable", "IngestResponse"),
+                params=[path("escalation_id"), path("step")],
+                codes=("409", "422", *read),
+            )
+        },
+        "/escalations/{escalation_id}/close": {
+            "post": _op(
+                "Close an escalation with a configured reason code (escalation.closed)",
+                roles=V1_ROLES[("POST", "/escalations/{escalation_id}/close")],
+                body="CloseEscalation",
+                ok=_json_ok("Durable", "IngestResponse"),
+                params=[path("escalation_id")],
+                codes=write,
+            )
+        },
+        "/stats/escalations": {
+            "get": _op(
+                "Escalations per month and owning team: raised, acknowledged, escalated, "
+                "legal holds, closed per reason, time to first acknowledgement",
+                roles=V1_ROLES[("GET", "/stats/escalations")],
+                ok=_json_ok("Groups of figures"),
+                params=[
+                    {"name": "from", "in": "query", "schema": day},
+                    {"name": "to", "in": "query", "schema": day},
+                ],
+                codes=("400", *read),
+            )
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     """Every endpoint, its roles, request and response schemas, and its errors."""
     write = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
@@ -184,8 +230,10 @@ def build_openapi() -> dict[str, Any]:
             "post": _op(
                 'Post one event, or {"events": [...]} (applied in order, one fsync). '
                 "Each event type has its roles (403 otherwise): adapters post contact.*, "
-                "offer.declined, chat.feedback and agent.*; supervisors post "
-                "alert.acknowledged (its by is the token's name, never sent) and team.absent",
+                "offer.declined, chat.feedback, agent.* and legal_hold.acknowledged; supervisors "
+                "post alert.acknowledged, team.absent, escalation.step_ticked and "
+                "escalation.closed (their by is the token's name, never sent); both may post "
+                "contact.flagged (it raises an escalation)",
                 roles=V1_ROLES[("POST", "/events")],
                 body="EventIn",
                 ok=_json_ok("Durable", "IngestResponse"),
@@ -287,6 +335,7 @@ def build_openapi() -> dict[str, Any]:
                 codes=("409", "422", *read),
             )
         },
+        **_escalation_ops(write, read),
     }
     _add_links(ops)
     paths: dict[str, Any] = {}

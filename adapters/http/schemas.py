@@ -135,6 +135,51 @@ class AlertView(BaseModel):
     details: dict[str, Any]
 
 
+class EscalationStep(BaseModel):
+    model_config = _STRICT
+    step: str
+    required: bool
+    ticked_by: str | None
+    ticked_at: float | None
+
+
+class EscalationLevelAlerted(BaseModel):
+    model_config = _STRICT
+    at: float
+    to: list[str] = Field(description="the teams whose supervisors this level alerted")
+
+
+class LegalHoldView(BaseModel):
+    model_config = _STRICT
+    requested_at: float
+    acknowledged_at: float | None
+
+
+class EscalationView(BaseModel):
+    """An open escalation (duty to avert): codes and staff ids only, never caller identity."""
+
+    model_config = _STRICT
+    escalation_id: str
+    alert_id: str | None = Field(description="its latest alert: acknowledge this one")
+    contact_id: str
+    channel: str
+    queue: str
+    team: str
+    agent_id: str | None
+    flag: str
+    category: str | None
+    raised_at: float
+    raised_by: str
+    level: int
+    levels: int
+    alerted: list[EscalationLevelAlerted]
+    on_duty: str
+    acknowledged_by: str | None
+    acknowledged_at: float | None
+    checklist: list[EscalationStep]
+    legal_hold: LegalHoldView | None
+
+
 class TodayChannel(BaseModel):
     model_config = _STRICT
     contacts: int
@@ -178,6 +223,7 @@ class StateResponse(BaseModel):
     queues: list[QueueView]
     agents: list[AgentView]
     alerts: list[AlertView]
+    escalations: list[EscalationView] = []
     today: TodayView
     totals: Totals
     server_time: float

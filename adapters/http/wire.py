@@ -85,7 +85,7 @@ EVENT_ROLES: dict[str, frozenset[str]] = {
     "contact.answered": _ADAPTER,
     "contact.abandoned": _ADAPTER,
     "contact.ended": _ADAPTER,
-    "contact.flagged": _ADAPTER,
+    "contact.flagged": frozenset({"adapter", "supervisor"}),  # raising an escalation
     "offer.declined": _ADAPTER,
     "chat.feedback": _ADAPTER,
     "agent.logged_in": _ADAPTER,
@@ -94,6 +94,9 @@ EVENT_ROLES: dict[str, frozenset[str]] = {
     "agent.away": _ADAPTER,
     "alert.acknowledged": _SUPERVISOR,
     "team.absent": _SUPERVISOR,
+    "escalation.step_ticked": _SUPERVISOR,
+    "escalation.closed": _SUPERVISOR,
+    "legal_hold.acknowledged": _ADAPTER,
     "contact.rang": _ADAPTER,
     "contact.ring_ended": _ADAPTER,
     "contact.moved": _ADAPTER,
@@ -104,7 +107,11 @@ if set(EVENT_ROLES) != set(EVENT_TYPES):  # pragma: no cover - a new type needs 
     raise RuntimeError(f"EVENT_ROLES must list every event type: {sorted(EVENT_TYPES)}")
 # Fields the service fills from the authenticated principal (its name), never from
 # the body: they are not in the wire model, and a body that sends one is a 422.
-FROM_PRINCIPAL: dict[str, tuple[str, ...]] = {"alert.acknowledged": ("by",)}
+FROM_PRINCIPAL: dict[str, tuple[str, ...]] = {
+    "alert.acknowledged": ("by",),
+    "escalation.step_ticked": ("by",),
+    "escalation.closed": ("by",),
+}
 
 
 def _model_for(cls: type[Event]) -> type[BaseModel]:

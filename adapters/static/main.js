@@ -11,6 +11,7 @@ import { LANGUAGES, setLanguage, t } from "./i18n.js";
 import { renderHourly } from "./chart.js";
 import { StateStream } from "./stream.js";
 import { renderAgents, renderAlerts, renderQueues, renderToday, renderWaiting } from "./view.js";
+import { renderEscalations } from "./escalations.js";
 
 const TOKEN_KEY = "linje.supervisor-token";
 const LANGUAGE_KEY = "linje.language";
@@ -25,6 +26,8 @@ const app = {
   status: { state: "idle" },
   acking: new Set(),
   ackErrors: new Map(),
+  escBusy: new Set(), // "esc-1:assess", "esc-1:close": a tick or close on its way
+  escErrors: new Map(), // escalation -> why its last tick or close failed
   historyOpen: false, // the resolved alerts' history, collapsed until opened
   names: null, // display names of helplines and teams (GET /ui/helplines.json)
   drawn: new Map(), // section -> the input it was last drawn from
@@ -81,6 +84,7 @@ function signOut(message = "") {
   app.drawn.clear();
   sessionStorage.removeItem(TOKEN_KEY);
   $("dashboard").hidden = true;
+  $("escalations").hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = message;
@@ -109,6 +113,7 @@ function start(token, firstState = null) {
   loadNames(token);
   $("signin").hidden = true;
   $("dashboard").hidden = false;
+  $("escalations").hidden = false;
   $("signout").hidden = false;
   if (firstState) onState(firstState);
   app.stream = new StateStream({
@@ -127,6 +132,10 @@ function onState(state) {
   app.clock.sync(state);
   for (const alert of state.alerts) {
     if (alert.acknowledged_by) app.acking.delete(alert.alert_id);
+  }
+  for (const e of state.escalations || []) {
+    if (e.acknowledged_by) app.acking.delete(e.alert_id);
+    for (const s of e.checklist) if (s.ticked_by) app.escBusy.delete(`${e.escalation_id}:${s.step}`);
   }
   render();
 }
@@ -198,10 +207,24 @@ function render() {
     },
     teamNames: names?.teams || {},
   };
-  section("alerts", [lang, state.alerts, [...app.acking], [...app.ackErrors]], () =>
-    renderAlerts(state, ctx),
+  // Escalations have their own banners above the dashboard, not alert cards.
+  const alerts = state.alerts.filter((a) => a.kind !== "escalation");
+  const escCtx = {
+    ...ctx,
+    config: names?.escalations,
+    you: app.names?.you,
+    busy: app.escBusy,
+    errors: app.escErrors,
+    onTick: tickStep,
+    onClose: closeEscalation,
+  };
+  section("escalations", [lang, state.escalations, [...app.acking], [...app.escBusy], [...app.escErrors], Boolean(app.names)], () =>
+    renderEscalations(state, escCtx),
   );
-  const urgent = state.alerts.filter((a) => a.open && !a.acknowledged_by).length;
+  section("alerts", [lang, alerts, [...app.acking], [...app.ackErrors]], () =>
+    renderAlerts({ ...state, alerts }, ctx),
+  );
+  const urgent = alerts.filter((a) => a.open && !a.acknowledged_by).length;
   $("alert-count").textContent = urgent ? String(urgent) : "";
   $("alert-count").hidden = !urgent;
   section("queues", [lang, state.queues], () => renderQueues(state, ctx));
@@ -235,31 +258,62 @@ function tick() {
 }
 
 // ------------------------------------------------------------------- actions
+/**
+ * POST to the service as the signed-in supervisor. Resolves to null on success,
+ * the reason it failed, or `undefined` when the token no longer works (signed out).
+ */
+async function postAs(url, body) {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: body === undefined ? authHeaders() : { ...authHeaders(), "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401 || response.status === 403) {
+      signOut(t(response.status === 403 ? "errNotSupervisor" : "errSessionEnded"));
+      return undefined;
+    }
+    if (response.ok) return null;
+    const problem = await response.json().catch(() => ({}));
+    return problem.detail || `HTTP ${response.status}`;
+  } catch (err) {
+    return String(err.message || err);
+  }
+}
+
 async function acknowledge(alertId) {
   app.acking.add(alertId);
   app.ackErrors.delete(alertId);
   render();
-  let ok = false;
-  try {
-    const response = await fetch(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`, {
-      method: "POST",
-      headers: authHeaders(),
-    });
-    if (response.status === 401 || response.status === 403) {
-      signOut(t(response.status === 403 ? "errNotSupervisor" : "errSessionEnded"));
-      return;
-    }
-    ok = response.ok;
-    if (!ok) {
-      const problem = await response.json().catch(() => ({}));
-      app.ackErrors.set(alertId, problem.detail || `HTTP ${response.status}`);
-    }
-  } catch (err) {
-    app.ackErrors.set(alertId, String(err.message || err));
-  }
+  const error = await postAs(`/v1/alerts/${encodeURIComponent(alertId)}/acknowledge`);
+  if (error === undefined) return;
   // On success the button stays "acknowledging" until the state shows who acknowledged.
-  if (!ok) app.acking.delete(alertId);
+  if (error !== null) {
+    app.ackErrors.set(alertId, error);
+    app.acking.delete(alertId);
+  }
   render();
+}
+
+/** One of the supervisors' escalation routes; a failure is shown on the banner. */
+async function escalationAction(escalationId, busyKey, path, body) {
+  app.escBusy.add(busyKey);
+  app.escErrors.delete(escalationId);
+  render();
+  const error = await postAs(`/v1/escalations/${encodeURIComponent(escalationId)}/${path}`, body);
+  if (error === undefined) return;
+  if (error !== null) app.escErrors.set(escalationId, error);
+  // On success a step stays disabled until the state shows who ticked it.
+  if (error !== null || path === "close") app.escBusy.delete(busyKey);
+  render();
+}
+
+function tickStep(escalationId, step) {
+  return escalationAction(escalationId, `${escalationId}:${step}`, `steps/${encodeURIComponent(step)}`);
+}
+
+function closeEscalation(escalationId, reason) {
+  return escalationAction(escalationId, `${escalationId}:close`, "close", { reason });
 }
 
 function chooseLanguage(lang) {
