@@ -69,7 +69,8 @@ FIELD_PROBLEMS = {"invalid-event", "invalid-text", "number-too-long", "forbidden
 # Identifiers are names the service may quote back ("event_id c-1 was already accepted");
 # every other string a body holds may be a caller's words and is never echoed.
 IDENTIFIERS = {"event_id", "source", "contact_id", "agent_id", "alert_id", "delivery_id",
-               "call_id", "chat_id", "extension", "operator"}  # fmt: skip
+               "call_id", "chat_id", "extension", "operator", "escalation_id", "agent_ids",
+               "extensions", "operators"}  # fmt: skip
 MARK = "mkr"  # every string value a body sends starts with it (checked against the answers)
 
 # Each vendor's model, and its fields for the contact and the staff member.
