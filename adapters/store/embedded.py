@@ -41,7 +41,7 @@ from adapters.store.segments import (
     list_segments,
     make_dir,
 )
-from adapters.store.snapshots import write_snapshot
+from adapters.store.snapshots import BackgroundSnapshot, write_snapshot
 from router.commands import Command
 from router.config import HelplineConfig
 from router.core import Router
@@ -100,6 +100,7 @@ class EmbeddedStore:
         snapshot_seq: int,
         recent: deque[dict[str, Any]],
         recent_complete: bool,
+        background_snapshots: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.router = router
@@ -113,6 +114,9 @@ class EmbeddedStore:
         self._recent_complete = recent_complete
         self._stopped: str | None = None
         self._staged_seq = writer.last_seq
+        self._background = background_snapshots
+        # The snapshot a forked child is writing (background mode), until reaped.
+        self._child: BackgroundSnapshot | None = None
 
     # ------------------------------------------------------------- opening
     @classmethod
@@ -125,8 +129,15 @@ class EmbeddedStore:
         fsync: bool = True,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_divergence: str = "raise",
+        background_snapshots: bool = False,
     ) -> EmbeddedStore:
         """Open (creating if needed) ``data_dir`` and recover the router from it.
+
+        ``background_snapshots``: snapshots are serialised by a forked child
+        (``BackgroundSnapshot``) of the router as staged, and put in place once
+        the log is durable that far; the caller's thread pays only the fork.
+        Otherwise ``finish`` writes them inline, when nothing is staged beyond
+        the log.
 
         Raises ``CorruptLog`` for a damaged log, ``ReplayDiverged`` if the log
         does not replay to what it recorded (see ``adapters.store.recovery``),
@@ -162,6 +173,7 @@ class EmbeddedStore:
             snapshot_seq=rec.snapshot_seq,
             recent=rec.recent,
             recent_complete=rec.recent_complete,
+            background_snapshots=background_snapshots,
         )
         if rec.report["entries_replayed"] >= snapshot_every:
             store._snapshot()
@@ -267,6 +279,35 @@ class EmbeddedStore:
         for i, owner in enumerate(staged.owners):
             if owner is not None:
                 owner.seq = staged.first_seq + i
+        if (
+            self._background
+            and self._child is None
+            and self._staged_seq - self._snapshot_seq >= self.snapshot_every
+        ):
+            # The router now is exactly the log up to ``_staged_seq``: fork its image.
+            try:
+                self._child = BackgroundSnapshot(
+                    self.data_dir, self._staged_seq, self.router, fsync=self._fsync
+                )
+            except OSError as exc:
+                log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
+                self._snapshot_seq = self._staged_seq  # try again snapshot_every later
+
+    def _reap(self, *, block: bool = False) -> None:
+        """Put the child's snapshot in place once it is written and the log covers it."""
+        child = self._child
+        if child is None or child.seq > self.last_seq or not child.poll(block=block):
+            return
+        self._child = None
+        if child.failed is not None:
+            log.warning("store: snapshot at record %d failed: %s", child.seq, child.failed)
+            return
+        try:
+            child.commit()
+        except OSError as exc:
+            log.warning("store: snapshot at record %d failed: %s", child.seq, exc)
+            return
+        self._snapshot_seq = child.seq
 
     def write(self, staged: Staged) -> None:
         """Append and fsync the staged records (blocking; the only step that does I/O)."""
@@ -278,6 +319,8 @@ class EmbeddedStore:
             self._stopped = "log records were written out of order"
             raise StoreClosed(self._stopped)
         self._writer.append_many(staged.payloads)
+        if self._child is not None:
+            self._reap()  # here, in the writer's thread: the rename's fsync is I/O too
 
     def finish(self, staged: Staged, *, snapshot: bool = True) -> None:
         """Book-keeping once ``write`` succeeded: the command history, snapshots."""
@@ -289,6 +332,7 @@ class EmbeddedStore:
         # A snapshot must equal the log it covers: only when nothing is staged beyond it.
         if (
             snapshot
+            and not self._background
             and self._staged_seq == self.last_seq
             and self.last_seq - self._snapshot_seq >= self.snapshot_every
         ):
@@ -300,6 +344,11 @@ class EmbeddedStore:
         self.write(staged)
         self.finish(staged)
         return staged.tick_commands
+
+    def wait_snapshot(self) -> None:
+        """Block until a background snapshot covered by the log is in place (tests, close)."""
+        if self._child is not None and self._child.seq <= self.last_seq:
+            self._reap(block=True)
 
     def _snapshot(self) -> None:
         try:
@@ -349,6 +398,12 @@ class EmbeddedStore:
         """Close the log and release the directory (every append is already durable)."""
         if self._lock_fd is None:
             return
+        if self._child is not None:
+            if self._child.seq <= self.last_seq:
+                self._reap(block=True)
+            else:  # it covers records that were never written
+                self._child.abandon()
+                self._child = None
         self._writer.close()
         os.close(self._lock_fd)
         self._lock_fd = None
