@@ -19,6 +19,9 @@ Metrics (Prometheus names, every one labelled ``helpline``):
   by the core (e.g. ``unknown-contact``) or at the edge (``invalid-event``,
   ``malformed-json``, ``wrong-source``...; a request refused whole counts once).
 - ``linje_log_fsync_duration_seconds``: one log append (write and fsync) per batch.
+- ``linje_event_loop_lag_max_seconds``: the longest the event loop was late
+  waking a 10 ms sleep since the service started (``looplag``); one loop
+  serves every helpline, so each helpline shows the same value.
 
 Traces: ``<METHOD> <route>`` (server span) -> ``linje.route`` (the router's
 decision for a group-commit batch: child of the first request, linked to the
@@ -56,9 +59,10 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
 
+from adapters.http.looplag import LoopLagMonitor
 from adapters.http.problems import Problem
-from adapters.store.entries import decode_payload
 from router.errors import ConfigError, LinjeError
+from router.records import ContactRecord
 
 if TYPE_CHECKING:
     from adapters.http.engine_api import HelplineEngine
@@ -74,7 +78,6 @@ DECISION_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 
 FSYNC_BUCKETS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 # What ``generate_latest`` writes: the classic text format every Prometheus reads.
 EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-CONTACT_KIND = b"\xa7contact"  # msgpack fixstr "contact"
 # Routes that take events: a refusal there counts as rejected events.
 INGEST_SUFFIXES = ("/events", "/adapters/carrier", "/adapters/chat")
 # Polled or static: not worth a span each.
@@ -205,15 +208,10 @@ class _EngineTelemetry(EngineProbe):
         for reason, n in rejected.items():
             self.t.events_rejected.add(n, {"helpline": helpline, "reason": reason})
         contacts: Counter[tuple[str, str, str]] = Counter()
-        for payload in staged.payloads:
-            # Only entries holding a contact record need decoding: its msgpack
-            # has the fixstr "contact" (the record kind).
-            if CONTACT_KIND not in payload:
-                continue
-            for record in decode_payload(0, payload)["records"]:
-                if record.get("kind") == "contact":
-                    outcome = record["outcome"]
-                    contacts[(record["channel"], outcome, record.get("unanswered") or outcome)] += 1
+        for record in staged.records:  # kept by the store: nothing is decoded again
+            if isinstance(record, ContactRecord):
+                outcome = record.outcome
+                contacts[(record.channel, outcome, record.unanswered or outcome)] += 1
         for (channel, outcome, class_), n in contacts.items():
             attrs = {"helpline": helpline, "channel": channel, "outcome": outcome, "class": class_}
             self.t.contacts.add(n, attrs)
@@ -323,6 +321,13 @@ class Telemetry:
             unit="s",
             description="Longest current wait in the queue (0 when empty)",
         )
+        self.loop_lag = LoopLagMonitor()
+        m.create_observable_gauge(
+            "linje.event_loop.lag_max",
+            callbacks=[self._loop_lag],
+            unit="s",
+            description="Longest the event loop was late waking a 10 ms sleep since the start",
+        )
         m.create_observable_gauge(
             "linje.agents",
             callbacks=[self._agents],
@@ -349,6 +354,12 @@ class Telemetry:
         for engine in self.engines:
             if engine.ready:
                 yield engine, engine.snapshot()
+
+    def _loop_lag(self, options: CallbackOptions) -> Iterable[Observation]:
+        # One loop serves every helpline: each is told the same lag (and labelled, as
+        # every metric here is).
+        lag = round(self.loop_lag.max_s, 6)
+        return [Observation(lag, {"helpline": e.id}) for e in self.engines]
 
     def _queue_length(self, options: CallbackOptions) -> Iterable[Observation]:
         for engine, snap in self._snapshots():

@@ -22,6 +22,7 @@ The data directory holds ``log/`` (segments), ``snapshots/`` and ``LOCK`` (an
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 from collections import deque
@@ -47,6 +48,7 @@ from router.config import HelplineConfig
 from router.core import Router
 from router.errors import InvalidEvent, LinjeError
 from router.events import Event
+from router.records import Record
 from router.step import DUPLICATE, REFUSED, Step
 
 __all__ = ["EmbeddedStore", "IngestResult", "Staged"]
@@ -81,6 +83,8 @@ class Staged:
     tick_commands: list[Command] = field(default_factory=list)
     # Every command of the staged entries as its dict, in order (the resume history).
     command_dicts: list[dict[str, Any]] = field(default_factory=list)
+    # Every record of the staged entries, in order (telemetry counts them).
+    records: list[Record] = field(default_factory=list)
     first_seq: int = 0
 
 
@@ -177,6 +181,8 @@ class EmbeddedStore:
         )
         if rec.report["entries_replayed"] >= snapshot_every:
             store._snapshot()
+        if background_snapshots:
+            _freeze()
         return store
 
     @property
@@ -272,6 +278,8 @@ class EmbeddedStore:
             encode_entry(kind, at, event, step.commands, step.records, collect=staged.command_dicts)
         )
         staged.owners.append(owner)
+        if step.records:
+            staged.records.extend(step.records)
 
     def _reserve(self, staged: Staged) -> None:
         staged.first_seq = self._staged_seq + 1
@@ -289,6 +297,7 @@ class EmbeddedStore:
                 self._child = BackgroundSnapshot(
                     self.data_dir, self._staged_seq, self.router, fsync=self._fsync
                 )
+                _freeze()
             except OSError as exc:
                 log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
                 self._snapshot_seq = self._staged_seq  # try again snapshot_every later
@@ -419,6 +428,20 @@ class EmbeddedStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _freeze() -> None:
+    """Move every object alive now out of the garbage collector's view (``gc.freeze``).
+
+    The router's state only grows between purges, and the collector's full
+    passes walk all of it: at 300k events one took 0.6 s of the loop's thread.
+    Frozen objects are still freed by reference counting when the router drops
+    them (a purge); only reference cycles among them would outlive it, and the
+    routing state forms none. Done after recovery and after each snapshot fork
+    (which also keeps the child's copy-on-write pages shared: the collector
+    no longer writes to them).
+    """
+    gc.freeze()
 
 
 def _lock(path: Path) -> int:

@@ -1,0 +1,49 @@
+"""How late the event loop runs: a task that sleeps a short interval and measures the overshoot.
+
+Anything that holds the loop's thread (a long computation, a blocking call)
+delays every request, timer and stream behind it; this task wakes every
+``INTERVAL_S`` and records how much later than asked it woke. The maximum
+since the service started is the ``linje_event_loop_lag_max_seconds`` gauge;
+the benchmarks read it to show that snapshots and batches never stall the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+__all__ = ["INTERVAL_S", "LoopLagMonitor"]
+
+INTERVAL_S = 0.01
+
+
+class LoopLagMonitor:
+    """Samples the running loop's lag until stopped; ``max_s`` is the worst seen."""
+
+    def __init__(self, interval_s: float = INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self.max_s = 0.0
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.interval_s
+        while True:
+            asked = loop.time() + interval
+            await asyncio.sleep(interval)
+            lag = loop.time() - asked
+            self.samples += 1
+            if lag > self.max_s:
+                self.max_s = lag
