@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
-__all__ = ["INTERVAL_S", "LoopLagMonitor"]
+__all__ = ["INTERVAL_S", "STALL_S", "LoopLagMonitor"]
+
+log = logging.getLogger("linje.http")
 
 INTERVAL_S = 0.01
+# A lag this long is logged (a warning: every request waited as long).
+STALL_S = 0.1
 
 
 class LoopLagMonitor:
@@ -47,3 +52,5 @@ class LoopLagMonitor:
             self.samples += 1
             if lag > self.max_s:
                 self.max_s = lag
+            if lag >= STALL_S:
+                log.warning("the event loop was %.0f ms late", lag * 1000)

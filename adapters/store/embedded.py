@@ -298,25 +298,33 @@ class EmbeddedStore:
                     self.data_dir, self._staged_seq, self.router, fsync=self._fsync
                 )
                 _freeze()
+                log.info("store: snapshot at record %d forked", self._staged_seq)
             except OSError as exc:
                 log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
                 self._snapshot_seq = self._staged_seq  # try again snapshot_every later
 
     def _reap(self, *, block: bool = False) -> None:
-        """Put the child's snapshot in place once it is written and the log covers it."""
+        """Put the child's snapshot in place once it is written and the log covers it.
+
+        Runs in the writer's thread while the loop may stage (and fork): ``_child``
+        is cleared last, so no second child starts before ``_snapshot_seq`` moved.
+        """
         child = self._child
         if child is None or child.seq > self.last_seq or not child.poll(block=block):
             return
-        self._child = None
-        if child.failed is not None:
-            log.warning("store: snapshot at record %d failed: %s", child.seq, child.failed)
-            return
         try:
-            child.commit()
-        except OSError as exc:
-            log.warning("store: snapshot at record %d failed: %s", child.seq, exc)
-            return
-        self._snapshot_seq = child.seq
+            if child.failed is not None:
+                log.warning("store: snapshot at record %d failed: %s", child.seq, child.failed)
+            else:
+                try:
+                    child.commit()
+                except OSError as exc:
+                    log.warning("store: snapshot at record %d failed: %s", child.seq, exc)
+        finally:
+            # Failed or not, the next one is due snapshot_every records later (a
+            # failing disk must not fork a child per batch).
+            self._snapshot_seq = child.seq
+            self._child = None
 
     def write(self, staged: Staged) -> None:
         """Append and fsync the staged records (blocking; the only step that does I/O)."""
