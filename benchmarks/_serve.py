@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 from adapters.store.entries import read_entries
 from tests.serve_process import Server, free_port, write_auth
 
-__all__ = ["Bare", "Server", "cpu_seconds", "linje", "log_event_ids", "loop_lag_max", "uptime",
+__all__ = ["Bare", "Server", "cpu_seconds", "linje", "log_event_ids", "loop_lag", "uptime",
            "wait_http", "write_auth"]  # fmt: skip
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -68,16 +68,25 @@ def linje(data: Path, auth: Path, *extra: str) -> Server:
     return server
 
 
-_LAG = re.compile(rb"^linje_event_loop_lag_max_seconds(?:\{[^}]*\})? ([0-9.eE+-]+)$", re.M)
+def _gauge(name: str) -> re.Pattern[bytes]:
+    return re.compile(rb"^" + name.encode() + rb"(?:\{[^}]*\})? ([0-9.eE+-]+)$", re.M)
 
 
-def loop_lag_max(base: str) -> float:
-    """The server's ``linje_event_loop_lag_max_seconds`` (metrics are open on loopback)."""
+_LAG, _BUSY = (
+    _gauge("linje_event_loop_lag_max_seconds"),
+    _gauge("linje_event_loop_busy_max_seconds"),
+)
+
+
+def loop_lag(base: str) -> tuple[float, float]:
+    """The server's ``linje_event_loop_lag_max_seconds`` and ``..._busy_max_seconds``
+    (metrics are open on loopback)."""
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as r:
-        m = _LAG.search(r.read())
-    if m is None:
+        text = r.read()
+    lag, busy = _LAG.search(text), _BUSY.search(text)
+    if lag is None or busy is None:
         raise RuntimeError("no linje_event_loop_lag_max_seconds in /metrics")
-    return float(m.group(1))
+    return float(lag.group(1)), float(busy.group(1))
 
 
 def log_event_ids(data_dir: Path) -> list[str]:

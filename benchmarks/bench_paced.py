@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._serve import Bare, cpu_seconds, linje, loop_lag_max, uptime, write_auth
+from benchmarks._serve import Bare, cpu_seconds, linje, loop_lag, uptime, write_auth
 from tests.http_helpers import TOKENS
 
 PACED = Path(__file__).resolve().parent / "paced.py"
@@ -67,7 +67,7 @@ def main(rates: list[int], seconds: float, rounds: int) -> dict[str, Any]:
                         )
                         res["load"] = uptime()
                         per[name].append(res)
-            lag = loop_lag_max(server.base)
+            lag = loop_lag(server.base)
         finally:
             bare.stop()
             server.stop()
@@ -82,14 +82,18 @@ def main(rates: list[int], seconds: float, rounds: int) -> dict[str, Any]:
         for rate, sides in runs.items()
     }
     top = summary.get("2000", {}).get("linje")
-    ok = top is not None and top["per_s"] >= 1960 and top["ack_p99_ms"] < 15 and (
-        top["ack_p999_ms"] < 40
+    ok = (
+        top is not None
+        and top["per_s"] >= 1960
+        and top["ack_p99_ms"] < 15
+        and (top["ack_p999_ms"] < 40)
     )
     return {
         "seconds_per_run": seconds,
         "rounds": rounds,
         "medians": summary,
-        "linje_event_loop_lag_max_ms": round(lag * 1000, 2),
+        "linje_event_loop_lag_max_ms": round(lag[0] * 1000, 2),
+        "linje_event_loop_busy_max_ms": round(lag[1] * 1000, 2),
         "runs": runs,
         "target": "2000/s sustained, linje ack p99 < 15 ms, p99.9 < 40 ms",
         "verdict": "meets" if ok else "does NOT meet",

@@ -74,18 +74,18 @@ async def test_the_next_batch_is_routed_while_one_fsyncs_and_each_ack_follows_it
     # The second batch is routed while the first is still being "fsynced".
     await until(lambda: store.router.is_duplicate("e3"), "the second batch was routed")
     await asyncio.sleep(0.05)
-    assert (False, False) == (first.done(), second.done())
+    assert (first.done(), second.done()) == (False, False)
     assert start == store.last_seq  # nothing durable yet, nothing answered
     gate.set()
     (r1,), (r2, r3) = await first, await second
     assert [start + 1, start + 2, start + 3] == [r1.seq, r2.seq, r3.seq]
     assert [(start + 1, start + 1), (start + 2, start + 3)] == written
     # Answered in staging order, each only once its own records were durable.
-    assert ["first", "second"] == [name for name, _ in acked]
+    assert [name for name, _ in acked] == ["first", "second"]
     assert acked[0][1] >= start + 1 and acked[1][1] >= start + 3
     await engine.close()
     logged = [e.event.event_id for e in read_entries(tmp_path) if e.event is not None]
-    assert ["e1", "e2", "e3"] == logged
+    assert logged == ["e1", "e2", "e3"]
 
 
 def _pipelined(store: EmbeddedStore, events: list[Event], size: int) -> list[int]:
@@ -125,9 +125,10 @@ def test_a_snapshot_forked_while_ingest_goes_on_recovers_as_a_full_replay(
     assert names and int(names[-1].split(".")[0]) in forked
     copy = tmp_path / "b"
     shutil.copytree(data / "log", copy / "log")
-    with EmbeddedStore.open(data, vo_config, fsync=False) as a, EmbeddedStore.open(
-        copy, vo_config, fsync=False
-    ) as b:
+    with (
+        EmbeddedStore.open(data, vo_config, fsync=False) as a,
+        EmbeddedStore.open(copy, vo_config, fsync=False) as b,
+    ):
         assert a.recovery_report["from_snapshot"] == int(names[-1].split(".")[0])
         assert b.recovery_report["from_snapshot"] is None
         assert (last, last) == (a.last_seq, b.last_seq)
@@ -144,6 +145,6 @@ def test_a_snapshot_of_records_that_never_reached_the_log_is_dropped_on_close(
         staged = store.stage(events[:30])  # forks a snapshot; never written
         assert store._child is not None
         assert staged.first_seq + len(staged.payloads) - 1 == store._child.seq
-    assert [] == list(snapshot_dir(tmp_path).glob("*"))
+    assert list(snapshot_dir(tmp_path).glob("*")) == []
     with EmbeddedStore.open(tmp_path, vo_config, fsync=False) as store:
-        assert (0, None) == (store.last_seq, store.recovery_report["from_snapshot"])
+        assert (store.last_seq, store.recovery_report["from_snapshot"]) == (0, None)

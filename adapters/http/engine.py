@@ -8,9 +8,10 @@ writer thread, the next is routed and staged on the loop, so the disk and the
 router work at the same time; a request is answered only once the fsync
 covering its events has returned, and batches reach the log (and are
 answered) in the order they were staged. Snapshots are written by a forked
-child (``adapters.store.snapshots.BackgroundSnapshot``). One task sleeps until the core's next deadline (no
-polling) and logs what the timers cause. Listeners (command streams, the
-supervisor state hub) are told after each change; they never slow routing.
+child (``adapters.store.snapshots.BackgroundSnapshot``). One task sleeps
+until the core's next deadline (no polling) and logs what the timers cause.
+Listeners (command streams, the supervisor state hub) are told after each
+change; they never slow routing.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Metrics (Prometheus names, every one labelled ``helpline``):
 - ``linje_event_loop_lag_max_seconds``: the longest the event loop was late
   waking a 10 ms sleep since the service started (``looplag``); one loop
   serves every helpline, so each helpline shows the same value.
+- ``linje_event_loop_busy_max_seconds``: the most CPU time the loop's thread
+  used between two of those wake-ups: a lag far above it was the machine
+  (other processes, the GIL), not work on the loop.
 
 Traces: ``<METHOD> <route>`` (server span) -> ``linje.route`` (the router's
 decision for a group-commit batch: child of the first request, linked to the
@@ -285,6 +288,7 @@ class Telemetry:
             self.tracer_provider.add_span_processor(processor)
         self.tracer = self.tracer_provider.get_tracer("linje")
         self.engines: list[HelplineEngine] = []
+        self._scrape: dict[str, dict[str, Any]] | None = None
         m = self.meter_provider.get_meter("linje")
         self.contacts = m.create_counter(
             "linje.contacts", unit="{contact}", description="Contacts ended, by outcome and class"
@@ -329,6 +333,12 @@ class Telemetry:
             description="Longest the event loop was late waking a 10 ms sleep since the start",
         )
         m.create_observable_gauge(
+            "linje.event_loop.busy_max",
+            callbacks=[self._loop_busy],
+            unit="s",
+            description="Most CPU time the event loop's thread used between two of those wake-ups",
+        )
+        m.create_observable_gauge(
             "linje.agents",
             callbacks=[self._agents],
             unit="{agent}",
@@ -347,19 +357,36 @@ class Telemetry:
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
-        return generate_latest(self.registry), EXPOSITION_TYPE
+        # One live snapshot per helpline and scrape, shared by the three gauges that
+        # read it (building one walks the whole state, on the event loop's thread).
+        self._scrape = {}
+        try:
+            return generate_latest(self.registry), EXPOSITION_TYPE
+        finally:
+            self._scrape = None
 
     # ------------------------------------------------------ observed state
     def _snapshots(self) -> Iterable[tuple[HelplineEngine, dict[str, Any]]]:
+        cache = self._scrape
         for engine in self.engines:
-            if engine.ready:
+            if not engine.ready:
+                continue
+            if cache is None:
                 yield engine, engine.snapshot()
+                continue
+            if engine.id not in cache:
+                cache[engine.id] = engine.snapshot()
+            yield engine, cache[engine.id]
 
     def _loop_lag(self, options: CallbackOptions) -> Iterable[Observation]:
         # One loop serves every helpline: each is told the same lag (and labelled, as
         # every metric here is).
         lag = round(self.loop_lag.max_s, 6)
         return [Observation(lag, {"helpline": e.id}) for e in self.engines]
+
+    def _loop_busy(self, options: CallbackOptions) -> Iterable[Observation]:
+        busy = round(self.loop_lag.busy_max_s, 6)
+        return [Observation(busy, {"helpline": e.id}) for e in self.engines]
 
     def _queue_length(self, options: CallbackOptions) -> Iterable[Observation]:
         for engine, snap in self._snapshots():

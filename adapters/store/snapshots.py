@@ -42,9 +42,9 @@ from router.config import HelplineConfig
 from router.core import ROUTING_STATE_MODULES, Router
 
 __all__ = [
-    "BackgroundSnapshot",
     "FORMAT_VERSION",
     "KEEP",
+    "BackgroundSnapshot",
     "LoadedSnapshot",
     "code_fingerprint",
     "config_fingerprint",
@@ -178,7 +178,7 @@ class BackgroundSnapshot:
                 os.closerange(3, _MAX_FD)
                 _write_file(self.tmp, _encode(seq, router), fsync=fsync)
                 status = 0
-            except BaseException as exc:  # noqa: BLE001 - the child must reach _exit
+            except BaseException as exc:
                 with contextlib.suppress(BaseException):
                     os.write(2, f"linje: snapshot {seq} failed: {type(exc).__name__}\n".encode())
             finally:
