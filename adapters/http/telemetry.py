@@ -326,18 +326,16 @@ class Telemetry:
             description="Longest current wait in the queue (0 when empty)",
         )
         self.loop_lag = LoopLagMonitor()
-        m.create_observable_gauge(
-            "linje.event_loop.lag_max",
-            callbacks=[self._loop_lag],
-            unit="s",
-            description="Longest the event loop was late waking a 10 ms sleep since the start",
-        )
-        m.create_observable_gauge(
-            "linje.event_loop.busy_max",
-            callbacks=[self._loop_busy],
-            unit="s",
-            description="Most CPU time the event loop's thread used between two of those wake-ups",
-        )
+        for name, attr, description in (
+            ("lag_max", "max_s", "Longest the event loop was late waking a 10 ms sleep"),
+            ("busy_max", "busy_max_s", "Most CPU time its thread used within one such sleep"),
+        ):
+            m.create_observable_gauge(
+                f"linje.event_loop.{name}",
+                callbacks=[self._loop_gauge(attr)],
+                unit="s",
+                description=f"{description}, since the start",
+            )
         m.create_observable_gauge(
             "linje.agents",
             callbacks=[self._agents],
@@ -378,15 +376,14 @@ class Telemetry:
                 cache[engine.id] = engine.snapshot()
             yield engine, cache[engine.id]
 
-    def _loop_lag(self, options: CallbackOptions) -> Iterable[Observation]:
-        # One loop serves every helpline: each is told the same lag (and labelled, as
-        # every metric here is).
-        lag = round(self.loop_lag.max_s, 6)
-        return [Observation(lag, {"helpline": e.id}) for e in self.engines]
+    def _loop_gauge(self, attr: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        # One loop serves every helpline: each is told the same figure (and labelled,
+        # as every metric here is).
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            value = round(getattr(self.loop_lag, attr), 6)
+            return [Observation(value, {"helpline": e.id}) for e in self.engines]
 
-    def _loop_busy(self, options: CallbackOptions) -> Iterable[Observation]:
-        busy = round(self.loop_lag.busy_max_s, 6)
-        return [Observation(busy, {"helpline": e.id}) for e in self.engines]
+        return observe
 
     def _queue_length(self, options: CallbackOptions) -> Iterable[Observation]:
         for engine, snap in self._snapshots():

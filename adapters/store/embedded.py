@@ -179,8 +179,8 @@ class EmbeddedStore:
             recent_complete=rec.recent_complete,
             background_snapshots=background_snapshots,
         )
-        if rec.report["entries_replayed"] >= snapshot_every:
-            store._snapshot()
+        if rec.report["entries_replayed"] >= snapshot_every and not background_snapshots:
+            store._snapshot()  # (in the background, the first batch staged forks one)
         if background_snapshots:
             _freeze()
         return store
@@ -301,13 +301,16 @@ class EmbeddedStore:
                 log.info("store: snapshot at record %d forked", self._staged_seq)
             except OSError as exc:
                 log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
-                self._snapshot_seq = self._staged_seq  # try again snapshot_every later
+            # Counted from this fork, whatever becomes of it: snapshots stay
+            # snapshot_every apart (the tail to replay is bounded by it), and a
+            # failing disk is not retried at every batch.
+            self._snapshot_seq = self._staged_seq
 
     def _reap(self, *, block: bool = False) -> None:
         """Put the child's snapshot in place once it is written and the log covers it.
 
-        Runs in the writer's thread while the loop may stage (and fork): ``_child``
-        is cleared last, so no second child starts before ``_snapshot_seq`` moved.
+        Runs in the writer's thread while the loop may stage; ``_child`` is cleared
+        last, so the loop never forks a second child while one still runs.
         """
         child = self._child
         if child is None or child.seq > self.last_seq or not child.poll(block=block):
@@ -321,9 +324,6 @@ class EmbeddedStore:
                 except OSError as exc:
                     log.warning("store: snapshot at record %d failed: %s", child.seq, exc)
         finally:
-            # Failed or not, the next one is due snapshot_every records later (a
-            # failing disk must not fork a child per batch).
-            self._snapshot_seq = child.seq
             self._child = None
 
     def write(self, staged: Staged) -> None:
