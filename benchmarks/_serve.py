@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from adapters.store.entries import read_entries
 from tests.serve_process import Server, free_port, write_auth
 
-__all__ = ["Bare", "Server", "cpu_seconds", "linje", "log_event_ids", "loop_lag", "uptime",
+__all__ = ["Bare", "Server", "bare_and_linje", "cpu_seconds", "linje", "log_event_ids", "loop_lag", "uptime",
            "wait_http", "write_auth"]  # fmt: skip
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -92,3 +94,20 @@ def loop_lag(base: str) -> tuple[float, float]:
 def log_event_ids(data_dir: Path) -> list[str]:
     """The event ids of every event entry in a helpline's log, in log order."""
     return [e.event.event_id for e in read_entries(data_dir) if e.event is not None]
+
+
+@contextlib.contextmanager
+def bare_and_linje(tmpdir: Path) -> Iterator[tuple[Bare, Server]]:
+    """Both servers of an A/B run (Linje's data in ``tmpdir/data``), stopped at the end."""
+    auth = write_auth(tmpdir / "auth.toml")
+    bare = Bare()
+    try:
+        server = linje(tmpdir / "data", auth)
+    except BaseException:
+        bare.stop()
+        raise
+    try:
+        yield bare, server
+    finally:
+        bare.stop()
+        server.stop()

@@ -40,8 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._serve import Bare, cpu_seconds, linje, log_event_ids, loop_lag, uptime
-from benchmarks._serve import write_auth as _write_auth
+from benchmarks._serve import bare_and_linje, cpu_seconds, log_event_ids, loop_lag, uptime
 from tests.http_helpers import TOKENS
 
 LUA = Path(__file__).resolve().parent / "wrk" / "events.lua"
@@ -80,10 +79,7 @@ def main(rounds: int, seconds: int, threads: int, conns: int) -> dict[str, Any]:
         tmpdir = Path(tmp)
         acks = tmpdir / "acks"
         acks.mkdir()
-        auth = _write_auth(tmpdir / "auth.toml")
-        bare = Bare()
-        server = linje(tmpdir / "data", auth)
-        try:
+        with bare_and_linje(tmpdir) as (bare, server):
             for r in range(rounds):
                 for name, base, pid in (("bare", bare.base, bare.proc.pid),
                                         ("linje", server.base, server.proc.pid)):  # fmt: skip
@@ -94,9 +90,6 @@ def main(rounds: int, seconds: int, threads: int, conns: int) -> dict[str, Any]:
                     res["load"] = uptime()
                     sides[name].append(res)
             lag = loop_lag(server.base)
-        finally:
-            bare.stop()
-            server.stop()
         logged = log_event_ids(tmpdir / "data" / "vo_linjen")
         ours = acked(acks, "l")
     counts: dict[str, int] = {}

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._serve import Bare, cpu_seconds, linje, loop_lag, uptime, write_auth
+from benchmarks._serve import bare_and_linje, cpu_seconds, loop_lag, uptime
 from tests.http_helpers import TOKENS
 
 PACED = Path(__file__).resolve().parent / "paced.py"
@@ -48,10 +48,7 @@ def main(rates: list[int], seconds: float, rounds: int) -> dict[str, Any]:
     runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        auth = write_auth(tmpdir / "auth.toml")
-        bare = Bare()
-        server = linje(tmpdir / "data", auth)
-        try:
+        with bare_and_linje(tmpdir) as (bare, server):
             for rate in rates:
                 per = runs.setdefault(str(rate), {"bare": [], "linje": []})
                 for r in range(rounds):
@@ -68,9 +65,6 @@ def main(rates: list[int], seconds: float, rounds: int) -> dict[str, Any]:
                         res["load"] = uptime()
                         per[name].append(res)
             lag = loop_lag(server.base)
-        finally:
-            bare.stop()
-            server.stop()
     keys = ("per_s", "ack_p50_ms", "ack_p99_ms", "ack_p999_ms", "ack_max_ms", "from_due_p99_ms",
             "server_cpu_us_per_event")  # fmt: skip
     summary = {

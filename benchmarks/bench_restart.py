@@ -63,7 +63,7 @@ def _slice(first: int, count: int, start: float, spacing: float) -> list[Event]:
 
 def _event(i: int, at: float) -> Event:
     k = i // 2
-    if i % 2 == 1 and k >= 512:
+    if i % 2 == 1 and k > 512:
         return ContactAbandoned(event_id=f"e{i}", at=at, source="carrier", contact_id=f"c{k - 512}")
     cid = f"c{k}" if i % 2 == 0 else f"x{k}"
     return ContactArrived(event_id=f"e{i}", at=at, source="carrier", contact_id=cid,

@@ -112,7 +112,7 @@ def wrk_like_event(run: str, i: int) -> dict[str, Any]:
     k = i // 2
     base = {"event_id": f"{run}e{i}", "source": "carrier",
             "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")}  # fmt: skip
-    if i % 2 == 1 and k >= 512:
+    if i % 2 == 1 and k > 512:
         return {**base, "type": "contact.abandoned", "contact_id": f"{run}c{k - 512}"}
     cid = f"{run}c{k}" if i % 2 == 0 else f"{run}x{k}"
     return {**base, "type": "contact.arrived", "contact_id": cid, "channel": "phone",
