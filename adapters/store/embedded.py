@@ -25,6 +25,7 @@ import fcntl
 import gc
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -294,11 +295,16 @@ class EmbeddedStore:
         ):
             # The router now is exactly the log up to ``_staged_seq``: fork its image.
             try:
+                started = time.perf_counter()
                 self._child = BackgroundSnapshot(
                     self.data_dir, self._staged_seq, self.router, fsync=self._fsync
                 )
                 _freeze()
-                log.info("store: snapshot at record %d forked", self._staged_seq)
+                log.info(
+                    "store: snapshot at record %d forked in %.1f ms",
+                    self._staged_seq,
+                    (time.perf_counter() - started) * 1000,
+                )
             except OSError as exc:
                 log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
             # Counted from this fork, whatever becomes of it: snapshots stay
