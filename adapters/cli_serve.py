@@ -57,7 +57,8 @@ def _serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--snapshot-every",
         type=int,
         default=10_000,
-        help="log entries between snapshots of the routing state (recovery replays fewer)",
+        help="log entries between snapshots of the routing state (recovery replays at most "
+        "this many; each is written by a forked child, off the event loop)",
     )
     p.add_argument(
         "--adapter-rate",

@@ -1,13 +1,24 @@
-"""An open-loop, paced HTTP load generator for soak tests (aiohttp client, keep-alive).
+"""An open-loop, paced HTTP load generator (aiohttp client on uvloop, keep-alive).
 
 Request ``i`` is due at ``t0 + i / rate`` whatever happened to the previous
-ones, so a slow server cannot slow the load down (no coordinated omission).
+ones, so a slow server cannot slow the load down (no coordinated omission
+while fewer than ``connections`` requests are outstanding).
 Two latencies per request: from sending it, and from when it was due.
+
+Also a program, so that the client runs in its own process beside the server
+(``benchmarks/bench_paced.py`` drives it)::
+
+    python benchmarks/paced.py URL --rate 2000 --seconds 20 [--token T] [--run R]
+
+posts one unique, valid event per request (the events of
+``benchmarks/wrk/events.lua``: arrivals, and abandons of contacts that
+arrived 512 earlier) and prints the summary as one JSON line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,3 +105,40 @@ async def run_paced(
         await asyncio.gather(*(worker(session, t0) for _ in range(connections)))
         result.seconds = time.perf_counter() - t0
     return result
+
+
+def wrk_like_event(run: str, i: int) -> dict[str, Any]:
+    """Event ``i`` of run ``run``: as ``benchmarks/wrk/events.lua`` makes them."""
+    k = i // 2
+    base = {"event_id": f"{run}e{i}", "source": "carrier",
+            "at": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")}  # fmt: skip
+    if i % 2 == 1 and k > 512:
+        return {**base, "type": "contact.abandoned", "contact_id": f"{run}c{k - 512}"}
+    cid = f"{run}c{k}" if i % 2 == 0 else f"{run}x{k}"
+    return {**base, "type": "contact.arrived", "contact_id": cid, "channel": "phone",
+            "queue": "phone"}  # fmt: skip
+
+
+def _main() -> None:
+    import argparse
+    import json
+
+    import uvloop
+
+    p = argparse.ArgumentParser(description="open-loop paced POST /v1/events")
+    p.add_argument("url")
+    p.add_argument("--rate", type=float, required=True)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--token", default=None)
+    p.add_argument("--run", default="p")
+    a = p.parse_args()
+    headers = {"Authorization": f"Bearer {a.token}"} if a.token else None
+    result = uvloop.run(run_paced(a.url, lambda i: wrk_like_event(a.run, i), rate=a.rate,
+                                  seconds=a.seconds, connections=a.connections,
+                                  headers=headers))  # fmt: skip
+    print(json.dumps(result.summary()))
+
+
+if __name__ == "__main__":
+    _main()

@@ -488,6 +488,7 @@ def build_app(
     app[OPENAPI] = build_openapi()
 
     async def start(app: web.Application) -> None:
+        app[TELEMETRY].loop_lag.start()
         for engine in app[ENGINES].values():
             hub = app[HUBS][engine.id] = StateHub(engine)
             hub.start()
@@ -500,6 +501,7 @@ def build_app(
             await hub.stop()
         for engine in app[ENGINES].values():
             await engine.close()
+        await app[TELEMETRY].loop_lag.stop()
         app[TELEMETRY].shutdown()
 
     async def end_streams(app: web.Application) -> None:

@@ -35,6 +35,7 @@ MAX_INT_DIGITS = 20
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_LONG_DIGITS = re.compile(rf"[0-9]{{{MAX_INT_DIGITS + 1},}}")
 
 
 class _LongInteger:
@@ -132,18 +133,28 @@ def parse_json(body: bytes) -> Any:
         raise Problem(400, "malformed-json", f"body is not UTF-8 text (byte {exc.start})") from None
     if text.startswith("\ufeff"):
         raise Problem(400, "malformed-json", "body starts with a byte order mark; send plain UTF-8")
-    deepest = _depth(text)
-    if deepest > MAX_DEPTH:
+    # Nesting cannot be deeper than the number of opening brackets (counted in C).
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise Problem(
             400,
             "json-too-deep",
             f"body nests arrays and objects deeper than {MAX_DEPTH} levels",
         )
+    # A lone surrogate can only come from a \u escape (the UTF-8 decode refused any
+    # other), an overlong integer only from a long run of digits: a body with
+    # neither, as every adapter's usually is, is parsed by the C scanner alone
+    # and needs no walk.
+    escapes = "\\" in text
+    long_digits = _LONG_DIGITS.search(text) is not None
     try:
-        data = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
+        if long_digits:
+            data = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
+        else:
+            data = json.loads(text, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise Problem(400, "malformed-json", f"body is not valid JSON: {exc}") from None
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise Problem(400, "json-too-deep", "body nests too deeply") from None
-    _walk(data)
+    if escapes or long_digits:
+        _walk(data)
     return data

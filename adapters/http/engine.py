@@ -2,10 +2,16 @@
 
 Everything that touches the router or the store runs on the event loop's
 thread and never awaits in between, so no lock is needed. Events posted by
-concurrent requests are gathered and applied with one ``store.ingest`` (one
-fsync: group commit). One task sleeps until the core's next deadline (no
-polling) and logs what the timers cause. Listeners (command streams, the
-supervisor state hub) are told after each change; they never slow routing.
+concurrent requests are gathered into one batch and written with one fsync
+(group commit), pipelined: while one batch is written and fsynced in the
+writer thread, the next is routed and staged on the loop, so the disk and the
+router work at the same time; a request is answered only once the fsync
+covering its events has returned, and batches reach the log (and are
+answered) in the order they were staged. Snapshots are written by a forked
+child (``adapters.store.snapshots.BackgroundSnapshot``). One task sleeps
+until the core's next deadline (no polling) and logs what the timers cause.
+Listeners (command streams, the supervisor state hub) are told after each
+change; they never slow routing.
 """
 
 from __future__ import annotations
@@ -31,9 +37,13 @@ from router.events import Event
 from router.records import Record
 from router.stats import fold_for_config, stats_to_json
 
-__all__ = ["Engine", "NotReady"]
+__all__ = ["MAX_IN_FLIGHT", "Engine", "NotReady"]
 
 log = logging.getLogger("linje.engine")
+
+# Batches staged but not yet durable: one being fsynced, the next waiting for the
+# writer thread. More would only split the newcomers into more, smaller fsyncs.
+MAX_IN_FLIGHT = 2
 
 
 class NotReady(LinjeError):
@@ -75,7 +85,11 @@ class Engine(Listeners):
     async def open(self) -> None:
         """Recover from the log (in a thread, so /healthz answers meanwhile)."""
         store = await asyncio.to_thread(
-            EmbeddedStore.open, self.data_dir, self.config, snapshot_every=self._snapshot_every
+            EmbeddedStore.open,
+            self.data_dir,
+            self.config,
+            snapshot_every=self._snapshot_every,
+            background_snapshots=True,
         )
         log.info("helpline %s recovered: %s", self.id, _public_report(store.recovery_report))
         started: list[Command] = []
@@ -94,14 +108,14 @@ class Engine(Listeners):
             self._timer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer_task
-        if self._pending:
-            self._flush()
-        # Let every staged batch reach the disk before the log is closed.
-        await asyncio.get_running_loop().run_in_executor(self._writer_thread, lambda: None)
-        for _ in range(100):
-            if self._in_flight == 0:
+        # Let every pending and staged batch reach the disk before the log is closed.
+        for _ in range(500):
+            if self._pending and self._in_flight < MAX_IN_FLIGHT and self.failed is None:
+                self._flush()
+            if (not self._pending or self.failed is not None) and self._in_flight == 0:
                 break
             await asyncio.sleep(0.01)
+        await asyncio.get_running_loop().run_in_executor(self._writer_thread, lambda: None)
         self._writer_thread.shutdown(wait=True)
         if self.store is not None:
             self.store.close()
@@ -124,21 +138,24 @@ class Engine(Listeners):
         fut: asyncio.Future[list[IngestResult]] = asyncio.get_running_loop().create_future()
         self._pending.append((events, fut))
         self.probe.submitted(fut)
-        # While a batch is being fsynced, newcomers wait for it to finish and go
-        # together into the next one: one fsync per batch, not per loop turn.
-        if not self._flush_scheduled and self._in_flight == 0:
+        # With MAX_IN_FLIGHT batches staged, newcomers wait for the oldest to be
+        # durable and go together into the next one: one fsync per batch.
+        if not self._flush_scheduled and self._in_flight < MAX_IN_FLIGHT:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
         return await fut
 
     def _flush(self) -> None:
-        """Stage everything pending as one batch; its fsync runs in the writer thread.
+        """Stage everything pending as one batch; its write and fsync run in the writer thread.
 
-        While one batch is being fsynced the next is staged: the event loop never
-        blocks on the disk, and each fsync covers every request that arrived
-        during the previous one (group commit).
+        Called on the loop while fewer than ``MAX_IN_FLIGHT`` batches are staged,
+        so batch N+1 is routed and staged while batch N is being fsynced; the
+        single writer thread writes them in staging order. Each batch's futures
+        resolve only after its own fsync returned (``_commit``).
         """
         self._flush_scheduled = False
+        if self._in_flight >= MAX_IN_FLIGHT and self.failed is None:
+            return  # a timer batch took the slot; the next durable batch flushes these
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -181,10 +198,10 @@ class Engine(Listeners):
             if exc is not None:
                 self._fail_all(exc, futures)
                 return
-            store.finish(staged, snapshot=self._in_flight == 0)
+            store.finish(staged)
             self.probe.committed(staged)
             on_durable()
-            if self._pending and self._in_flight == 0 and not self._flush_scheduled:
+            if self._pending and self._in_flight < MAX_IN_FLIGHT and not self._flush_scheduled:
                 self._flush_scheduled = True
                 loop.call_soon(self._flush)
 

@@ -19,6 +19,12 @@ Metrics (Prometheus names, every one labelled ``helpline``):
   by the core (e.g. ``unknown-contact``) or at the edge (``invalid-event``,
   ``malformed-json``, ``wrong-source``...; a request refused whole counts once).
 - ``linje_log_fsync_duration_seconds``: one log append (write and fsync) per batch.
+- ``linje_event_loop_lag_max_seconds``: the longest the event loop was late
+  waking a 10 ms sleep since the service started (``looplag``); one loop
+  serves every helpline, so each helpline shows the same value.
+- ``linje_event_loop_busy_max_seconds``: the most CPU time the loop's thread
+  used between two of those wake-ups: a lag far above it was the machine
+  (other processes, the GIL), not work on the loop.
 
 Traces: ``<METHOD> <route>`` (server span) -> ``linje.route`` (the router's
 decision for a group-commit batch: child of the first request, linked to the
@@ -56,9 +62,10 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
 
+from adapters.http.looplag import LoopLagMonitor
 from adapters.http.problems import Problem
-from adapters.store.entries import decode_payload
 from router.errors import ConfigError, LinjeError
+from router.records import ContactRecord
 
 if TYPE_CHECKING:
     from adapters.http.engine_api import HelplineEngine
@@ -74,7 +81,6 @@ DECISION_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 
 FSYNC_BUCKETS = (1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 # What ``generate_latest`` writes: the classic text format every Prometheus reads.
 EXPOSITION_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-CONTACT_KIND = b"\xa7contact"  # msgpack fixstr "contact"
 # Routes that take events: a refusal there counts as rejected events.
 INGEST_SUFFIXES = ("/events", "/adapters/carrier", "/adapters/chat")
 # Polled or static: not worth a span each.
@@ -205,15 +211,10 @@ class _EngineTelemetry(EngineProbe):
         for reason, n in rejected.items():
             self.t.events_rejected.add(n, {"helpline": helpline, "reason": reason})
         contacts: Counter[tuple[str, str, str]] = Counter()
-        for payload in staged.payloads:
-            # Only entries holding a contact record need decoding: its msgpack
-            # has the fixstr "contact" (the record kind).
-            if CONTACT_KIND not in payload:
-                continue
-            for record in decode_payload(0, payload)["records"]:
-                if record.get("kind") == "contact":
-                    outcome = record["outcome"]
-                    contacts[(record["channel"], outcome, record.get("unanswered") or outcome)] += 1
+        for record in staged.records:  # kept by the store: nothing is decoded again
+            if isinstance(record, ContactRecord):
+                outcome = record.outcome
+                contacts[(record.channel, outcome, record.unanswered or outcome)] += 1
         for (channel, outcome, class_), n in contacts.items():
             attrs = {"helpline": helpline, "channel": channel, "outcome": outcome, "class": class_}
             self.t.contacts.add(n, attrs)
@@ -287,6 +288,7 @@ class Telemetry:
             self.tracer_provider.add_span_processor(processor)
         self.tracer = self.tracer_provider.get_tracer("linje")
         self.engines: list[HelplineEngine] = []
+        self._scrape: dict[str, dict[str, Any]] | None = None
         m = self.meter_provider.get_meter("linje")
         self.contacts = m.create_counter(
             "linje.contacts", unit="{contact}", description="Contacts ended, by outcome and class"
@@ -323,6 +325,17 @@ class Telemetry:
             unit="s",
             description="Longest current wait in the queue (0 when empty)",
         )
+        self.loop_lag = LoopLagMonitor()
+        for name, attr, description in (
+            ("lag_max", "max_s", "Longest the event loop was late waking a 10 ms sleep"),
+            ("busy_max", "busy_max_s", "Most CPU time its thread used within one such sleep"),
+        ):
+            m.create_observable_gauge(
+                f"linje.event_loop.{name}",
+                callbacks=[self._loop_gauge(attr)],
+                unit="s",
+                description=f"{description}, since the start",
+            )
         m.create_observable_gauge(
             "linje.agents",
             callbacks=[self._agents],
@@ -342,13 +355,35 @@ class Telemetry:
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
-        return generate_latest(self.registry), EXPOSITION_TYPE
+        # One live snapshot per helpline and scrape, shared by the three gauges that
+        # read it (building one walks the whole state, on the event loop's thread).
+        self._scrape = {}
+        try:
+            return generate_latest(self.registry), EXPOSITION_TYPE
+        finally:
+            self._scrape = None
 
     # ------------------------------------------------------ observed state
     def _snapshots(self) -> Iterable[tuple[HelplineEngine, dict[str, Any]]]:
+        cache = self._scrape
         for engine in self.engines:
-            if engine.ready:
+            if not engine.ready:
+                continue
+            if cache is None:
                 yield engine, engine.snapshot()
+                continue
+            if engine.id not in cache:
+                cache[engine.id] = engine.snapshot()
+            yield engine, cache[engine.id]
+
+    def _loop_gauge(self, attr: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        # One loop serves every helpline: each is told the same figure (and labelled,
+        # as every metric here is).
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            value = round(getattr(self.loop_lag, attr), 6)
+            return [Observation(value, {"helpline": e.id}) for e in self.engines]
+
+        return observe
 
     def _queue_length(self, options: CallbackOptions) -> Iterable[Observation]:
         for engine, snap in self._snapshots():
