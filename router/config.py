@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from router.forms import ContentConfig, Form
+
 __all__ = [
     "CLOSED",
     "WEEKDAYS",
@@ -199,6 +201,9 @@ class HelplineConfig(_Strict):
     teams: dict[Name, TeamConfig]
     queues: dict[Name, QueueConfig]
     agents: AgentPolicy = AgentPolicy()
+    # Content registration (router.forms): the forms are read from config/forms/ by the loader.
+    content: ContentConfig = ContentConfig()
+    forms: tuple[Form, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -245,6 +250,11 @@ class HelplineConfig(_Strict):
                     bad("queues", qname, "rules", i, "team", why=f"unknown team {rule.team!r}")
             if q.channel not in self.channels:
                 bad("queues", qname, "channel", why=f"channel {q.channel!r} not configured")
+        for i, form in enumerate(self.forms):
+            if form.channel not in self.channels:
+                bad("forms", i, "channel", why=f"channel {form.channel!r} not configured")
+            if any(f.channel == form.channel for f in self.forms[:i]):
+                bad("forms", i, "channel", why=f"a second form for {form.channel}")
         if self.holidays_country is not None:
             try:
                 holidays.country_holidays(
@@ -261,3 +271,7 @@ class HelplineConfig(_Strict):
 
     def channel(self, name: str) -> ChannelConfig:
         return self.channels[name]  # type: ignore[index]
+
+    def form_for(self, channel: str) -> Form | None:
+        """The content registration form of ``channel``, if the helpline has one."""
+        return next((f for f in self.forms if f.channel == channel), None)

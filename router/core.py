@@ -31,6 +31,7 @@ from router._contacts import AlreadyAnswered, ContactsMixin
 from router._dispatch import DispatchMixin
 from router._handover import HandoverMixin
 from router._offers import OffersMixin
+from router._registrations import RegistrationsMixin
 from router._state import Agent, AlertState, Contact, QueueState
 from router.coverage import Absence
 from router.errors import (
@@ -52,6 +53,7 @@ from router.events import (
     ContactArrived,
     ContactEnded,
     ContactFlagged,
+    ContactRegistered,
     Event,
     OfferDeclined,
     TeamAbsent,
@@ -73,12 +75,14 @@ ROUTING_STATE_MODULES = (
     "router._dispatch",
     "router._handover",
     "router._offers",
+    "router._registrations",
     "router._state",
     "router._timers",
     "router.checkpoint",
     "router.config",
     "router.core",
     "router.coverage",
+    "router.forms",
     "router.tables",
     "router.today",
 )
@@ -90,7 +94,9 @@ PURGE_EVERY_S = 60.0
 _Check = Callable[[Any, Any], None]
 
 
-class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMixin):
+class Router(
+    ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMixin, RegistrationsMixin
+):
     """One helpline's routing state. Not thread-safe; one driver feeds it.
 
     ``Router(config)`` starts empty; its clock starts at the first step.
@@ -307,12 +313,13 @@ class Router(ContactsMixin, OffersMixin, AgentsMixin, DispatchMixin, HandoverMix
             self._alerts.pop(closed.popleft()[1], None)
         if self._absences:
             self._absences = [a for a in self._absences if a.end > now - 86400.0]
+        self._purge_answered(now)
 
 
 # Per event class: (check, apply). The check raises before anything changes.
 _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     ContactArrived: (Router._check_arrived, Router._on_arrived),
-    ContactAnswered: (Router._check_answered, Router._on_answered),
+    ContactAnswered: (Router._check_answered, Router._on_answered_noted),
     ContactAbandoned: (Router._check_abandoned, Router._on_abandoned),
     ContactEnded: (Router._check_ended, Router._on_ended),
     OfferDeclined: (Router._check_declined, Router._on_declined),
@@ -324,4 +331,5 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     ContactFlagged: (Router._check_contact_note, Router._on_flagged),
     TeamAbsent: (Router._check_absent, Router._on_absent),
     AlertAcknowledged: (Router._check_ack, Router._on_ack),
+    ContactRegistered: (Router._check_registered, Router._on_registered),
 }

@@ -6,9 +6,8 @@ timestamp at the edge, so the core never touches a clock or a time-zone
 parser. Caller identity has no field here on purpose: there is nowhere to put
 a phone number, an IP address or a nickname.
 
-Every event validates itself on construction and raises ``InvalidEvent``
-naming the field; ``event_from_dict`` / ``event_to_dict`` convert to and from
-the plain dicts stored in the event log and sent on the wire.
+Every event validates itself on construction (``InvalidEvent`` naming the field);
+``event_from_dict`` / ``event_to_dict`` convert to and from plain (log, wire) dicts.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from router._checks import (
     _encodable,
 )
 from router.errors import InvalidEvent
+from router.forms import answers_shape
 from router.privacy import scrub
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "ContactArrived",
     "ContactEnded",
     "ContactFlagged",
+    "ContactRegistered",
     "Event",
     "OfferDeclined",
     "TeamAbsent",
@@ -293,6 +294,24 @@ class AlertAcknowledged(Event):
     by: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactRegistered(Event):
+    """An answered contact's answers by option code (router.forms); ``by``: the agent's token."""
+
+    type: ClassVar[str] = "contact.registered"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id", "by")
+    _words: ClassVar[tuple[str, ...]] = ("form",)
+    contact_id: str
+    form: str
+    version: int
+    answers: dict[str, Any]
+    by: str
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "answers", answers_shape(self.version, self.answers))
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -309,6 +328,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ContactFlagged,
         TeamAbsent,
         AlertAcknowledged,
+        ContactRegistered,
     )
 }
 
@@ -317,19 +337,13 @@ _WIRE: dict[type[Event], tuple[tuple[str, str], ...]] = {
     cls: tuple((f.name, f.metadata.get("wire", f.name)) for f in fields(cls))
     for cls in EVENT_TYPES.values()
 }
-_MISSING_VALUE: Any = MISSING
 # Per event class: (field, default) in order; MISSING where a value is required.
 _DEFAULTS: dict[type[Event], tuple[tuple[str, Any], ...]] = {
-    cls: tuple((f.name, _MISSING_VALUE if f.default is MISSING else f.default) for f in fields(cls))
-    for cls in EVENT_TYPES.values()
+    cls: tuple((f.name, f.default) for f in fields(cls)) for cls in EVENT_TYPES.values()
 }
 _REQUIRED: dict[type[Event], frozenset[str]] = {
-    cls: frozenset(
-        f.metadata.get("wire", f.name)
-        for f in fields(cls)
-        if f.default is MISSING and f.default_factory is MISSING
-    )
-    for cls in EVENT_TYPES.values()
+    c: frozenset(w for (_, w), (_, d) in zip(_WIRE[c], _DEFAULTS[c], strict=True) if d is MISSING)
+    for c in EVENT_TYPES.values()
 }
 
 
