@@ -78,6 +78,7 @@ WireTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_time)]
 
 _ADAPTER = frozenset({"adapter"})
 _SUPERVISOR = frozenset({"supervisor"})
+_AGENT = frozenset({"agent"})
 # Who may send each event type on /v1/events (a refused role is a 403): adapters
 # report contacts and agents, supervisors acknowledge alerts and declare absences.
 EVENT_ROLES: dict[str, frozenset[str]] = {
@@ -93,13 +94,17 @@ EVENT_ROLES: dict[str, frozenset[str]] = {
     "agent.ready": _ADAPTER,
     "agent.away": _ADAPTER,
     "alert.acknowledged": _SUPERVISOR,
+    "contact.registered": _AGENT,  # on /v1/agent/registrations (adapters/http/agent.py)
     "team.absent": _SUPERVISOR,
 }
 if set(EVENT_ROLES) != set(EVENT_TYPES):  # pragma: no cover - a new type needs its roles
     raise RuntimeError(f"EVENT_ROLES must list every event type: {sorted(EVENT_TYPES)}")
 # Fields the service fills from the authenticated principal (its name), never from
 # the body: they are not in the wire model, and a body that sends one is a 422.
-FROM_PRINCIPAL: dict[str, tuple[str, ...]] = {"alert.acknowledged": ("by",)}
+FROM_PRINCIPAL: dict[str, tuple[str, ...]] = {
+    "alert.acknowledged": ("by",),
+    "contact.registered": ("by",),
+}
 
 
 def _model_for(cls: type[Event]) -> type[BaseModel]:
