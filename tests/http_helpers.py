@@ -15,6 +15,7 @@ TOKENS = {
     "chat": "chat-token-0000000000001",
     "supervisor": "supervisor-token-000001",
     "planner": "planner-token-000000001",
+    "agent": "agent-kss-1-token-000001",  # the agent kss-1 (content registration)
 }
 WEBHOOK_SECRET = "carrier-webhook-secret-1"
 
@@ -35,6 +36,8 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "team.absent": {"team": "kss", "from": "2021-11-16T08:00:00+01:00",
                     "to": "2021-11-16T16:00:00+01:00"},
     "alert.acknowledged": {"alert_id": "al-1"},
+    "contact.registered": {"contact_id": "c-9", "form": "phone", "version": 4,
+                           "answers": {"who": "exposed"}},
 }  # fmt: skip
 
 
@@ -47,6 +50,7 @@ def auth() -> Authenticator:
                     {"role": "adapter", "name": "chat", "token": TOKENS["chat"]},
                     {"role": "supervisor", "name": "supervisor", "token": TOKENS["supervisor"]},
                     {"role": "planner", "name": "planner", "token": TOKENS["planner"]},
+                    {"role": "agent", "name": "kss-1", "token": TOKENS["agent"]},
                 ],
                 "webhook_keys": [
                     {"adapter": "carrier", "key_id": "car-1", "secret": WEBHOOK_SECRET},

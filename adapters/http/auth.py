@@ -50,7 +50,7 @@ SIGNATURE_TOLERANCE_S = 300
 # or from the root for the service's own routes). The handlers enforce it and the
 # OpenAPI document's ``x-roles`` is written from it (an empty tuple: no token).
 V1_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
-    ("POST", "/events"): ("adapter", "supervisor"),  # each event type has its roles
+    ("POST", "/events"): ("adapter", "supervisor", "agent"),  # each event type has its roles
     ("POST", "/adapters/carrier"): ("adapter",),
     ("POST", "/adapters/chat"): ("adapter",),
     ("GET", "/commands"): ("adapter",),

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from adapters.http.agent import AgentRegistration
 from adapters.http.auth import ROOT_ROLES, V1_ROLES, Role
 from adapters.http.schemas import CommandOut, CommandsResponse, StateResponse, StatsResponse
 from adapters.http.vendors import CarrierEvent, ChatVendorEvent
@@ -59,6 +60,7 @@ def _schemas() -> dict[str, Any]:
         CommandsResponse,
         StateResponse,
         StatsResponse,
+        AgentRegistration,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF)
@@ -172,6 +174,53 @@ def _add_links(ops: dict[str, dict[str, Any]]) -> None:
     }  # fmt: skip
     for (suffix, method), found in links.items():
         ops[suffix][method]["responses"]["200"]["links"] = found
+
+
+def _agent_ops(write: tuple[str, ...], read: tuple[str, ...]) -> dict[str, Any]:
+    """Content registration (adapters/http/agent.py, docs/CONTENT.md)."""
+    return {
+        "/agent/contacts": {
+            "get": _op(
+                "The agent's own answered contacts without a registration, with their form",
+                roles=V1_ROLES[("GET", "/agent/contacts")],
+                ok=_json_ok("agent and contacts"),
+                codes=read,
+            )
+        },
+        "/agent/forms": {
+            "get": _op(
+                "The helpline's content registration forms, every version (nb and en)",
+                roles=V1_ROLES[("GET", "/agent/forms")],
+                ok=_json_ok("forms"),
+                codes=read,
+            )
+        },
+        "/agent/registrations": {
+            "post": _op(
+                "Register an answered contact (a contact.registered event; by is the token's)",
+                roles=V1_ROLES[("POST", "/agent/registrations")],
+                body="AgentRegistration",
+                ok=_json_ok("Durable", "IngestResponse"),
+                codes=write,
+            )
+        },
+        "/stats/content": {
+            "get": _op(
+                "Content statistics per year and channel, small cells suppressed",
+                roles=V1_ROLES[("GET", "/stats/content")],
+                ok=_json_ok("k, by and one table per year and channel"),
+                params=[
+                    {
+                        "name": "by",
+                        "in": "query",
+                        "schema": {"type": "string", "pattern": "^((month|team)(,(month|team))?)?$"},
+                        "description": "comma-separated: month, team",
+                    }
+                ],
+                codes=("400", *read),
+            )
+        },
+    }
 
 
 def build_openapi() -> dict[str, Any]:
@@ -288,6 +337,7 @@ def build_openapi() -> dict[str, Any]:
             )
         },
     }
+    ops.update(_agent_ops(write, read))
     _add_links(ops)
     paths: dict[str, Any] = {}
     for suffix, item in ops.items():
@@ -347,6 +397,13 @@ def build_openapi() -> dict[str, Any]:
             ok={"description": "The file"},
             params=[{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
             codes=("404",),
+        )
+    }
+    paths["/agent"] = {
+        "get": _op(
+            "Agent page: register what your answered contacts were about (an agent token)",
+            roles=ROOT_ROLES[("GET", "/agent")],
+            ok={**page, "description": "The agent page"},
         )
     }
     return {
