@@ -27,7 +27,7 @@ from router.forms import Form
 from router.records import Record, RegistrationRecord
 from router.suppression import PRIMARY, protect
 
-__all__ = ["CONTENT_GROUPS", "ALL", "content_stats", "latest_registrations"]
+__all__ = ["ALL", "CONTENT_GROUPS", "content_stats", "latest_registrations"]
 
 CONTENT_GROUPS = ("month", "team")
 ALL = "*"
@@ -85,7 +85,7 @@ def content_stats(
         form = config.form_for(channel)
         assert form is not None
         names = sorted(set(config.teams) | teams[(year, channel)])
-        tables.append(_table(year, channel, form, cells, names, k, by))
+        tables.append(_table(year, channel, form, finest=cells, teams=names, k=k, by=by))
     return {"k": k, "by": list(by), "tables": tables}
 
 
@@ -97,6 +97,7 @@ def _table(
     year: int,
     channel: str,
     form: Form,
+    *,
     finest: dict[Cell, int],
     teams: list[str],
     k: int,

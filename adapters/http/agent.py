@@ -64,7 +64,7 @@ async def get_contacts(request: web.Request) -> web.Response:
     principal = _principal(request, V1_ROLES[("GET", "/agent/contacts")])
     _known_params(request, ())
     engine = _engine(request)
-    tz = dt.timezone.utc
+    tz = dt.UTC
     contacts = [
         {**c, "arrived_at": _iso(c["arrived_at"], tz), "answered_at": _iso(c["answered_at"], tz)}
         for c in engine.to_register(principal.name)

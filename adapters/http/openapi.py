@@ -213,7 +213,10 @@ def _agent_ops(write: tuple[str, ...], read: tuple[str, ...]) -> dict[str, Any]:
                     {
                         "name": "by",
                         "in": "query",
-                        "schema": {"type": "string", "pattern": "^((month|team)(,(month|team))?)?$"},
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^((month|team)(,(month|team))?)?$",
+                        },
                         "description": "comma-separated: month, team",
                     }
                 ],
