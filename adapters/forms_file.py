@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -37,7 +37,7 @@ class FormFile(FormVersion):
     """One version file: the form's id, channel and title, and the version."""
 
     form: str
-    channel: str
+    channel: Literal["phone", "chat"]
     nb: str
     en: str
 
@@ -149,12 +149,12 @@ def load_forms(root: Path, helpline: str) -> tuple[Form, ...]:
         if form is not None:
             forms.append(form)
     for form_id in sorted(set(published) - set(by_form)) if isinstance(published, dict) else ():
-        loc = (helpline, form_id)
+        where: tuple[str | int, ...] = (helpline, form_id)
         problems.append(
             Problem(
                 str(lock_path),
-                find_line(key_lines(lock_text), loc),
-                dotted(loc),
+                find_line(key_lines(lock_text), where),
+                dotted(where),
                 f"published form {form_id} has no files",
             )
         )
@@ -173,7 +173,7 @@ def _form(items: list[tuple[Path, str, FormFile]]) -> tuple[Form | None, list[Pr
     try:
         form = Form(
             id=newest.form,
-            channel=newest.channel,  # type: ignore[arg-type]
+            channel=newest.channel,
             nb=newest.nb,
             en=newest.en,
             versions=tuple(_version(ff) for _, _, ff in items),

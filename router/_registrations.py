@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from router._base import RouterBase
@@ -52,6 +53,10 @@ class RegistrationsMixin(RouterBase):
         self._answered_order: deque[tuple[float, str]] = deque()
         self._amend_s = config.content.amend_days * DAY_S
         self._zone = ZoneInfo(config.timezone)
+
+    if TYPE_CHECKING:  # router._contacts
+
+        def _on_answered(self, ev: ContactAnswered) -> None: ...
 
     # ------------------------------------------------------------- index
     def _on_answered_noted(self, ev: ContactAnswered) -> None:
@@ -168,7 +173,7 @@ class RegistrationsMixin(RouterBase):
                     "version": version.version if version else None,
                 }
             )
-        out.sort(key=lambda x: (x["answered_at"], x["contact_id"]))  # type: ignore[return-value]
+        out.sort(key=lambda x: (x["answered_at"], x["contact_id"]))
         return out
 
     def registration_count(self, contact_id: str) -> int | None:

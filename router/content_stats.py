@@ -47,7 +47,7 @@ def latest_registrations(records: Iterable[Record]) -> list[RegistrationRecord]:
 
 def _codes(form: Form) -> dict[str, tuple[str, tuple[str, ...]]]:
     """Per question of the newest version: (kind, codes); an integer's values as codes."""
-    out = {}
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
     for name, f in form.newest.fields.items():
         codes = f.codes if f.kind != "integer" else tuple(str(n) for n in range(f.min, f.max + 1))
         out[name] = (f.kind, codes)

@@ -161,6 +161,19 @@ def test_a_published_version_whose_file_is_gone_is_refused(
     ])  # fmt: skip
 
 
+def test_a_published_form_whose_folder_is_gone_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = copy_config(tmp_path)
+    shutil.rmtree(tmp_path / "forms" / "vo_linjen" / "chat")
+    lock = tmp_path / "forms" / "forms.lock"
+    line = lock.read_text().splitlines().index("[vo_linjen.chat]") + 1
+    assert check(cfg, capsys) == (2, [
+        f"linje check-config: error: {lock}:{line}: vo_linjen.chat: published form chat has "
+        "no files",
+    ])  # fmt: skip
+
+
 def test_a_new_version_must_give_every_old_code_a_place(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
