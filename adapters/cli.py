@@ -47,6 +47,13 @@ def command(
     return fn
 
 
+def _every_problem(name: str, problems: Sequence[object]) -> int:
+    """Each problem of a configuration on its own line of stderr; the exit status 2."""
+    for problem in problems:
+        print(f"linje {name}: error: {problem}", file=sys.stderr)
+    return 2
+
+
 @command
 def _check_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -63,9 +70,7 @@ def _check_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         try:
             cfg = load_config(args.file)
         except InvalidConfig as exc:
-            for problem in exc.problems:
-                print(f"linje check-config: error: {problem}", file=sys.stderr)
-            return 2
+            return _every_problem("check-config", exc.problems)
         queues = ", ".join(
             f"{n} ({q.channel}, {q.effective_strategy})" for n, q in cfg.queues.items()
         )
@@ -99,9 +104,7 @@ def _publish_forms(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
             helpline = load_model(HelplineConfig, args.file).id
             added = publish_forms(forms_dir(args.file), helpline)
         except InvalidConfig as exc:
-            for problem in exc.problems:
-                print(f"linje publish-forms: error: {problem}", file=sys.stderr)
-            return 2
+            return _every_problem("publish-forms", exc.problems)
         print(f"published: {', '.join(added)}" if added else "nothing new to publish")
         return 0
 
