@@ -184,7 +184,7 @@ def _agent_ops(write: tuple[str, ...], read: tuple[str, ...]) -> dict[str, Any]:
                 "The agent's own answered contacts without a registration, with their form",
                 roles=V1_ROLES[("GET", "/agent/contacts")],
                 ok=_json_ok("agent and contacts"),
-                codes=read,
+                codes=("400", *read),
             )
         },
         "/agent/forms": {
@@ -192,7 +192,7 @@ def _agent_ops(write: tuple[str, ...], read: tuple[str, ...]) -> dict[str, Any]:
                 "The helpline's content registration forms, every version (nb and en)",
                 roles=V1_ROLES[("GET", "/agent/forms")],
                 ok=_json_ok("forms"),
-                codes=read,
+                codes=("400", *read),
             )
         },
         "/agent/registrations": {
