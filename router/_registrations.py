@@ -103,7 +103,7 @@ class RegistrationsMixin(RouterBase):
                 "ago; its registration can no longer change",
                 field="contact_id",
             )
-        if self._clock > entry.answered_at + self._amend_s:
+        if max(self._clock, ev.at) > entry.answered_at + self._amend_s:
             raise RegistrationRefused(
                 f"contact {cid}'s amendment window of {self.config.content.amend_days:g} days "
                 "has closed",

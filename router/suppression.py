@@ -19,19 +19,25 @@ Rules, applied until nothing changes (cells are only ever hidden, so it ends):
 3. A hidden total with every cell below it shown is derivable: the smallest
    non-zero cell of the line is hidden.
 4. Cells of one alias group are hidden together.
+5. Audit: no hidden cell may follow exactly from the shown ones through any
+   combination of lines and aliases (``derivable``: exact linear algebra over
+   the rationals). While one does, one more cell on one of its lines is hidden
+   (the smallest shown one) and the rules run again.
 
-Complementary cells (hidden to protect another cell) are always at least k and
-are shown as ``x``; zeros are never hidden. What this does not do is a full
-linear-programming audit of every combination of lines; the tests audit the
-exact linear algebra (no hidden cell is determined by the shown ones) on the
-tables the statistics produce.
+Complementary cells (hidden to protect another cell) are shown as ``x``; they
+are at least k, or (only where rule 5 finds nothing else to hide) zero. What
+this does not do is a full interval (linear-programming) audit: rules 2 and 5
+keep every hidden small count to at least two possible values, not to the
+whole range 1 to k-1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from fractions import Fraction
+from itertools import pairwise
 
-__all__ = ["COMPLEMENT", "PRIMARY", "protect"]
+__all__ = ["COMPLEMENT", "PRIMARY", "derivable", "protect"]
 
 PRIMARY = "primary"
 COMPLEMENT = "complement"
@@ -74,6 +80,44 @@ def protect(
                 if other not in hidden:
                     hide(other)
     todo.update(i for key in hidden for i in on.get(key, ()))
+    while True:
+        _settle(values, lines, k, hidden=hidden, todo=todo, hide=hide)
+        found = derivable(lines, hidden, [g for g in groups if g[0] in hidden])
+        if not found:
+            return hidden
+        # A hidden cell the shown ones determine: hide one more cell on one of its lines
+        # (the smallest shown one, a zero only if nothing else is left), settle again.
+        pick = _next_complement(found, values, lines, hidden, on)
+        if pick is None:  # pragma: no cover - a determined cell has a shown neighbour
+            return hidden
+        hide(pick)
+
+
+def _next_complement(
+    found: list[Hashable],
+    values: Mapping[Hashable, int],
+    lines: Sequence[tuple[Hashable, Sequence[Hashable]]],
+    hidden: Mapping[Hashable, str],
+    on: Mapping[Hashable, list[int]],
+) -> Hashable | None:
+    for cell in sorted(found, key=repr):
+        near = [c for i in on.get(cell, ()) for c in (lines[i][0], *lines[i][1])
+                if c not in hidden]  # fmt: skip
+        if near:
+            return min(near, key=lambda c: (values[c] == 0, values[c], repr(c)))
+    return None
+
+
+def _settle(
+    values: Mapping[Hashable, int],
+    lines: Sequence[tuple[Hashable, Sequence[Hashable]]],
+    k: int,
+    *,
+    hidden: dict[Hashable, str],
+    todo: set[int],
+    hide: Callable[[Hashable], None],
+) -> None:
+    """Apply rules 2 and 3 to the lines in ``todo`` until none is left."""
     while todo:
         i = min(todo)
         todo.discard(i)
@@ -94,4 +138,64 @@ def protect(
             hide(min(shown, key=lambda c: (values[c], repr(c))))
         else:
             hide(parent)
-    return hidden
+
+
+def derivable(
+    lines: Sequence[tuple[Hashable, Sequence[Hashable]]],
+    hidden: Mapping[Hashable, str],
+    aliases: Iterable[Sequence[Hashable]] = (),
+) -> list[Hashable]:
+    """The hidden cells whose value follows from the shown ones (exact, over the rationals).
+
+    Every line is an equation (total minus its parts is zero) and every alias
+    group says its cells are equal; with the shown cells known, a hidden cell is
+    determined when its unit vector lies in the span of the equations restricted
+    to the hidden cells: in the reduced row echelon form, its pivot row has no
+    other entry.
+    """
+    col: dict[Hashable, int] = {}
+    rows: list[dict[int, Fraction]] = []
+
+    def var(key: Hashable) -> int:
+        return col.setdefault(key, len(col))
+
+    for parent, kids in lines:
+        terms: dict[int, Fraction] = {}
+        for key, coef in ((parent, 1), *((c, -1) for c in kids)):
+            if key in hidden:
+                j = var(key)
+                terms[j] = terms.get(j, Fraction(0)) + coef
+        nonzero = {j: v for j, v in terms.items() if v}
+        if nonzero:
+            rows.append(nonzero)
+    for group in aliases:
+        members = [c for c in group if c in hidden]
+        for a, b in pairwise(members):
+            rows.append({var(a): Fraction(1), var(b): Fraction(-1)})
+    pivots: dict[int, dict[int, Fraction]] = {}  # pivot column -> its row (pivot 1)
+    for given in rows:
+        row = dict(given)
+        for j in sorted(set(row) & set(pivots)):  # clear the old pivots' columns
+            if j in row:
+                _subtract(row, pivots[j], row[j])
+        if not row:
+            continue
+        p = min(row)
+        inv = 1 / row[p]
+        new = {j: v * inv for j, v in row.items()}
+        for other in pivots.values():  # and this pivot's column in the old rows
+            if p in other:
+                _subtract(other, new, other[p])
+        pivots[p] = new
+    names = {j: key for key, j in col.items()}
+    return [names[p] for p, row in pivots.items() if len(row) == 1]
+
+
+def _subtract(row: dict[int, Fraction], pivot_row: Mapping[int, Fraction], f: Fraction) -> None:
+    """``row -= f * pivot_row`` in place, dropping zeros."""
+    for j, v in pivot_row.items():
+        x = row.get(j, Fraction(0)) - f * v
+        if x:
+            row[j] = x
+        else:
+            row.pop(j, None)

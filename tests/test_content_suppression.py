@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from router import HelplineConfig
+from router import HelplineConfig, suppression
 from router.commands import Offer
 from router.content_stats import ALL, content_stats
 from router.core import Router
-from router.suppression import COMPLEMENT, PRIMARY, protect
+from router.suppression import COMPLEMENT, PRIMARY, derivable, protect
 from router.testing import Script
 
 BYS = [(), ("month",), ("team",), ("month", "team")]
@@ -228,3 +230,78 @@ def test_a_share_is_shown_only_with_its_count_and_denominator(audited: Any) -> N
                 if (share is not None) != ok or (ok and share != round(n / d, 4)):
                     bad.append((g["month"], g["team"], name, code))
     assert bad == []
+
+
+# ------------------------------------------------- random two-way tables
+def two_way(cells: list[list[int]]) -> tuple[dict[Any, int], list[tuple[Any, list[Any]]]]:
+    """A table with row, column and grand totals: its values and its lines."""
+    rows, cols = len(cells), len(cells[0])
+    values: dict[Any, int] = {(r, c): cells[r][c] for r in range(rows) for c in range(cols)}
+    for r in range(rows):
+        values[(r, ALL)] = sum(cells[r])
+    for c in range(cols):
+        values[(ALL, c)] = sum(cells[r][c] for r in range(rows))
+    values[(ALL, ALL)] = sum(map(sum, cells))
+    lines: list[tuple[Any, list[Any]]] = [((r, ALL), [(r, c) for c in range(cols)])
+                                          for r in range(rows)]  # fmt: skip
+    lines += [((ALL, c), [(r, c) for r in range(rows)]) for c in range(cols)]
+    lines += [((ALL, ALL), [(r, ALL) for r in range(rows)])]
+    lines += [((ALL, ALL), [(ALL, c) for c in range(cols)])]
+    return values, lines
+
+
+def determined(values: dict[Any, int], hidden: dict[Any, str], rows: int, cols: int) -> list[Any]:
+    """The hidden cells the shown ones pin down (numpy, independent of router.suppression)."""
+    finest = [(r, c) for r in range(rows) for c in range(cols)]
+    index = {key: i for i, key in enumerate(finest)}
+
+    def form(key: Any) -> np.ndarray:
+        r, c = key
+        row = np.zeros(len(finest))
+        for rr in range(rows) if r == ALL else [r]:
+            for cc in range(cols) if c == ALL else [c]:
+                row[index[(rr, cc)]] = 1.0
+        return row
+
+    free = [index[key] for key in finest if key in hidden]
+    if not free:
+        return sorted(hidden, key=repr)  # every finest cell shown: every total follows
+    a = np.array([form(key)[free] for key in values if key not in hidden])
+    a = a[np.abs(a).sum(axis=1) > 0] if len(a) else np.zeros((0, len(free)))
+    if not len(a):
+        return []
+    _, sv, vt = np.linalg.svd(a, full_matrices=True)
+    null = vt[int((sv > 1e-9 * sv[0]).sum()) :]
+    return [key for key in hidden if not len(null) or np.abs(null @ form(key)[free]).max() < 1e-9]
+
+
+COUNTS = st.sampled_from([0, 0, 1, 2, 3, 4, 5, 6, 8, 12, 20, 40])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.integers(2, 6).flatmap(lambda cols: st.lists(
+    st.lists(COUNTS, min_size=cols, max_size=cols), min_size=2, max_size=6)))  # fmt: skip
+def test_no_hidden_cell_of_any_two_way_table_follows_from_the_shown_ones(
+    cells: list[list[int]],
+) -> None:
+    values, lines = two_way(cells)
+    hidden = protect(values, lines, k=5)
+    assert [key for key, v in values.items() if 0 < v < 5 and key not in hidden] == []
+    assert determined(values, hidden, len(cells), len(cells[0])) == []
+
+
+def test_the_audit_adds_a_complement_where_the_line_rules_leave_a_cell_pinned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every row and column with a hidden cell has two or more, yet the line rules alone
+    # leave (1, 1) pinned by a combination of lines: the audit (rule 5) finds it.
+    cells = [[20, 2, 20, 0, 20], [12, 3, 8, 8, 2], [20, 8, 5, 3, 5], [3, 4, 20, 20, 40]]
+    values, lines = two_way(cells)
+    with monkeypatch.context() as m:
+        m.setattr(suppression, "derivable", lambda *args, **kwargs: [])
+        rules_only = protect(values, lines, k=5)
+    assert determined(values, rules_only, 4, 5) == [(1, 1)]
+    assert derivable(lines, rules_only) == [(1, 1)]
+    hidden = protect(values, lines, k=5)
+    assert (determined(values, hidden, 4, 5), derivable(lines, hidden)) == ([], [])
+    assert len(hidden) > len(rules_only)
