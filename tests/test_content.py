@@ -401,3 +401,48 @@ def test_the_local_date_is_the_helplines(vo_config: HelplineConfig) -> None:
     r = Router(vo_config)
     t = dt.datetime(2020, 12, 31, 23, 30, tzinfo=dt.UTC).timestamp()  # 00:30 in Oslo
     assert r.local_date(t) == dt.date(2021, 1, 1)
+
+
+def test_an_amendment_after_the_window_is_refused_while_the_contact_is_still_known(
+    vo_config: HelplineConfig,
+) -> None:
+    short = vo_config.content.model_copy(update={"amend_days": 0.5})
+    s = Script(Router(vo_config.model_copy(update={"content": short})), source="kss-1")
+    s.at("2021-11-15 10:00")
+    s.login("kss-1", "kss")
+    answered(s, "c1")
+    s.register("c1", "kss-1", PHONE_2021, version=4)
+    s.after(13 * 3600)  # past the 12 h window, inside the 24 h the core keeps ended contacts
+    with pytest.raises(RegistrationRefused) as exc:
+        s.register("c1", "kss-1", PHONE_2021, version=4)
+    assert str(exc.value) == (
+        "contact c1 was answered more than 0.5 days ago; its registration can no longer change"
+    )
+
+
+def test_a_small_integer_field_is_checked_and_counted_by_value() -> None:
+    from router.forms import Form
+
+    form = Form.model_validate({
+        "id": "phone", "channel": "phone", "nb": "Skjema", "en": "Form",
+        "versions": [
+            {"version": 1, "valid_from": "2022-01-01", "fields": {
+                "children": {"kind": "integer", "nb": "Barn", "en": "Children", "max": 6}}},
+            {"version": 2, "valid_from": "2023-01-01", "fields": {
+                "children_present": {"kind": "integer", "nb": "Barn til stede",
+                                     "en": "Children present", "max": 6, "was": "children"}}},
+        ],
+    })  # fmt: skip
+    v1 = form.versions[0]
+    v1.check({"children": 3})
+    for bad, field in (({"children": 7}, "answers.children"), ({"children": "3"},
+                       "answers.children"), ({}, "answers.children")):  # fmt: skip
+        with pytest.raises(InvalidAnswers) as exc:
+            v1.check(bad)
+        assert exc.value.field == field
+    assert form.forward(1, {"children": 3}) == {"children_present": 3}
+    with pytest.raises(ValueError, match="an integer field has no options"):
+        Form.model_validate({**form.model_dump(), "versions": [{
+            "version": 1, "valid_from": "2022-01-01", "fields": {"n": {
+                "kind": "integer", "nb": "n", "en": "n",
+                "options": [{"code": "a", "nb": "a", "en": "a"}]}}}]})  # fmt: skip
