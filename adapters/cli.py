@@ -24,6 +24,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("adapters.cli_serve", "run the live routing service"),
     "check-config": ("adapters.cli", "validate a helpline configuration file"),
+    "publish-forms": ("adapters.cli", "freeze new content registration form versions in the lock"),
     "report": ("adapters.cli_store", "statistics from the event log (tables, CSV, JSON, charts)"),
     "replay": (
         "adapters.cli_store",
@@ -46,6 +47,13 @@ def command(
     return fn
 
 
+def _every_problem(name: str, problems: Sequence[object]) -> int:
+    """Each problem of a configuration on its own line of stderr; the exit status 2."""
+    for problem in problems:
+        print(f"linje {name}: error: {problem}", file=sys.stderr)
+    return 2
+
+
 @command
 def _check_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -62,13 +70,42 @@ def _check_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         try:
             cfg = load_config(args.file)
         except InvalidConfig as exc:
-            for problem in exc.problems:
-                print(f"linje check-config: error: {problem}", file=sys.stderr)
-            return 2
+            return _every_problem("check-config", exc.problems)
         queues = ", ".join(
             f"{n} ({q.channel}, {q.effective_strategy})" for n, q in cfg.queues.items()
         )
-        print(f"{args.file}: ok: helpline {cfg.id}, teams {', '.join(cfg.teams)}; queues {queues}")
+        forms = "".join(f"; form {f.id} v1-v{len(f.versions)}" for f in cfg.forms)
+        print(
+            f"{args.file}: ok: helpline {cfg.id}, teams {', '.join(cfg.teams)}; queues {queues}"
+            f"{forms}"
+        )
+        return 0
+
+    p.set_defaults(run=run)
+
+
+@command
+def _publish_forms(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "publish-forms",
+        help=COMMANDS["publish-forms"][1],
+        description="Add the digest of every new version of the helpline's content "
+        "registration forms (forms/<helpline>/) to forms/forms.lock. A version already "
+        "published is never rewritten: check-config refuses one that changed.",
+    )
+    p.add_argument("file", help="the helpline's TOML file, e.g. config/vo-linjen.toml")
+
+    def run(args: argparse.Namespace) -> int:
+        from adapters.config_file import InvalidConfig, load_model
+        from adapters.forms_file import forms_dir, publish_forms
+        from router.config import HelplineConfig
+
+        try:
+            helpline = load_model(HelplineConfig, args.file).id
+            added = publish_forms(forms_dir(args.file), helpline)
+        except InvalidConfig as exc:
+            return _every_problem("publish-forms", exc.problems)
+        print(f"published: {', '.join(added)}" if added else "nothing new to publish")
         return 0
 
     p.set_defaults(run=run)

@@ -118,9 +118,21 @@ def _report(sub: SubParsers) -> None:
         "(default month,channel; empty for totals)",
     )
     p.add_argument("--plots", metavar="DIR", help="also write PNG charts into DIR")
+    p.add_argument(
+        "--content",
+        metavar="GROUPS",
+        nargs="?",
+        const="",
+        help="content statistics instead (what contacts were about, per year and channel, "
+        "small counts suppressed): optional groups month, team (e.g. --content team)",
+    )
+    p.add_argument("--lang", choices=("en", "nb"), default="en", help="labels of --content")
 
     def run(args: argparse.Namespace) -> int:
         from zoneinfo import ZoneInfo
+
+        if args.content is not None:
+            return _report_content(args)
 
         from adapters.config_file import load_config
         from adapters.report import (
@@ -154,6 +166,32 @@ def _report(sub: SubParsers) -> None:
         return 0
 
     p.set_defaults(run=run)
+
+
+def _report_content(args: argparse.Namespace) -> int:
+    from adapters.config_file import load_config
+    from adapters.report import load_records
+    from adapters.report_content import render_content, write_content_plots
+    from router.content_stats import CONTENT_GROUPS, content_stats
+    from router.errors import BadInput
+
+    by = tuple(g.strip() for g in args.content.split(",") if g.strip())
+    if any(g not in CONTENT_GROUPS for g in by) or len(set(by)) != len(by):
+        raise BadInput(f"--content takes distinct groups among {', '.join(CONTENT_GROUPS)}")
+    if args.start or args.end or args.month:
+        raise BadInput("--content reports whole years; leave out --from, --to and --month")
+    if args.format == "csv":
+        raise BadInput("--content prints a table or json, not csv")
+    cfg = load_config(args.config)
+    stats = content_stats(load_records(helpline_dir(args.data, args.helpline)), cfg, by=by)
+    if args.format == "json":
+        print(json.dumps(stats, indent=2, ensure_ascii=False))
+    else:
+        render_content(stats, cfg, _console(), args.lang)
+    if args.plots:
+        for path in write_content_plots(stats, cfg, args.plots, args.lang):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 # -------------------------------------------------------------------- replay

@@ -26,7 +26,9 @@ __all__ = [
     "key_lines",
     "load_config",
     "load_model",
+    "load_toml",
     "validate_model",
+    "validation_problems",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -208,6 +210,11 @@ def _problems(exc: ValidationError, file: str, lines: dict[Loc, int]) -> list[Pr
     return out
 
 
+def validation_problems(exc: ValidationError, file: str, text: str) -> list[Problem]:
+    """Every problem of a ``ValidationError`` of data read from ``text``, with its line."""
+    return _problems(exc, file, key_lines(text))
+
+
 def validate_model(model: type[M], data: dict[str, Any], *, file: str, text: str = "") -> M:
     """Validate ``data`` (read from ``text``); its problems become one ``InvalidConfig``."""
     try:
@@ -216,7 +223,8 @@ def validate_model(model: type[M], data: dict[str, Any], *, file: str, text: str
         raise InvalidConfig(_problems(exc, file, key_lines(text))) from None
 
 
-def load_model(model: type[M], path: str | Path) -> M:
+def load_toml(path: str | Path) -> tuple[dict[str, Any], str]:
+    """A TOML file's data and text; ``ConfigError`` / ``InvalidConfig`` naming the file."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -224,14 +232,36 @@ def load_model(model: type[M], path: str | Path) -> M:
         raise ConfigError(f"cannot read file ({exc.strerror})", file=str(path)) from None
     try:
         text = raw.decode("utf-8")
-        data = tomllib.loads(text)
+        return tomllib.loads(text), text
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         at = _TOML_AT.search(str(exc))
         line = int(at.group(1)) if at else None
         raise InvalidConfig([Problem(str(path), line, "", f"not valid TOML: {exc}")]) from None
+
+
+def load_model(model: type[M], path: str | Path) -> M:
+    data, text = load_toml(path)
     return validate_model(model, data, file=str(path), text=text)
 
 
 def load_config(path: str | Path) -> HelplineConfig:
-    """Load a helpline configuration (``config/vo-linjen.toml``)."""
-    return load_model(HelplineConfig, path)
+    """Load a helpline configuration (``config/vo-linjen.toml``) and its forms.
+
+    The content registration forms are read from ``forms/<helpline id>/`` next to
+    the file (``adapters.forms_file``), each published version checked against
+    ``forms/forms.lock``.
+    """
+    from adapters.forms_file import forms_dir, load_forms
+
+    data, text = load_toml(path)
+    if "forms" in data:
+        line = find_line(key_lines(text), ("forms",))
+        raise InvalidConfig(
+            [Problem(str(path), line, "forms", "forms are read from the forms/ folder, not here")]
+        )
+    cfg = validate_model(HelplineConfig, data, file=str(path), text=text)
+    root = forms_dir(path)
+    if not (root / cfg.id).is_dir():
+        return cfg
+    forms = load_forms(root, cfg.id)
+    return validate_model(HelplineConfig, {**data, "forms": forms}, file=str(path), text=text)

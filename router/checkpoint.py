@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from router._escalations import EscalationState
+from router._registrations import Answered
 from router._state import Agent, AgentChannel, AlertState, Contact, GapState, QueueState
 from router.config import HelplineConfig
 from router.core import Router
@@ -162,6 +163,21 @@ def _load_members(r: Router, d: dict[str, Any]) -> None:
     r._rang = {cid: dict(x) for cid, x in d["rang"]}
 
 
+def _dump_registrations(r: Router) -> list[Any]:
+    """The index of answered contacts in the amendment window, in answer order."""
+    return [
+        [[t, cid] for t, cid in r._answered_order],
+        [[cid, e.channel, e.team, e.agent_id, e.arrived_at, e.answered_at, e.registrations]
+         for cid, e in r._answered.items()],
+    ]  # fmt: skip
+
+
+def _load_registrations(r: Router, v: list[Any]) -> None:
+    order, entries = v
+    r._answered_order = deque((t, cid) for t, cid in order)
+    r._answered = {x[0]: Answered(*x[1:]) for x in entries}
+
+
 def dump(router: Router) -> dict[str, Any]:
     """The router's whole state as plain data (between steps: nothing half-applied)."""
     r = router
@@ -189,6 +205,7 @@ def dump(router: Router) -> dict[str, Any]:
         "seen_order": [[x[0] for x in r._seen_order], [x[1] for x in r._seen_order]],
         "ended": [list(x) for x in r._ended],
         "next_purge": r._next_purge,
+        "registrations": _dump_registrations(r),
         "timers": {
             "heap": [[d, s, int(k), _plain_key(key)] for d, s, k, key in t._heap],
             "live": [
@@ -279,6 +296,7 @@ def _load(config: HelplineConfig, d: Any) -> Router:
     r._seen_order = deque(zip(times, ids, strict=True))
     r._ended = deque((t, i) for t, i in d["ended"])
     r._next_purge = d["next_purge"]
+    _load_registrations(r, d["registrations"])
     t = d["timers"]
     r._timers._heap = [
         (dl, s, TimerKind(k), _timer_key(TimerKind(k), key)) for dl, s, k, key in t["heap"]

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from router.forms import ContentConfig, Form
+
 __all__ = [
     "CLOSED",
     "WEEKDAYS",
@@ -289,6 +291,9 @@ class HelplineConfig(_Strict):
     queues: dict[Name, QueueConfig]
     agents: AgentPolicy = AgentPolicy()
     escalations: EscalationConfig = EscalationConfig()
+    # Content registration (router.forms): the forms are read from config/forms/ by the loader.
+    content: ContentConfig = ContentConfig()
+    forms: tuple[Form, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -342,6 +347,11 @@ class HelplineConfig(_Strict):
                 "raise_window_s",
                 why="must not exceed ended_retention_s (an ended contact is forgotten then)",
             )
+        for i, form in enumerate(self.forms):
+            if form.channel not in self.channels:
+                bad("forms", i, "channel", why=f"channel {form.channel!r} not configured")
+            if any(f.channel == form.channel for f in self.forms[:i]):
+                bad("forms", i, "channel", why=f"a second form for {form.channel}")
         if self.holidays_country is not None:
             try:
                 holidays.country_holidays(
@@ -358,3 +368,7 @@ class HelplineConfig(_Strict):
 
     def channel(self, name: str) -> ChannelConfig:
         return self.channels[name]  # type: ignore[index]
+
+    def form_for(self, channel: str) -> Form | None:
+        """The content registration form of ``channel``, if the helpline has one."""
+        return next((f for f in self.forms if f.channel == channel), None)

@@ -35,6 +35,7 @@ from router._handover import HandoverMixin
 from router._members import MembersMixin
 from router._observe import ObserveMixin
 from router._offers import OffersMixin
+from router._registrations import RegistrationsMixin
 from router._state import Agent, AlertState, Contact, QueueState
 from router.coverage import Absence
 from router.errors import (
@@ -60,6 +61,7 @@ from router.events import (
     ContactFlagged,
     ContactMoved,
     ContactRang,
+    ContactRegistered,
     ContactRingEnded,
     Event,
     OfferDeclined,
@@ -90,12 +92,14 @@ ROUTING_STATE_MODULES = (
     "router._members",
     "router._observe",
     "router._offers",
+    "router._registrations",
     "router._state",
     "router._timers",
     "router.checkpoint",
     "router.config",
     "router.core",
     "router.coverage",
+    "router.forms",
     "router.tables",
     "router.today",
 )
@@ -116,6 +120,7 @@ class Router(
     EscalationsMixin,
     ObserveMixin,
     MembersMixin,
+    RegistrationsMixin,
 ):
     """One helpline's routing state. Not thread-safe; one driver feeds it.
 
@@ -347,12 +352,13 @@ class Router(
         if self._absences:
             self._absences = [a for a in self._absences if a.end > now - 86400.0]
         self._purge_escalations(horizon)
+        self._purge_answered(now)
 
 
 # Per event class: (check, apply). The check raises before anything changes.
 _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     ContactArrived: (Router._check_arrived, Router._on_arrived),
-    ContactAnswered: (Router._check_answered, Router._on_answered),
+    ContactAnswered: (Router._check_answered, Router._on_answered_noted),
     ContactAbandoned: (Router._check_abandoned, Router._on_abandoned),
     ContactEnded: (Router._check_ended, Router._on_ended),
     OfferDeclined: (Router._check_declined, Router._on_declined),
@@ -372,4 +378,5 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     ContactMoved: (Router._check_moved, Router._on_moved),
     AgentJoinedQueue: (Router._check_member_event, Router._on_joined_queue),
     AgentLeftQueue: (Router._check_member_event, Router._on_left_queue),
+    ContactRegistered: (Router._check_registered, Router._on_registered),
 }

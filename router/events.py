@@ -6,16 +6,15 @@ timestamp at the edge, so the core never touches a clock or a time-zone
 parser. Caller identity has no field here on purpose: there is nowhere to put
 a phone number, an IP address or a nickname.
 
-Every event validates itself on construction and raises ``InvalidEvent``
-naming the field; ``event_from_dict`` / ``event_to_dict`` convert to and from
-the plain dicts stored in the event log and sent on the wire.
+Every event validates itself on construction (``InvalidEvent`` naming the field);
+``event_from_dict`` / ``event_to_dict`` convert to and from plain (log, wire) dicts.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from router._checks import CHANNELS, MAX_COMMENT, _check_channels, _check_word, _encodable
 from router._event_base import (
@@ -34,6 +33,7 @@ from router.events_observed import (
     ContactRang,
     ContactRingEnded,
 )
+from router.forms import answers_shape
 from router.privacy import scrub
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "ContactArrived",
     "ContactEnded",
     "ContactFlagged",
+    "ContactRegistered",
     "Event",
     "OfferDeclined",
     "TeamAbsent",
@@ -252,6 +253,24 @@ class AlertAcknowledged(Event):
     by: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactRegistered(Event):
+    """An answered contact's answers by option code (router.forms); ``by``: the agent's token."""
+
+    type: ClassVar[str] = "contact.registered"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id", "by")
+    _words: ClassVar[tuple[str, ...]] = ("form",)
+    contact_id: str
+    form: str
+    version: int
+    answers: dict[str, Any]
+    by: str
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        object.__setattr__(self, "answers", answers_shape(self.version, self.answers))
+
+
 register_event_types(
     ContactArrived,
     ContactAnswered,
@@ -271,4 +290,5 @@ register_event_types(
     ContactMoved,
     AgentJoinedQueue,
     AgentLeftQueue,
+    ContactRegistered,
 )

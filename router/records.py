@@ -25,6 +25,7 @@ __all__ = [
     "LateAnswerRecord",
     "NoAnswerRecord",
     "Record",
+    "RegistrationRecord",
     "record_from_dict",
     "record_to_dict",
 ]
@@ -175,6 +176,26 @@ class EscalationRecord(Record):
     reason: str | None = None  # the close reason code
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrationRecord(Record):
+    """A contact's content registration (``contact.registered``); a later one replaces it.
+
+    ``team`` is the answering agent's team; ``answers`` are option codes and
+    numbers of ``form`` version ``version`` (router.forms), never text.
+    """
+
+    kind: ClassVar[str] = "registration"
+    contact_id: str
+    channel: str
+    team: str
+    arrived_at: float
+    at: float
+    form: str
+    version: int
+    answers: dict[str, Any]
+    amends: int = 0  # how many registrations of this contact came before this one
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     r.kind: r
     for r in (
@@ -185,6 +206,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         NoAnswerRecord,
         LateAnswerRecord,
         EscalationRecord,
+        RegistrationRecord,
     )
 }
 _TO_DICT = {cls: to_dict_function(cls, "kind", cls.kind) for cls in RECORD_TYPES.values()}

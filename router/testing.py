@@ -29,6 +29,7 @@ from router.events import (
     ContactArrived,
     ContactEnded,
     ContactFlagged,
+    ContactRegistered,
     Event,
     OfferDeclined,
     TeamAbsent,
@@ -178,6 +179,27 @@ class Script:
 
     def ack(self, alert_id: str, by: str, *, eid: str | None = None) -> list[Command]:
         return self.send(AlertAcknowledged(**self._env(eid), alert_id=alert_id, by=by))
+
+    def register(
+        self,
+        cid: str,
+        by: str,
+        answers: dict[str, Any],
+        *,
+        form: str = "phone",
+        version: int = 1,
+        eid: str | None = None,
+    ) -> list[Command]:
+        return self.send(
+            ContactRegistered(
+                **self._env(eid),
+                contact_id=cid,
+                form=form,
+                version=version,
+                answers=answers,
+                by=by,
+            )
+        )
 
     # results --------------------------------------------------------------
     def outcome(self, cid: str) -> tuple[str, str | None, str | None]:

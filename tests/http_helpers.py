@@ -15,6 +15,7 @@ TOKENS = {
     "chat": "chat-token-0000000000001",
     "supervisor": "supervisor-token-000001",
     "planner": "planner-token-000000001",
+    "agent": "agent-kss-1-token-000001",  # the agent kss-1 (content registration)
 }
 WEBHOOK_SECRET = "carrier-webhook-secret-1"
 
@@ -43,6 +44,8 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "contact.moved": {"contact_id": "c-9", "queue": "phone"},
     "agent.joined_queue": {"agent_id": "kss-1", "queue": "phone"},
     "agent.left_queue": {"agent_id": "kss-1", "queue": "phone"},
+    "contact.registered": {"contact_id": "c-9", "form": "phone", "version": 4,
+                           "answers": {"who": "exposed"}},
 }  # fmt: skip
 
 
@@ -55,6 +58,7 @@ def auth() -> Authenticator:
                     {"role": "adapter", "name": "chat", "token": TOKENS["chat"]},
                     {"role": "supervisor", "name": "supervisor", "token": TOKENS["supervisor"]},
                     {"role": "planner", "name": "planner", "token": TOKENS["planner"]},
+                    {"role": "agent", "name": "kss-1", "token": TOKENS["agent"]},
                 ],
                 "webhook_keys": [
                     {"adapter": "carrier", "key_id": "car-1", "secret": WEBHOOK_SECRET},

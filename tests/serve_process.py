@@ -32,6 +32,8 @@ def write_auth(path: Path) -> Path:
             f'token = "{TOKENS[name]}"',
             "",
         ]
+    # The agent kss-1 (an agent token's name is the agent's id).
+    lines += ["[[tokens]]", 'role = "agent"', 'name = "kss-1"', f'token = "{TOKENS["agent"]}"', ""]
     lines += [
         "[[webhook_keys]]",
         'adapter = "carrier"',

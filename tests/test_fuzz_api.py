@@ -48,9 +48,11 @@ EXAMPLES = 25
 OPEN_ON_LOOPBACK = {"/metrics"}
 # Operations whose every input is valid (no parameters, or free strings): nothing to break.
 NO_INVALID_INPUT = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/openapi.json"),
-                    ("GET", "/metrics"), ("GET", "/"), ("GET", "/ui/{file}")}  # fmt: skip
+                    ("GET", "/metrics"), ("GET", "/"), ("GET", "/ui/{file}"), ("GET", "/agent"),
+                    ("GET", "/v1/agent/contacts"), ("GET", "/v1/agent/forms")}  # fmt: skip
 SKIP = {"/v1/state/stream", "/v1/helplines/{helpline}/state/stream"}
-ROLE_TOKEN = {"adapter": "carrier", "supervisor": "supervisor", "planner": "planner"}
+ROLE_TOKEN = {"adapter": "carrier", "supervisor": "supervisor", "planner": "planner",
+              "agent": "agent"}  # fmt: skip
 OPERATIONS = [
     (method.upper(), path)
     for path, item in build_openapi()["paths"].items()

@@ -97,6 +97,25 @@ def a_shift_full_of_caller_data(base: str, server_time: str) -> None:
     ]  # fmt: skip
     assert post(base, "/v1/adapters/chat", chat, "chat", proxy) == 200
 
+    # The agent who answered p1 registers it: answers are codes, so identity in an
+    # answer, in an extra field or in the ids is refused (422), and the one accepted
+    # registration holds codes only.
+    answers = {"who": "exposed", "target_group": "yes", "age": "age_31_40", "gender": "woman",
+               "first_contact": "no", "ongoing": "yes", "violence": ["psychological"],
+               "help": ["conversation"], "referrals": []}  # fmt: skip
+    reg = {"event_id": "reg-p1", "contact_id": "p1", "form": "phone", "version": 4,
+           "answers": answers}  # fmt: skip
+    for bad in (
+        {**reg, "event_id": "reg-x1", "answers": {**answers, "who": "Kari Nordmann"}},
+        {**reg, "event_id": "reg-x2", "answers": {**answers, "who": NUMBERS[0]}},
+        {**reg, "event_id": "reg-x3", "answers": {**answers, "note": [NUMBERS[1]]}},
+        {**reg, "event_id": "reg-x4", "comment": "sommerfugl77@example.no"},
+        {**reg, "event_id": "reg-x5", "contact_id": "4791234567"},
+        {**reg, "event_id": "91234567"},
+    ):
+        assert post(base, "/v1/agent/registrations", bad, "agent", proxy) == 422, bad["event_id"]
+    assert post(base, "/v1/agent/registrations", reg, "agent", proxy) == 200
+
     # The event API: a chat whose feedback comment holds every spelling of the corpus,
     # and identifiers that are a number, an e-mail or an address (refused, 422).
     def ev_(n: int, type_: str, **fields: Any) -> dict[str, Any]:

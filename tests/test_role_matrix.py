@@ -38,7 +38,7 @@ from tests.service_client import start
 
 MONDAY = "2021-11-15 10:00"
 ROLES = ["none", "unknown-token", "carrier", "carrier-signed", "wrong-adapter",
-         "supervisor", "planner"]  # fmt: skip
+         "supervisor", "planner", "agent"]  # fmt: skip
 PUBLIC = set(ROLES)
 ADAPTER = {"carrier", "wrong-adapter"}  # any adapter may read the helpline's commands
 SUPERVISOR = {"supervisor"}
@@ -59,6 +59,11 @@ _V1 = {
     ("POST", "/escalations/{escalation_id}/steps/{step}"): SUPERVISOR,
     ("POST", "/escalations/{escalation_id}/close"): SUPERVISOR,
     ("GET", "/stats/escalations"): SUPERVISOR,
+    # An agent reads only its own to-do list and the forms, and registers its contacts.
+    ("GET", "/agent/contacts"): {"agent"},
+    ("GET", "/agent/forms"): {"agent"},
+    ("POST", "/agent/registrations"): {"agent"},
+    ("GET", "/stats/content"): {"supervisor", "planner"},
 }
 POLICY: dict[tuple[str, str], set[str]] = {
     **{(m, f"/v1{p}"): roles for (m, p), roles in _V1.items()},
@@ -71,6 +76,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     # The dashboard's page and files are public; the data behind them is not.
     ("GET", "/"): PUBLIC,
     ("GET", "/ui/{file}"): PUBLIC,
+    ("GET", "/agent"): PUBLIC,  # the agent page; it signs in with an agent token
 }
 STREAMS = {"/commands", "/state/stream"}
 
@@ -107,6 +113,9 @@ def body_for(path: str, role: str, n: int) -> bytes:
     if path.endswith("/adapters/carrier"):
         return json.dumps({"event": "member_login", "timestamp": at, "delivery_id": f"rm-{n}",
                            "extension": f"a-{n}", "team": "kss"}).encode()  # fmt: skip
+    if path.endswith("/agent/registrations"):
+        return json.dumps({"event_id": f"rm-{n}", "contact_id": f"c-{n}", "form": "phone",
+                           "version": 4, "answers": {"who": "exposed"}}).encode()  # fmt: skip
     if path.endswith("/adapters/chat"):
         return json.dumps({"event": "operator_online", "timestamp": at, "delivery_id": f"rm-{n}",
                            "operator": f"a-{n}", "team": "kss"}).encode()  # fmt: skip
@@ -265,7 +274,7 @@ async def test_the_openapi_roles_of_every_operation_are_the_roles_enforced(
     (which ``test_role_matrix`` checks against what the service enforces)."""
     doc = await (await client.get("/v1/openapi.json")).json()
     as_role = {"carrier": "adapter", "carrier-signed": "adapter", "wrong-adapter": "adapter",
-               "supervisor": "supervisor", "planner": "planner"}  # fmt: skip
+               "supervisor": "supervisor", "planner": "planner", "agent": "agent"}  # fmt: skip
     # POST /events: a supervisor posts its own event types (the matrix probes an adapter's).
     event_roles = sorted({r for roles in EVENT_ROLES.values() for r in roles})
     want, got = {}, {}
@@ -276,29 +285,33 @@ async def test_the_openapi_roles_of_every_operation_are_the_roles_enforced(
         got[(method, path)] = sorted(doc["paths"][path][method.lower()]["x-roles"])
     assert got == want
     assert want[("GET", "/v1/stats")] == ["planner", "supervisor"]
-    assert want[("POST", "/v1/events")] == ["adapter", "supervisor"]
+    assert want[("POST", "/v1/events")] == ["adapter", "agent", "supervisor"]
 
 
 # ------------------------------------------------------------- event types
 SUPERVISOR_EVENTS = {"alert.acknowledged", "team.absent", "escalation.step_ticked",
                      "escalation.closed"}  # fmt: skip
-BOTH_EVENTS = {"contact.flagged"}  # adapters and supervisors raise escalations
+BOTH_EVENTS = {"contact.flagged"}  # adapters, agents and supervisors raise escalations
+AGENT_EVENTS = {"contact.registered"}
 AT = "2021-11-15T10:00:00+01:00"
-ROLE_OF = {"carrier": "adapter", "supervisor": "supervisor"}
+ROLE_OF = {"carrier": "adapter", "supervisor": "supervisor", "agent": "agent"}
 
 
 def allowed_roles(kind: str) -> str:
     if kind in BOTH_EVENTS:
-        return "adapter, supervisor"
+        return "adapter, agent, supervisor"
+    if kind in AGENT_EVENTS:
+        return "agent"
     return "supervisor" if kind in SUPERVISOR_EVENTS else "adapter"
 
 
 def event(kind: str, who: str, n: int, **extra: Any) -> dict[str, Any]:
-    return {"event_id": f"et-{who}-{n}", "type": kind, "at": AT, "source": who,
+    source = "kss-1" if who == "agent" else who  # an agent token's name is the agent's id
+    return {"event_id": f"et-{who}-{n}", "type": kind, "at": AT, "source": source,
             **EVENT_EXAMPLES[kind], **extra}  # fmt: skip
 
 
-@pytest.mark.parametrize("who", ["carrier", "supervisor", "planner"])
+@pytest.mark.parametrize("who", ["carrier", "supervisor", "planner", "agent"])
 async def test_each_event_type_is_posted_only_by_its_roles(client: TestClient, who: str) -> None:
     log = client.app[LOG]
     mismatches: list[str] = []

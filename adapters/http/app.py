@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from adapters.http.agent import add_agent_routes
 from adapters.http.audience import stream_filter
 from adapters.http.auth import ROOT_ROLES, V1_ROLES, Authenticator, Principal
 from adapters.http.bodies import parse_json
@@ -529,6 +530,7 @@ def build_app(
     app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics)
     add_dashboard_routes(app)
+    add_agent_routes(app, ("/v1", "/v1/helplines/{helpline}"))
     return app
 
 

@@ -45,13 +45,13 @@ __all__ = [
     "load_auth",
 ]
 
-Role = Literal["adapter", "supervisor", "planner"]
+Role = Literal["adapter", "supervisor", "planner", "agent"]
 SIGNATURE_TOLERANCE_S = 300
 # Who may call each operation: (method, path below /v1 and /v1/helplines/{helpline},
 # or from the root for the service's own routes). The handlers enforce it and the
 # OpenAPI document's ``x-roles`` is written from it (an empty tuple: no token).
 V1_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
-    ("POST", "/events"): ("adapter", "supervisor"),  # each event type has its roles
+    ("POST", "/events"): ("adapter", "supervisor", "agent"),  # each event type has its roles
     ("POST", "/adapters/carrier"): ("adapter",),
     ("POST", "/adapters/chat"): ("adapter",),
     ("GET", "/commands"): ("adapter",),
@@ -62,6 +62,11 @@ V1_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
     ("POST", "/escalations/{escalation_id}/steps/{step}"): ("supervisor",),
     ("POST", "/escalations/{escalation_id}/close"): ("supervisor",),
     ("GET", "/stats/escalations"): ("supervisor",),
+    # An agent token (its name is the agent's id): its own contacts to register, the forms.
+    ("GET", "/agent/contacts"): ("agent",),
+    ("GET", "/agent/forms"): ("agent",),
+    ("POST", "/agent/registrations"): ("agent",),
+    ("GET", "/stats/content"): ("supervisor", "planner"),
 }
 ROOT_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/healthz"): (),
@@ -70,6 +75,7 @@ ROOT_ROLES: dict[tuple[str, str], tuple[Role, ...]] = {
     ("GET", "/metrics"): ("supervisor",),  # open without a token on a loopback bind
     ("GET", "/"): (),  # the dashboard's page and files (adapters/http/dashboard.py)
     ("GET", "/ui/{file}"): (),
+    ("GET", "/agent"): (),  # the agent page (adapters/http/agent.py)
 }
 
 # The channels an adapter token serves when its entry names none: the vendor

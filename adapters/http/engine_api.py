@@ -48,6 +48,10 @@ class Listeners(ABC):
     def records(self) -> list[Record]:
         """Every record the helpline's log holds, in order."""
 
+    def to_register(self, agent_id: str) -> list[dict[str, Any]]:
+        """The agent's answered contacts still without a content registration."""
+        return self._router().to_register(agent_id)
+
     def command_channel(self, command: dict[str, Any]) -> str | None:
         """The channel whose adapters get this command (None: every adapter)."""
         router = self._router()
@@ -158,6 +162,8 @@ class HelplineEngine(Protocol):
         """Live state for supervisors."""
 
     def records(self) -> list[Record]: ...
+
+    def to_register(self, agent_id: str) -> list[dict[str, Any]]: ...
 
     def stats(
         self, *, group_by: tuple[str, ...], start: float | None, end: float | None

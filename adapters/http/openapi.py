@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from adapters.http.agent import AgentRegistration
 from adapters.http.auth import ROOT_ROLES, V1_ROLES, Role
 from adapters.http.escalations import CloseEscalation
 from adapters.http.schemas import CommandOut, CommandsResponse, StateResponse, StatsResponse
@@ -61,6 +62,7 @@ def _schemas() -> dict[str, Any]:
         StateResponse,
         StatsResponse,
         CloseEscalation,
+        AgentRegistration,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF)
@@ -220,6 +222,56 @@ def _escalation_ops(write: tuple[str, ...], read: tuple[str, ...]) -> dict[str, 
     }
 
 
+def _agent_ops(write: tuple[str, ...], read: tuple[str, ...]) -> dict[str, Any]:
+    """Content registration (adapters/http/agent.py, docs/CONTENT.md)."""
+    return {
+        "/agent/contacts": {
+            "get": _op(
+                "The agent's own answered contacts without a registration, with their form",
+                roles=V1_ROLES[("GET", "/agent/contacts")],
+                ok=_json_ok("agent and contacts"),
+                codes=("400", *read),
+            )
+        },
+        "/agent/forms": {
+            "get": _op(
+                "The helpline's content registration forms, every version (nb and en)",
+                roles=V1_ROLES[("GET", "/agent/forms")],
+                ok=_json_ok("forms"),
+                codes=("400", *read),
+            )
+        },
+        "/agent/registrations": {
+            "post": _op(
+                "Register an answered contact (a contact.registered event; by is the token's)",
+                roles=V1_ROLES[("POST", "/agent/registrations")],
+                body="AgentRegistration",
+                ok=_json_ok("Durable", "IngestResponse"),
+                codes=write,
+            )
+        },
+        "/stats/content": {
+            "get": _op(
+                "Content statistics per year and channel, small cells suppressed",
+                roles=V1_ROLES[("GET", "/stats/content")],
+                ok=_json_ok("k, by and one table per year and channel"),
+                params=[
+                    {
+                        "name": "by",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^((month|team)(,(month|team))?)?$",
+                        },
+                        "description": "comma-separated: month, team",
+                    }
+                ],
+                codes=("400", *read),
+            )
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     """Every endpoint, its roles, request and response schemas, and its errors."""
     write = ("400", "401", "403", "404", "409", "413", "422", "429", "503")
@@ -232,8 +284,9 @@ def build_openapi() -> dict[str, Any]:
                 "Each event type has its roles (403 otherwise): adapters post contact.*, "
                 "offer.declined, chat.feedback, agent.* and legal_hold.acknowledged; supervisors "
                 "post alert.acknowledged, team.absent, escalation.step_ticked and "
-                "escalation.closed (their by is the token's name, never sent); both may post "
-                "contact.flagged (it raises an escalation)",
+                "escalation.closed (their by is the token's name, never sent); adapters, agents "
+                "and supervisors may post contact.flagged (it raises an escalation); agents post "
+                "contact.registered (also on /v1/agent/registrations)",
                 roles=V1_ROLES[("POST", "/events")],
                 body="EventIn",
                 ok=_json_ok("Durable", "IngestResponse"),
@@ -336,6 +389,7 @@ def build_openapi() -> dict[str, Any]:
             )
         },
         **_escalation_ops(write, read),
+        **_agent_ops(write, read),
     }
     _add_links(ops)
     paths: dict[str, Any] = {}
@@ -396,6 +450,13 @@ def build_openapi() -> dict[str, Any]:
             ok={"description": "The file"},
             params=[{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
             codes=("404",),
+        )
+    }
+    paths["/agent"] = {
+        "get": _op(
+            "Agent page: register what your answered contacts were about (an agent token)",
+            roles=ROOT_ROLES[("GET", "/agent")],
+            ok={**page, "description": "The agent page"},
         )
     }
     return {

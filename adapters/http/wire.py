@@ -78,6 +78,7 @@ WireTime = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_time)]
 
 _ADAPTER = frozenset({"adapter"})
 _SUPERVISOR = frozenset({"supervisor"})
+_AGENT = frozenset({"agent"})
 # Who may send each event type on /v1/events (a refused role is a 403): adapters
 # report contacts and agents, supervisors acknowledge alerts and declare absences.
 EVENT_ROLES: dict[str, frozenset[str]] = {
@@ -85,7 +86,7 @@ EVENT_ROLES: dict[str, frozenset[str]] = {
     "contact.answered": _ADAPTER,
     "contact.abandoned": _ADAPTER,
     "contact.ended": _ADAPTER,
-    "contact.flagged": frozenset({"adapter", "supervisor"}),  # raising an escalation
+    "contact.flagged": frozenset({"adapter", "agent", "supervisor"}),  # raising an escalation
     "offer.declined": _ADAPTER,
     "chat.feedback": _ADAPTER,
     "agent.logged_in": _ADAPTER,
@@ -93,6 +94,7 @@ EVENT_ROLES: dict[str, frozenset[str]] = {
     "agent.ready": _ADAPTER,
     "agent.away": _ADAPTER,
     "alert.acknowledged": _SUPERVISOR,
+    "contact.registered": _AGENT,  # on /v1/agent/registrations (adapters/http/agent.py)
     "team.absent": _SUPERVISOR,
     "escalation.step_ticked": _SUPERVISOR,
     "escalation.closed": _SUPERVISOR,
@@ -111,6 +113,7 @@ FROM_PRINCIPAL: dict[str, tuple[str, ...]] = {
     "alert.acknowledged": ("by",),
     "escalation.step_ticked": ("by",),
     "escalation.closed": ("by",),
+    "contact.registered": ("by",),
 }
 
 
