@@ -206,14 +206,14 @@ def dump(router: Router) -> dict[str, Any]:
         "ended": [list(x) for x in r._ended],
         "next_purge": r._next_purge,
         "registrations": _dump_registrations(r),
+        # The live timers only: the heap's layout (and its dead entries) depends on
+        # when it was pruned, so a restored router rebuilds it (same firing order).
         "timers": {
-            "heap": [[d, s, int(k), _plain_key(key)] for d, s, k, key in t._heap],
             "live": [
                 [int(k), [[_plain_key(key), s, d] for key, (s, d) in live.items()]]
                 for k, live in zip(TimerKind, t._live, strict=True)
             ],
             "seq": t._seq,
-            "n": t._n,
         },
         "seqs": [r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq],
         "members": _dump_members(r),
@@ -298,13 +298,11 @@ def _load(config: HelplineConfig, d: Any) -> Router:
     r._next_purge = d["next_purge"]
     _load_registrations(r, d["registrations"])
     t = d["timers"]
-    r._timers._heap = [
-        (dl, s, TimerKind(k), _timer_key(TimerKind(k), key)) for dl, s, k, key in t["heap"]
-    ]
     for k, entries in t["live"]:
         kind = TimerKind(k)
         r._timers._live[kind].update({_timer_key(kind, key): (s, dl) for key, s, dl in entries})
-    r._timers._seq, r._timers._n = t["seq"], t["n"]
+    r._timers._seq = t["seq"]
+    r._timers._compact()
     r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq = d["seqs"]
     _load_members(r, d["members"])
     r.arrived_total, r.ended_total = d["totals"]
