@@ -61,6 +61,7 @@ from router.events import (
     ContactMoved,
     ContactRang,
     ContactRingEnded,
+    ContactTurnedAway,
     Event,
     OfferDeclined,
     TeamAbsent,
@@ -370,6 +371,7 @@ _HANDLERS: dict[type[Event], tuple[_Check, _Check]] = {
     ContactRang: (Router._check_rang, Router._on_rang),
     ContactRingEnded: (Router._check_ring_ended, Router._on_ring_ended),
     ContactMoved: (Router._check_moved, Router._on_moved),
+    ContactTurnedAway: (Router._check_turned_away, Router._on_turned_away),
     AgentJoinedQueue: (Router._check_member_event, Router._on_joined_queue),
     AgentLeftQueue: (Router._check_member_event, Router._on_left_queue),
 }

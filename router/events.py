@@ -33,6 +33,7 @@ from router.events_observed import (
     ContactMoved,
     ContactRang,
     ContactRingEnded,
+    ContactTurnedAway,
 )
 from router.privacy import scrub
 
@@ -59,6 +60,7 @@ __all__ = [
 ]
 __all__ += ["register_event_types"]
 __all__ += ["AgentJoinedQueue", "AgentLeftQueue", "ContactMoved", "ContactRang", "ContactRingEnded"]
+__all__ += ["ContactTurnedAway"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -271,4 +273,5 @@ register_event_types(
     ContactMoved,
     AgentJoinedQueue,
     AgentLeftQueue,
+    ContactTurnedAway,
 )
