@@ -10,6 +10,7 @@ from router import HelplineConfig
 from router.errors import BadInput
 from router.records import ContactRecord
 from router.stats import fold_for_config
+from tests.test_http_observe_e2e import observed
 
 D = "2021-11-15T"  # a Monday: KSS owns the phone 08:30-15:30, OK after
 Z = "+01:00"
@@ -139,9 +140,7 @@ def test_a_zero_length_call_still_ends_after_it_was_answered(
 def test_the_same_day_on_a_queue_the_carrier_routes_itself(
     vo_config: HelplineConfig, teams
 ) -> None:  # type: ignore[no-untyped-def]
-    data = vo_config.model_dump()
-    data["queues"]["phone"]["routing"] = "observe"
-    config = HelplineConfig.model_validate(data)
+    config = observed(vo_config)
     sink = DryRunSink(config)
     s = import_carrier_csv(CSV.splitlines(True), sink=sink, config=config, teams=teams)
     outcomes = sorted(
@@ -179,9 +178,7 @@ tn-6,phone,{D}10:25:00{Z},,{D}10:25:10{Z},,4791234567
 def test_calls_the_carrier_rejected_are_turned_away_on_an_observed_queue(
     vo_config: HelplineConfig, teams
 ) -> None:  # type: ignore[no-untyped-def]
-    data = vo_config.model_dump()
-    data["queues"]["phone"]["routing"] = "observe"
-    config = HelplineConfig.model_validate(data)
+    config = observed(vo_config)
     sink = DryRunSink(config)
     s = import_carrier_csv(REJECTED.splitlines(True), sink=sink, config=config, teams=teams)
     assert [
