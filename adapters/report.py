@@ -28,7 +28,7 @@ from adapters.store.entries import log_dir, read_entries
 from router.config import HelplineConfig
 from router.errors import BadInput
 from router.escalation_stats import fold_escalations
-from router.records import OTHER_REASONS, UNANSWERED_CLASSES, Record
+from router.records import OTHER_REASONS, TURNED_AWAY, UNANSWERED_CLASSES, Record
 from router.stats import GROUP_KEYS, WEEKDAY_NAMES, Group, Stats, fold_for_config, stats_to_json
 
 __all__ = [
@@ -214,6 +214,7 @@ def render_tables(report: Report, console: Console) -> None:
         ("Answered", [str(d["answered"]) for d in dicts]),
         ("Unanswered", [str(d["unanswered_total"]) for d in dicts]),
         ("Rejected, line closed", [str(d["rejected_closed"]) for d in dicts]),
+        ("Turned away (queue full, caller diverted)", [str(d["turned_away"]) for d in dicts]),
         ("Answer rate", [_pct(d["answer_rate"]) for d in dicts]),
         (
             f"Answer rate without under-{short}-s abandons",
@@ -354,8 +355,10 @@ def _flat(d: dict[str, Any], keys: Sequence[str], sls: Sequence[float]) -> dict[
         contacts=d["contacts"],
         answered=d["answered"],
         rejected_closed=d["rejected_closed"],
-        unanswered=d["unanswered_total"],
+        turned_away=d["turned_away"],
     )
+    row.update({f"turned_away_{k}": d["turned_away_reasons"][k] for k in TURNED_AWAY})
+    row["unanswered"] = d["unanswered_total"]
     row.update({f"unanswered_{k}": d["unanswered"][k] for k in UNANSWERED_CLASSES})
     row.update({f"other_{k}": d["other_reasons"][k] for k in OTHER_REASONS})
     row.update(answer_rate=d["answer_rate"], answer_rate_excl_short=d["answer_rate_excl_short"])

@@ -5,7 +5,9 @@ timers and sets nobody away; the adapter reports what the PBX did and the core
 keeps the same facts a decided queue gives: who was rung (``contact.rang``),
 whose ring ended unanswered (``contact.ring_ended``, a ``NoAnswerRecord``), who
 picked up (``contact.answered`` needs no offer from Linje: the table's
-``observed_answer`` row), a move to another queue (``contact.moved``). A
+``observed_answer`` row), a move to another queue (``contact.moved``), a
+caller it turned away itself (``contact.turned_away``: ``rejected_closed``
+for a closed line whatever the coverage plan says, else ``turned_away``). A
 contact's class comes from those facts through the same taxonomy
 (``router.outcomes``): ``rang_unanswered`` when an observed ring ended
 unanswered, ``agents_busy`` only when every agent was busy talking (a ring for
@@ -21,7 +23,8 @@ from __future__ import annotations
 from router._base import RouterBase
 from router._state import Agent, AgentChannel, Contact
 from router.errors import AgentBusy, InvalidEvent, InvalidTransition, NotOffered, UnknownName
-from router.events import ContactMoved, ContactRang, ContactRingEnded
+from router.events import ContactMoved, ContactRang, ContactRingEnded, ContactTurnedAway
+from router.outcomes import turned_away_record
 from router.records import NoAnswerRecord
 from router.tables import ContactState, contact_next, mode_allows
 
@@ -166,3 +169,21 @@ class ObserveMixin(RouterBase):
         c.queue = new.name
         self._want.add(c.channel)
         self._gaps_due = True
+
+    # --------------------------------------------------------- turned away
+    def _check_turned_away(self, ev: ContactTurnedAway) -> None:
+        c = self._contact(ev.contact_id)
+        self._check_mode(c, "contact.turned_away")
+        contact_next(c.state, "contact.turned_away", c.id)
+
+    def _on_turned_away(self, ev: ContactTurnedAway) -> None:
+        c = self._contacts[ev.contact_id]
+        now = max(self._fact, c.arrived_at)
+        self._leave_queue(c)
+        logged, busy = self._census_now(self._queues[c.queue])
+        self._finish(c, "contact.turned_away", now)
+        self._record(
+            turned_away_record(
+                c, reason=ev.reason, ended_at=now, logged_in_at_end=logged, busy_at_end=busy
+            )
+        )

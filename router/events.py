@@ -32,6 +32,7 @@ from router.events_observed import (
     ContactMoved,
     ContactRang,
     ContactRingEnded,
+    ContactTurnedAway,
 )
 from router.forms import answers_shape
 from router.privacy import scrub
@@ -60,6 +61,7 @@ __all__ = [
 ]
 __all__ += ["register_event_types"]
 __all__ += ["AgentJoinedQueue", "AgentLeftQueue", "ContactMoved", "ContactRang", "ContactRingEnded"]
+__all__ += ["ContactTurnedAway"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,4 +293,5 @@ register_event_types(
     AgentJoinedQueue,
     AgentLeftQueue,
     ContactRegistered,
+    ContactTurnedAway,
 )

@@ -2,8 +2,10 @@
 
 A queue with ``routing = "observe"`` gets no offers from Linje; its adapter
 reports the rings it saw (``contact.rang``, ``contact.ring_ended``), moves of a
-contact between queues (``contact.moved``) and queue membership
-(``agent.joined_queue``, ``agent.left_queue``; these two serve either mode).
+contact between queues (``contact.moved``), a caller the PBX turned away
+itself (``contact.turned_away``: the line was closed, the queue full, the
+caller diverted) and queue membership (``agent.joined_queue``,
+``agent.left_queue``; these two serve either mode).
 Registered with the other types in ``router.events``, which re-exports them.
 """
 
@@ -22,9 +24,14 @@ __all__ = [
     "ContactMoved",
     "ContactRang",
     "ContactRingEnded",
+    "ContactTurnedAway",
 ]
 
 MAX_AGENTS = 500
+# Why the PBX or carrier turned a caller away (``contact.turned_away``): its line
+# was closed (Asterisk's CLOSED), its queue full (FULL), or its rules diverted the
+# caller elsewhere (DIVERT_CA_RATIO, DIVERT_HOLDTIME).
+TURNED_AWAY_REASONS = ("closed", "full", "diverted")
 
 
 def _check_agent_ids(cls: str, ids: tuple[str, ...]) -> None:
@@ -76,6 +83,25 @@ class ContactMoved(Event):
     _words: ClassVar[tuple[str, ...]] = ("queue",)
     contact_id: str
     queue: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactTurnedAway(Event):
+    """The PBX or carrier turned the caller away itself, for ``reason``
+    (``TURNED_AWAY_REASONS``): the contact ends, answered by nobody."""
+
+    type: ClassVar[str] = "contact.turned_away"
+    _ids: ClassVar[tuple[str, ...]] = ("contact_id",)
+    contact_id: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        Event.__post_init__(self)
+        if self.reason not in TURNED_AWAY_REASONS:
+            raise InvalidEvent(
+                f"ContactTurnedAway.reason must be one of {', '.join(TURNED_AWAY_REASONS)}",
+                field="reason",
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,8 +5,12 @@ reconcile deadline), ``no_agent`` (no eligible agent logged in at any time
 during the wait), ``short_abandon`` (left within ``short_abandon_s``),
 ``agents_busy`` (never rang anyone and never saw an eligible agent free),
 else ``other`` with ``rang_unanswered`` (offered to someone who did not pick
-up) or ``agents_away``. The record keeps the raw facts beside the class so
-any other classification can be recomputed from the log.
+up) or ``agents_away``. A contact the PBX or carrier turned away itself
+(``contact.turned_away``, observed queues) is not unanswered: a line it reports
+closed is ``rejected_closed`` whatever the coverage plan says, a full queue or
+a diverted caller is ``turned_away``, the reason kept in the record. The record
+keeps the raw facts beside the class so any other classification can be
+recomputed from the log.
 """
 
 from __future__ import annotations
@@ -16,9 +20,16 @@ from dataclasses import fields
 
 from router._fast import positional_constructor
 from router._state import Contact
+from router.config import CLOSED
 from router.records import ContactRecord
 
-__all__ = ["answered_record", "classify", "closed_record", "unanswered_record"]
+__all__ = [
+    "answered_record",
+    "classify",
+    "closed_record",
+    "turned_away_record",
+    "unanswered_record",
+]
 
 # The one place a finished contact's record is built: positionally, every field in
 # the record's own order (checked here at import), since one is built per contact.
@@ -46,6 +57,7 @@ _ORDER = (
     "fallback",
     "end_reconciled",
     "flags",
+    "turned_away",
 )
 if tuple(f.name for f in fields(ContactRecord)) != _ORDER:  # pragma: no cover - a guard
     raise TypeError("ContactRecord's fields moved: update router.outcomes._ORDER")
@@ -101,6 +113,8 @@ def _record(
     wait_s: float,
     handle_s: float | None,
     end_reconciled: bool,
+    turned_away: str | None = None,
+    team: str | None = None,
 ) -> ContactRecord:
     """A finished contact's record: its class beside the raw facts every record keeps.
 
@@ -110,7 +124,7 @@ def _record(
         c.id,  # contact_id
         c.channel,  # channel
         c.queue,  # queue
-        c.team,  # team
+        c.team if team is None else team,  # team
         c.arrived_at,  # arrived_at
         ended_at,  # ended_at
         outcome,  # outcome
@@ -130,6 +144,36 @@ def _record(
         c.fallback,  # fallback
         end_reconciled,  # end_reconciled
         c.flags,  # flags
+        turned_away,  # turned_away
+    )
+
+
+def turned_away_record(
+    c: Contact, *, reason: str, ended_at: float, logged_in_at_end: int, busy_at_end: int
+) -> ContactRecord:
+    """A contact the PBX or carrier turned away (``contact.turned_away``).
+
+    ``closed``: ``rejected_closed`` (team ``closed``, as a contact the plan
+    rejects); ``full`` / ``diverted``: ``turned_away``. Either way the reason and
+    the wait are kept.
+    """
+    closed = reason == "closed"
+    return _record(
+        c,
+        ended_at=ended_at,
+        logged_in_at_end=logged_in_at_end,
+        busy_at_end=busy_at_end,
+        outcome="rejected_closed" if closed else "turned_away",
+        unanswered=None,
+        other_reason=None,
+        answered_at=None,
+        agent_id=None,
+        agent_team=None,
+        wait_s=ended_at - c.arrived_at,
+        handle_s=None,
+        end_reconciled=False,
+        turned_away=reason,
+        team=CLOSED if closed else None,
     )
 
 

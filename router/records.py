@@ -17,6 +17,7 @@ __all__ = [
     "OTHER_REASONS",
     "OUTCOMES",
     "RECORD_TYPES",
+    "TURNED_AWAY",
     "UNANSWERED_CLASSES",
     "ContactRecord",
     "FeedbackRecord",
@@ -31,10 +32,14 @@ __all__ = [
 ]
 __all__ += ["ESCALATION_ACTIONS", "EscalationRecord"]
 
-OUTCOMES = ("answered", "rejected_closed", "unanswered")
+# ``turned_away``: the PBX or carrier turned the caller away itself (queue full,
+# caller diverted); a line it reports closed is ``rejected_closed``.
+OUTCOMES = ("answered", "rejected_closed", "turned_away", "unanswered")
 # In precedence order: the first that matches is the class (docs/ARCHITECTURE.md "Domain").
 UNANSWERED_CLASSES = ("missing_data", "no_agent", "short_abandon", "agents_busy", "other")
 OTHER_REASONS = ("rang_unanswered", "agents_away")
+# The reasons of outcome ``turned_away`` (``ContactRecord.turned_away``).
+TURNED_AWAY = ("full", "diverted")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +76,9 @@ class ContactRecord(Record):
     fallback: bool = False  # routed to the fallback team at some point
     end_reconciled: bool = False  # no end event arrived before the reconcile deadline
     flags: tuple[str, ...] = ()
+    # Why the PBX or carrier turned the caller away (``contact.turned_away``):
+    # ``closed`` (outcome rejected_closed) or one of TURNED_AWAY (outcome turned_away).
+    turned_away: str | None = None
 
 
 @fast_init

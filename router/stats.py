@@ -17,7 +17,11 @@ Counting rules, stated once:
   hours) but are *outside* the denominator: nobody could have answered them.
   ``answer_rate_excl_short`` also leaves short abandons (callers who hung up
   within ``short_abandon_s``, the seed's "under 10 seconds") out of the
-  denominator.
+  denominator. Contacts the PBX or carrier turned away itself
+  (``turned_away``: queue full, caller diverted; counted per reason in
+  ``turned_away_reasons``) are treated as ``rejected_closed`` are: counted,
+  outside every denominator. A line the PBX reports closed is
+  ``rejected_closed``.
 * ``service_level`` at each threshold ``t`` = answered with a wait of at most
   ``t`` seconds / (answered + unanswered); ``service_level_excl_short`` uses
   the denominator without short abandons.
@@ -160,6 +164,9 @@ class _Folder:
         elif r.outcome == "rejected_closed":
             g.rejected_closed += 1
             g.rejected_by_hour[when.hour] += 1
+        elif r.outcome == "turned_away":
+            if r.turned_away in g.turned_away:
+                g.turned_away[r.turned_away] += 1
         else:
             klass, reason = _reclassify(r, self.short_abandon_s)
             g.unanswered[klass] += 1

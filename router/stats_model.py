@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.records import OTHER_REASONS, UNANSWERED_CLASSES
+from router.records import OTHER_REASONS, TURNED_AWAY, UNANSWERED_CLASSES
 
 __all__ = ["GROUP_KEYS", "RATINGS", "WEEKDAY_NAMES", "AgentTally", "Group", "KeyValue", "Stats"]
 
@@ -60,6 +60,8 @@ class Group:
     contacts: int = 0
     answered: int = 0
     rejected_closed: int = 0
+    # outcome turned_away, per reason (outside the answer rate, as rejected_closed)
+    turned_away: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TURNED_AWAY, 0))
     unanswered: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UNANSWERED_CLASSES, 0))
     other_reasons: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OTHER_REASONS, 0))
     waits_answered: list[float] = field(default_factory=list)
@@ -75,11 +77,17 @@ class Group:
     def unanswered_total(self) -> int:
         return sum(self.unanswered.values())
 
+    @property
+    def turned_away_total(self) -> int:
+        return sum(self.turned_away.values())
+
     def merge(self, other: Group) -> None:
         """Add ``other``'s figures into this group (its key is not checked)."""
         self.contacts += other.contacts
         self.answered += other.answered
         self.rejected_closed += other.rejected_closed
+        for k, v in other.turned_away.items():
+            self.turned_away[k] += v
         for k, v in other.unanswered.items():
             self.unanswered[k] += v
         for k, v in other.other_reasons.items():
@@ -115,6 +123,8 @@ class Group:
                 "contacts": self.contacts,
                 "answered": self.answered,
                 "rejected_closed": self.rejected_closed,
+                "turned_away": self.turned_away_total,
+                "turned_away_reasons": dict(self.turned_away),
                 "unanswered": dict(self.unanswered),
                 "unanswered_total": unanswered,
                 "other_reasons": dict(self.other_reasons),

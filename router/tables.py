@@ -141,6 +141,8 @@ CONTACT_TRANSITIONS: dict[tuple[ContactState, str], ContactState | None] = {
     (OF, "observed_answer"): S,
     (W, "contact.moved"): None,  # to another queue of its channel, still waiting
     (OF, "contact.moved"): None,
+    (W, "contact.turned_away"): E,  # the PBX closed, was full or diverted the caller
+    (OF, "contact.turned_away"): E,  # (DIVERT_HOLDTIME may come while members ring)
 }
 
 # Refused pairs and the error each raises (any other missing pair: InvalidTransition).
@@ -159,6 +161,8 @@ CONTACT_REFUSALS: dict[tuple[ContactState, str], type[RoutingError]] = {
     (W, "contact.ring_ended"): NotOffered,  # nobody was ringing
     (E, "observed_answer"): ContactAlreadyEnded,
     (E, "contact.moved"): ContactAlreadyEnded,
+    (E, "contact.turned_away"): ContactAlreadyEnded,
+    # (S, "contact.turned_away") is no row: an answered caller was not turned away.
 }
 
 # Triggers that only one routing mode admits; any other trigger serves both.
@@ -172,6 +176,9 @@ MODE_TRIGGERS: dict[str, frozenset[str]] = {
     "contact.rang": frozenset({"observe"}),
     "contact.ring_ended": frozenset({"observe"}),
     "observed_answer": frozenset({"observe"}),
+    # Only where the PBX decides may it turn a caller away (in decide mode Linje
+    # rejects a contact itself, by its coverage plan: the ``closed`` row).
+    "contact.turned_away": frozenset({"observe"}),
 }
 
 LO, R, A = Presence.LOGGED_OUT, Presence.READY, Presence.AWAY

@@ -42,6 +42,7 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
     "contact.rang": {"contact_id": "c-9", "agent_ids": ["kss-1"]},
     "contact.ring_ended": {"contact_id": "c-9", "agent_ids": ["kss-1"]},
     "contact.moved": {"contact_id": "c-9", "queue": "phone"},
+    "contact.turned_away": {"contact_id": "c-9", "reason": "full"},
     "agent.joined_queue": {"agent_id": "kss-1", "queue": "phone"},
     "agent.left_queue": {"agent_id": "kss-1", "queue": "phone"},
     "contact.registered": {"contact_id": "c-9", "form": "phone", "version": 4,

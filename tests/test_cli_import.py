@@ -157,3 +157,38 @@ def test_no_fsync_writes_the_same_events(
 
     assert events(fast) == events(safe)
     assert len(events(fast)) == 29
+
+
+def test_calls_the_carrier_turned_away_show_in_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_import_carrier_csv import REJECTED
+
+    config = tmp_path / "observe.toml"
+    text = VO_LINJEN.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[queues.phone]\n", '[queues.phone]\nrouting = "observe"\n', 1),
+        encoding="utf-8",
+    )
+    path = tmp_path / "rejected.csv"
+    path.write_text(REJECTED, encoding="utf-8")
+    data = tmp_path / "data"
+    cmd = ["import", "carrier-csv", str(path), "--data", str(data), "--config", str(config)]
+    assert main(cmd) == 0
+    out = capsys.readouterr().out
+    assert "  calls the vendor classed: 3 (turned away by the carrier (closed) 1, " in out
+    report = ["report", "--data", str(data), "--config", str(config)]
+    assert main([*report, "--format", "json", "--group-by", ""]) == 0
+    total = json.loads(capsys.readouterr().out)["groups"][0]
+    assert (
+        total["contacts"],
+        total["rejected_closed"],
+        total["turned_away"],
+        total["turned_away_reasons"],
+        total["unanswered_total"],
+        total["answer_rate"],
+    ) == (4, 1, 2, {"full": 1, "diverted": 1}, 1, 0.0)
+    assert main(report) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "Turned away" in line]
+    # Phone only (the file has no chats), then the total.
+    assert [[cell.strip() for cell in row.split("│")[2:-1]] for row in rows] == [["2", "2"]]

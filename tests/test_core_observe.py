@@ -64,6 +64,7 @@ def test_the_mode_table_says_which_triggers_each_mode_admits() -> None:
         "contact.rang": frozenset({"observe"}),
         "contact.ring_ended": frozenset({"observe"}),
         "observed_answer": frozenset({"observe"}),
+        "contact.turned_away": frozenset({"observe"}),
     } == MODE_TRIGGERS
     assert (
         mode_allows("observe", "contact.rang"),

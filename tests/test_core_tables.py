@@ -135,5 +135,19 @@ def test_every_mode_bound_trigger_is_a_row_of_a_table_and_names_known_modes() ->
     ) == (OF, OF, S, S)
     assert {ContactAlreadyEnded} == {
         CONTACT_REFUSALS[(E, t)]
-        for t in ("contact.rang", "contact.ring_ended", "observed_answer", "contact.moved")
+        for t in (
+            "contact.rang",
+            "contact.ring_ended",
+            "observed_answer",
+            "contact.moved",
+            "contact.turned_away",
+        )
     }
+    # The PBX turning a caller away ends a waiting or ringing contact, never an answered one.
+    assert (
+        CONTACT_TRANSITIONS[(W, "contact.turned_away")],
+        CONTACT_TRANSITIONS[(OF, "contact.turned_away")],
+        (S, "contact.turned_away") in CONTACT_TRANSITIONS,
+        (S, "contact.turned_away") in CONTACT_REFUSALS,
+        MODE_TRIGGERS["contact.turned_away"],
+    ) == (E, E, False, False, frozenset({"observe"}))

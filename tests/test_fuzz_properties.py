@@ -288,6 +288,7 @@ def valid_event(draw: st.DrawFn, service: Service, types: list[str]) -> dict[str
         "contact.rang": {"contact_id": c, "agent_ids": [a]},
         "contact.ring_ended": {"contact_id": c, "agent_ids": [a]},
         "contact.moved": {"contact_id": c, "queue": channel},
+        "contact.turned_away": {"contact_id": c, "reason": "diverted"},
         "agent.joined_queue": {"agent_id": a, "queue": channel},
         "agent.left_queue": {"agent_id": a, "queue": channel},
         "contact.registered": {"contact_id": c, "form": channel, "version": 1,

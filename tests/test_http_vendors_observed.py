@@ -83,3 +83,17 @@ def test_the_carriers_observed_facts_and_what_they_need() -> None:
     with pytest.raises(InvalidEvent) as err:
         carrier("call_moved", queue="phone")
     assert err.value.field == "call_id"
+
+
+def test_a_call_the_carrier_rejected_is_turned_away_with_its_reason() -> None:
+    assert carrier("call_rejected", delivery_id="d2", call_id="c1", reason="diverted") == {
+        "type": "contact.turned_away",
+        "event_id": "d2",
+        "at": AT,
+        "source": "carrier",
+        "contact_id": "c1",
+        "reason": "diverted",
+    }
+    with pytest.raises(InvalidEvent) as err:
+        carrier("call_rejected", call_id="c1")
+    assert (err.value.field, str(err.value)) == ("reason", "call_rejected needs reason")

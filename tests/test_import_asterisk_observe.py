@@ -17,6 +17,8 @@ from adapters.importers.common import DryRunSink, ImportSummary, parse_queue_map
 from router import HelplineConfig
 from router.errors import BadInput
 from router.records import ContactRecord, NoAnswerRecord
+from router.stats import fold_for_config, stats_to_json
+from tests.test_core_turned_away import figures
 
 # One team owning two phone queues around the clock, both routed by the PBX.
 CONFIG = {
@@ -28,6 +30,7 @@ CONFIG = {
         "second": {"channel": "phone", "default": "staff", "routing": "observe"},
     },
 }
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 
 
 @pytest.fixture
@@ -283,7 +286,9 @@ def test_out_of_order_lines_are_reported_by_number(config: HelplineConfig) -> No
     assert s.problems() == ["line 3: warning: out of time order by 30 s: fed at its own time"]
 
 
-def test_closed_full_and_divert_lines_are_classed_not_unknown(config: HelplineConfig) -> None:
+def test_closed_full_and_divert_lines_are_the_pbx_turning_callers_away(
+    config: HelplineConfig,
+) -> None:
     sink, s = run(
         config,
         log("""
@@ -292,18 +297,110 @@ def test_closed_full_and_divert_lines_are_classed_not_unknown(config: HelplineCo
             1160|1100.1|q01|NONE|DIVERT_HOLDTIME|1|1|60
             1200|1200.1|q01|NONE|JOINEMPTY|1|1|1
             1300|1300.1|q01|NONE|CLOSED|
+            1400|1400.1|q02|NONE|ENTERQUEUE||x|1
+            1405|1400.1|q02|NONE|DIVERT_CA_RATIO|1|1|5
         """),
     )
     assert dict(s.unknown) == {}
     assert dict(s.classes) == {
-        "turned away by the PBX (FULL, DIVERT_*)": 2,
+        "turned away by the PBX (FULL, DIVERT_*)": 3,
         "left an empty queue (EXITEMPTY, JOINEMPTY, LEAVEEMPTY)": 1,
         "closed by the PBX (CLOSED)": 1,
     }
-    # The plan has the queue open around the clock: the CLOSED line is reported.
-    assert s.problems() == ["line 5: warning: CLOSED while the coverage plan has the queue open: counted as it "
-            "ended"]  # fmt: skip
-    assert [r.unanswered for r in sink.records if isinstance(r, ContactRecord)] == ["no_agent"] * 4
+    # The plan has the queue open around the clock: the PBX's CLOSED is what counts.
+    assert s.problems() == []
+    assert s.converted["contact.turned_away"] == 4
+    assert [
+        (r.contact_id, r.outcome, r.unanswered, r.turned_away, r.team, r.wait_s)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    ] == [
+        ("aq-1000.1", "turned_away", None, "full", "staff", 0.0),
+        ("aq-1100.1", "turned_away", None, "diverted", "staff", 60.0),
+        ("aq-1200.1", "unanswered", "no_agent", None, "staff", 0.0),
+        ("aq-1300.1", "rejected_closed", None, "closed", "closed", 0.0),
+        ("aq-1400.1", "turned_away", None, "diverted", "staff", 5.0),
+    ]
+    stats = fold_for_config(sink.records, config, group_by=("queue",))
+    assert figures(stats_to_json(stats)["groups"], "queue") == {
+        "first": (4, 0, 1, 2, {"full": 1, "diverted": 1}, 1, 0.0),
+        "second": (1, 0, 0, 1, {"full": 0, "diverted": 1}, 0, None),
+    }
+
+
+def test_in_decide_mode_closed_full_and_divert_keep_the_plan_s_word() -> None:
+    config = HelplineConfig.model_validate(
+        {**CONFIG, "queues": {"first": {"channel": "phone", "default": "staff"}}}
+    )
+    from adapters.importers.common import parse_team_map
+
+    sink = DryRunSink(config)
+    s = import_queue_log(
+        log("""
+            1000|1000.1|q01|NONE|FULL|
+            1300|1300.1|q01|NONE|CLOSED|
+        """).splitlines(True),
+        sink=sink,
+        config=config,
+        queue_map=parse_queue_map(["q01=first"], config),
+        teams=parse_team_map([], "staff", config),
+    )
+    # Linje routes this queue: the PBX's closed line is only reported, and no turned_away
+    # fact is sent (the core refuses one on a queue it decides).
+    assert s.problems() == ["line 2: warning: CLOSED while the coverage plan has the queue "
+                            "open: counted as it ended"]  # fmt: skip
+    assert [
+        (r.outcome, r.unanswered, r.turned_away)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    ] == [("unanswered", "no_agent", None), ("unanswered", "no_agent", None)]
+    assert dict(s.refused) == {}
+
+
+def test_a_closed_line_during_the_plan_s_open_hours_is_rejected_closed() -> None:
+    # KSS owns the queue on weekdays 08:30-15:30 (Oslo); the PBX closed the line at 10:00.
+    config = HelplineConfig.model_validate(
+        {
+            **CONFIG,
+            "timezone": "Europe/Oslo",
+            "teams": {"kss": {}},
+            "queues": {
+                "first": {
+                    "channel": "phone",
+                    "routing": "observe",
+                    "rules": [{"team": "kss", "days": WEEKDAYS, "start": "08:30", "end": "15:30"}],
+                }
+            },
+        }
+    )
+    from adapters.importers.common import parse_team_map
+
+    at = 1636966800  # Monday 2021-11-15 10:00 in Oslo
+    sink = DryRunSink(config)
+    s = import_queue_log(
+        log(f"{at}|{at}.1|q01|NONE|CLOSED|").splitlines(True),
+        sink=sink,
+        config=config,
+        queue_map=parse_queue_map(["q01=first"], config),
+        teams=parse_team_map([], "kss", config),
+    )
+    assert sink.router.config.queues["first"].routing == "observe"
+    assert [
+        (r.outcome, r.team, r.turned_away, r.arrived_at, r.ended_at)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    ] == [("rejected_closed", "closed", "closed", float(at), float(at))]
+    assert s.problems() == []
+    total = stats_to_json(fold_for_config(sink.records, config))["groups"][0]
+    assert (
+        total["rejected_closed"],
+        total["rejected_closed_by_hour"][10],
+        total["answer_rate"],
+    ) == (
+        1,
+        1,
+        None,
+    )
 
 
 def test_a_closed_line_while_the_plan_is_closed_is_rejected_closed() -> None:

@@ -10,6 +10,7 @@ from router import HelplineConfig
 from router.errors import BadInput
 from router.records import ContactRecord
 from router.stats import fold_for_config
+from tests.test_http_observe_e2e import observed
 
 D = "2021-11-15T"  # a Monday: KSS owns the phone 08:30-15:30, OK after
 Z = "+01:00"
@@ -139,9 +140,7 @@ def test_a_zero_length_call_still_ends_after_it_was_answered(
 def test_the_same_day_on_a_queue_the_carrier_routes_itself(
     vo_config: HelplineConfig, teams
 ) -> None:  # type: ignore[no-untyped-def]
-    data = vo_config.model_dump()
-    data["queues"]["phone"]["routing"] = "observe"
-    config = HelplineConfig.model_validate(data)
+    config = observed(vo_config)
     sink = DryRunSink(config)
     s = import_carrier_csv(CSV.splitlines(True), sink=sink, config=config, teams=teams)
     outcomes = sorted(
@@ -163,3 +162,61 @@ def test_the_same_day_on_a_queue_the_carrier_routes_itself(
         ("unanswered", "no_agent", 30.0),
     ]
     assert (dict(s.refused), s.still_open) == ({}, 1)
+
+
+REJECTED = f"""\
+call_id,queue,arrived,answered,ended,agent,rejected
+tn-1,phone,{D}10:00:00{Z},,{D}10:00:00{Z},,closed
+tn-2,phone,{D}10:05:00{Z},,{D}10:05:20{Z},,full
+tn-3,phone,{D}10:10:00{Z},,,,diverted
+tn-4,phone,{D}10:15:00{Z},,{D}10:15:30{Z},,
+tn-5,phone,{D}10:20:00{Z},{D}10:20:05{Z},{D}10:21:00{Z},kss-anne,full
+tn-6,phone,{D}10:25:00{Z},,{D}10:25:10{Z},,4791234567
+"""
+
+
+def test_calls_the_carrier_rejected_are_turned_away_on_an_observed_queue(
+    vo_config: HelplineConfig, teams
+) -> None:  # type: ignore[no-untyped-def]
+    config = observed(vo_config)
+    sink = DryRunSink(config)
+    s = import_carrier_csv(REJECTED.splitlines(True), sink=sink, config=config, teams=teams)
+    assert [
+        (r.contact_id, r.outcome, r.unanswered, r.turned_away, r.team, r.wait_s)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    ] == [
+        # 10:00 is KSS's by the plan: the carrier's closed line is what counts.
+        ("cc-1636966800-2", "rejected_closed", None, "closed", "closed", 0.0),
+        ("cc-1636967100-3", "turned_away", None, "full", "kss", 20.0),
+        ("cc-1636967400-4", "turned_away", None, "diverted", "kss", 0.0),
+        ("cc-1636967700-5", "unanswered", "no_agent", None, "kss", 30.0),
+    ]
+    assert s.skipped == [
+        (6, "a rejected call cannot be answered"),
+        (7, "rejected must be empty or one of closed, full, diverted"),
+    ]
+    assert dict(s.classes) == {
+        "turned away by the carrier (closed)": 1,
+        "turned away by the carrier (full)": 1,
+        "turned away by the carrier (diverted)": 1,
+    }
+    assert "4791234567" not in "\n".join(s.lines() + s.problems())
+
+
+def test_a_rejected_call_on_a_queue_linje_decides_ends_as_it_did_with_a_warning(
+    vo_config: HelplineConfig, teams
+) -> None:  # type: ignore[no-untyped-def]
+    sink = DryRunSink(vo_config)
+    rows = REJECTED.splitlines(True)[:3]
+    s = import_carrier_csv(rows, sink=sink, config=vo_config, teams=teams)
+    assert [
+        (r.outcome, r.unanswered, r.turned_away)
+        for r in sink.records
+        if isinstance(r, ContactRecord)
+    ] == [("unanswered", "no_agent", None), ("unanswered", "no_agent", None)]
+    assert s.problems() == [
+        "line 2: warning: rejected by the carrier on a queue Linje decides: counted as it ended",
+        "line 3: warning: rejected by the carrier on a queue Linje decides: counted as it ended",
+    ]
+    assert dict(s.refused) == {}

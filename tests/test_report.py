@@ -100,7 +100,10 @@ def test_the_golden_figures_are_the_hand_checked_ones(report: Report) -> None:
         "ok-2": {"team": "ok", "no_answer": 1, "declined": 1},  # p13
     }
     csv_rows = to_csv(report, ("month", "channel")).splitlines()
-    assert csv_rows[0].startswith("month,channel,contacts,answered,rejected_closed,unanswered,")
+    assert csv_rows[0].startswith(
+        "month,channel,contacts,answered,rejected_closed,turned_away,turned_away_full,"
+        "turned_away_diverted,unanswered,"
+    )
     assert [r.split(",")[:4] for r in csv_rows[1:]] == [
         ["2021-10", "chat", "4", "2"],
         ["2021-10", "phone", "11", "6"],

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from router.commands import COMMAND_TYPES
-from router.records import OTHER_REASONS, UNANSWERED_CLASSES
+from router.records import OTHER_REASONS, TURNED_AWAY, UNANSWERED_CLASSES
 from router.stats_model import GROUP_KEYS, KeyValue
 from router.tables import ChannelState, ContactState, Presence
 from router.today import HOURLY
@@ -62,6 +62,7 @@ def _counts(name: str, keys: tuple[str, ...], kind: Any = int) -> type[BaseModel
 
 Unanswered = _counts("UnansweredCounts", UNANSWERED_CLASSES)
 OtherReasons = _counts("OtherReasonCounts", OTHER_REASONS)
+TurnedAwayReasons = _counts("TurnedAwayCounts", TURNED_AWAY)
 ByHour = _counts("TodayByHour", HOURLY, Annotated[list[int], Field(min_length=24, max_length=24)])
 
 
@@ -273,6 +274,11 @@ class StatsGroup(_GroupKeys):
     contacts: int
     answered: int
     rejected_closed: int
+    turned_away: int = Field(
+        description="turned away by the PBX or carrier itself (queue full, caller diverted); "
+        "outside the answer rate, as rejected_closed"
+    )
+    turned_away_reasons: TurnedAwayReasons  # type: ignore[valid-type]
     unanswered: Unanswered  # type: ignore[valid-type]
     unanswered_total: int
     other_reasons: OtherReasons  # type: ignore[valid-type]

@@ -12,8 +12,10 @@ payload's identifying fields, so a redelivered webhook is a duplicate.
 
 A queue routed by the vendor itself (``routing = "observe"``) is reported with
 the observed facts: rings the vendor started and that ended unanswered, moves
-between queues, members joining and leaving a queue (docs/ROUTING.md,
-"Routing modes").
+between queues, members joining and leaving a queue, a call the carrier turned
+away itself (``call_rejected`` with ``reason``: its line closed, its queue
+full, the caller diverted; after the call's ``call_queued``, in the same batch
+if need be) (docs/ROUTING.md, "Routing modes").
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from router.events import (
     ContactMoved,
     ContactRang,
     ContactRingEnded,
+    ContactTurnedAway,
     Event,
 )
 from router.privacy import scrub
@@ -69,6 +72,7 @@ class CarrierEvent(BaseModel):
         "call_moved",  # the call now waits in ``queue``
         "member_joined_queue",  # the extension was added to ``queue``'s ring group
         "member_left_queue",
+        "call_rejected",  # the carrier turned the queued call away for ``reason``
     ]
     timestamp: WireTime
     delivery_id: str | None = Field(None, pattern=_ID)
@@ -79,6 +83,7 @@ class CarrierEvent(BaseModel):
     extensions: list[Annotated[str, Field(pattern=_ID)]] | None = Field(None, max_length=500)
     team: str | None = None
     pause_reason: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    reason: Literal["closed", "full", "diverted"] | None = None  # call_rejected: why
     # Identity the carrier may include; declared only to be dropped, never copied.
     caller_number: str | None = Field(None, exclude=True, repr=False)
     caller_name: str | None = Field(None, exclude=True, repr=False)
@@ -197,6 +202,12 @@ def carrier_to_event(p: CarrierEvent, source: str) -> Event | None:
         return ContactAbandoned(**env, contact_id=_need(p.call_id, "call_id", p.event))
     if p.event == "call_completed":
         return ContactEnded(**env, contact_id=_need(p.call_id, "call_id", p.event))
+    if p.event == "call_rejected":
+        return ContactTurnedAway(
+            **env,
+            contact_id=_need(p.call_id, "call_id", p.event),
+            reason=_need(p.reason, "reason", p.event),
+        )
     agent = _need(p.extension, "extension", p.event)
     if p.event == "member_login":
         return AgentLoggedIn(

@@ -102,6 +102,7 @@ EVENT_ROLES: dict[str, frozenset[str]] = {
     "contact.rang": _ADAPTER,
     "contact.ring_ended": _ADAPTER,
     "contact.moved": _ADAPTER,
+    "contact.turned_away": _ADAPTER,
     "agent.joined_queue": _ADAPTER,
     "agent.left_queue": _ADAPTER,
 }

@@ -10,8 +10,11 @@ ENTERQUEUE (url|callerid|position)            ``contact.arrived`` (the caller id
 CONNECT (holdtime|bridged uniqueid|ringtime)  ``contact.answered`` by the agent
 ABANDON, EXITEMPTY, EXITWITHTIMEOUT,          ``contact.abandoned`` (EXITEMPTY, JOINEMPTY,
 EXITWITHKEY, JOINEMPTY, LEAVEEMPTY            LEAVEEMPTY: the queue had nobody to ring)
-CLOSED                                        ``contact.arrived``: rejected if the plan is closed
-FULL, DIVERT_CA_RATIO, DIVERT_HOLDTIME        ended at once; "turned away by the PBX"
+CLOSED                                        observed queue: ``contact.turned_away`` (closed),
+                                              so ``rejected_closed``; else rejected only if
+                                              the plan is closed
+FULL, DIVERT_CA_RATIO, DIVERT_HOLDTIME        observed queue: ``contact.turned_away`` (full,
+                                              diverted); else ``contact.abandoned``
 COMPLETEAGENT, COMPLETECALLER (holdtime|      ``contact.ended``
 calltime|origposition), TRANSFER,
 BLINDTRANSFER, ATTENDEDTRANSFER
@@ -46,6 +49,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from adapters.importers.common import (
     Feeder,
@@ -69,6 +73,7 @@ from router.events import (
     ContactMoved,
     ContactRang,
     ContactRingEnded,
+    ContactTurnedAway,
 )
 
 __all__ = ["QueueLogLine", "import_queue_log", "parse_line"]
@@ -81,6 +86,13 @@ EMPTY = frozenset({"EXITEMPTY", "JOINEMPTY", "LEAVEEMPTY"})
 # full or the caller was diverted (DIVERT_CA_RATIO, DIVERT_HOLDTIME).
 CLOSED_LINE = "CLOSED"
 TURNED_AWAY = frozenset({"FULL", "DIVERT_CA_RATIO", "DIVERT_HOLDTIME"})
+# On an observed queue each is the PBX's own fact: ``contact.turned_away`` with this reason.
+TURNED_AWAY_REASON = {
+    CLOSED_LINE: "closed",
+    "FULL": "full",
+    "DIVERT_CA_RATIO": "diverted",
+    "DIVERT_HOLDTIME": "diverted",
+}
 COMPLETED = frozenset(
     {"COMPLETEAGENT", "COMPLETECALLER", "TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"}
 )
@@ -311,7 +323,7 @@ class _QueueLogImport:
         self.finished.add(q.callid)
         if q.event == CLOSED_LINE:
             self.s.classes["closed by the PBX (CLOSED)"] += 1
-            if not self.f.closed(contact_id):
+            if not observe and not self.f.closed(contact_id):
                 self.s.warn(
                     q.line,
                     "CLOSED while the coverage plan has the queue open: counted as it ended",
@@ -322,10 +334,19 @@ class _QueueLogImport:
             self.s.classes["left an empty queue (EXITEMPTY, JOINEMPTY, LEAVEEMPTY)"] += 1
         if contact_id not in self.f.open:
             return  # rejected as closed at arrival: nothing more to end
+        env: dict[str, Any] = {
+            "event_id": q.event_id,
+            "at": q.at,
+            "source": SOURCE,
+            "contact_id": contact_id,
+        }
+        reason = TURNED_AWAY_REASON.get(q.event)
+        if observe and reason is not None:
+            # The PBX turned the caller away: its fact, whatever the coverage plan says.
+            self.f.send(ContactTurnedAway(**env, reason=reason), line=q.line)
+            return
         kind = ContactEnded if q.event in COMPLETED else ContactAbandoned
-        self.f.send(
-            kind(event_id=q.event_id, at=q.at, source=SOURCE, contact_id=contact_id), line=q.line
-        )
+        self.f.send(kind(**env), line=q.line)
 
     def answer(self, q: QueueLogLine, call: list[object], observe: bool) -> bool:
         who = self.agent(q)

@@ -7,6 +7,13 @@ are ignored and never read)::
     tn-88231,phone,2021-11-15T15:29:50+01:00,2021-11-15T15:30:02+01:00,2021-11-15T15:41:10+01:00,ok-3
     tn-88232,phone,2021-11-15T15:33:05+01:00,,2021-11-15T15:33:09+01:00,
 
+An optional ``rejected`` column says the carrier turned the call away itself
+(``closed``, ``full``, ``diverted``; empty: it did not). On a queue with
+``routing = "observe"`` such a call ends with ``contact.turned_away`` (a closed
+line is ``rejected_closed`` whatever the coverage plan says, a full queue or a
+diverted caller is ``turned_away``); on a queue Linje decides it ends as an
+abandon, with a warning.
+
 ``arrived``/``answered``/``ended`` are ISO 8601 with a UTC offset; an empty
 ``answered`` means the call was not answered; an empty ``ended`` means the
 carrier lost the end (the router then closes the contact at its reconcile
@@ -32,12 +39,20 @@ from dataclasses import dataclass
 from adapters.importers.common import Feeder, ImportSummary, Sink, TeamMap, queue_label, safe_id
 from router.config import HelplineConfig
 from router.errors import BadInput
-from router.events import ContactAbandoned, ContactAnswered, ContactArrived, ContactEnded
+from router.events import (
+    ContactAbandoned,
+    ContactAnswered,
+    ContactArrived,
+    ContactEnded,
+    ContactTurnedAway,
+)
+from router.events_observed import TURNED_AWAY_REASONS
 
 __all__ = ["COLUMNS", "CarrierCall", "check_header", "import_carrier_csv"]
 
 SOURCE = "carrier"
 COLUMNS = ("call_id", "queue", "arrived", "answered", "ended", "agent")
+OPTIONAL = ("rejected",)  # the carrier turned the call away: closed, full, diverted
 # A zero-length step keeps a call's own events in order when they share a second.
 _EPSILON = 0.001
 
@@ -52,6 +67,7 @@ class CarrierCall:
     ended: float | None
     agent: str | None  # the raw name, for the team patterns
     contact_id: str
+    rejected: str | None = None  # one of TURNED_AWAY_REASONS
 
 
 def _time(value: str, column: str) -> float | str:
@@ -72,7 +88,7 @@ def _header(row: list[str]) -> dict[str, int]:
             f"carrier CSV: the header lacks column {missing[0]!r} "
             f"(needs {', '.join(COLUMNS)}; got {', '.join(names) or 'nothing'})"
         )
-    return {c: names.index(c) for c in COLUMNS}
+    return {c: names.index(c) for c in COLUMNS + OPTIONAL if c in names}
 
 
 def check_header(lines: Iterable[str]) -> None:
@@ -94,9 +110,14 @@ def _parse(
     config: HelplineConfig,
 ) -> CarrierCall | str | None:
     """A call, the reason the row is malformed, or None for an unmapped queue."""
-    if len(row) <= max(cols.values()):
+    if len(row) <= max(i for c, i in cols.items() if c in COLUMNS):
         return f"too few columns: got {len(row)}, the header has {width}"
-    v = {c: row[i].strip() for c, i in cols.items()}
+    v = {c: row[i].strip() if i < len(row) else "" for c, i in cols.items()}
+    rejected = v.get("rejected") or None
+    if rejected is not None and rejected not in TURNED_AWAY_REASONS:
+        return f"rejected must be empty or one of {', '.join(TURNED_AWAY_REASONS)}"
+    if rejected is not None and v["answered"]:
+        return "a rejected call cannot be answered"
     if not v["call_id"]:
         return "call_id is empty"
     queue = queue_map.get(v["queue"], v["queue"] if v["queue"] in config.queues else None)
@@ -133,6 +154,7 @@ def _parse(
         ended=ended,
         agent=v["agent"] if answered is not None else None,
         contact_id=f"cc-{int(arrived)}-{line}",
+        rejected=rejected,
     )
 
 
@@ -187,13 +209,16 @@ def import_carrier_csv(
 
 def _steps(calls: list[CarrierCall]) -> Iterable[tuple[float, int, CarrierCall, str]]:
     # Within one second: calls ending first (they free their agent), then
-    # arrivals, then answers. A call that ends in the second it started ends
-    # a millisecond later, after its own start.
+    # arrivals, then answers, then calls the carrier turned away. A call that
+    # ends in the second it started ends a millisecond later, after its own start.
     for c in calls:
         yield (c.arrived, 1, c, "arrive")
         if c.answered is not None:
             yield (c.answered, 2, c, "answer")
-        if c.ended is not None:
+        if c.rejected is not None:
+            # Turned away (an answer it never had): after its own arrival in that second.
+            yield (c.ended if c.ended is not None else c.arrived, 3, c, "end")
+        elif c.ended is not None:
             start = c.answered if c.answered is not None else c.arrived
             yield (max(c.ended, start + _EPSILON), 0, c, "end")
 
@@ -227,6 +252,19 @@ def _feed(f: Feeder, teams: TeamMap, c: CarrierCall, step: str, at: float) -> No
             line=c.line,
         )
         return
+    if c.rejected is not None:
+        if f.config.queues[c.queue].routing == "observe":
+            f.send(
+                ContactTurnedAway(
+                    event_id=eid, at=at, source=SOURCE, contact_id=c.contact_id, reason=c.rejected
+                ),
+                line=c.line,
+            )
+            f.summary.classes[f"turned away by the carrier ({c.rejected})"] += 1
+            return
+        f.summary.warn(
+            c.line, "rejected by the carrier on a queue Linje decides: counted as it ended"
+        )
     kind = ContactEnded if c.answered is not None else ContactAbandoned
     f.send(kind(event_id=eid, at=at, source=SOURCE, contact_id=c.contact_id), line=c.line)
     if agent_id is not None:

@@ -33,6 +33,7 @@ from router.events import (
     ContactAnswered,
     ContactArrived,
     ContactEnded,
+    ContactTurnedAway,
     Event,
 )
 from router.records import Record
@@ -340,6 +341,8 @@ class Feeder:
         elif isinstance(ev, ContactAnswered):
             self.busy.setdefault(ev.agent_id, set()).add(ev.contact_id)
             self._served_by[ev.contact_id] = ev.agent_id
+        elif isinstance(ev, ContactTurnedAway):
+            self.open.discard(ev.contact_id)
         elif isinstance(ev, ContactAbandoned | ContactEnded):
             self.open.discard(ev.contact_id)
             agent = self._served_by.pop(ev.contact_id, None)
