@@ -82,35 +82,25 @@ async def get_forms(request: web.Request) -> web.Response:
 
 
 async def post_registration(request: web.Request) -> web.Response:
-    from adapters.http.app import (
-        CLOCK,
-        _body,
-        _check_events,
-        _ingest,
-        _json,
-        _principal,
-        _validate,
-    )
-    from router.errors import LinjeError
+    from adapters.http.app import _body, _json, _principal, _submit, _validate
 
     body = await _body(request)
     principal = _principal(request, V1_ROLES[("POST", "/agent/registrations")])
     reg: AgentRegistration = _validate(AgentRegistration, _json(body))
-    try:
-        event = ContactRegistered(
+
+    def build(by: str, at: float) -> ContactRegistered:
+        return ContactRegistered(
             event_id=reg.event_id,
-            at=request.app[CLOCK].now(),
-            source=principal.name,
+            at=at,
+            source=by,
             contact_id=reg.contact_id,
             form=reg.form,
             version=reg.version,
             answers=reg.answers,
-            by=principal.name,
+            by=by,
         )
-    except LinjeError as err:
-        raise Problem(err.status, err.code, err.detail, field=err.field) from None
-    _check_events(request, [event], principal)
-    return await _ingest(request, [event], single=True)
+
+    return await _submit(request, principal, build)
 
 
 async def get_content_stats(request: web.Request) -> web.Response:

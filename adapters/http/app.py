@@ -384,6 +384,16 @@ async def get_stats(request: web.Request) -> web.Response:
     return web.json_response(engine.stats(group_by=group_by, start=start, end=end))
 
 
+async def _submit(
+    request: web.Request, principal: Principal, build: Callable[[str, float], Event]
+) -> web.Response:
+    """Ingest the one event a signed-in principal's route builds from the token's name
+    (its ``by`` and ``source``) and the service's clock (its ``at``)."""
+    event = build(principal.name, request.app[CLOCK].now())
+    _check_events(request, [event], principal)
+    return await _ingest(request, [event], single=True)
+
+
 async def post_ack(request: web.Request) -> web.Response:
     principal = _principal(request, V1_ROLES[("POST", "/alerts/{alert_id}/acknowledge")])
     alert_id = request.match_info["alert_id"]

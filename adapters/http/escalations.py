@@ -13,7 +13,6 @@ applies, stamped with the service's clock and with ``by`` the token's name
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -46,19 +45,13 @@ def _event_id(kind: str, *parts: object) -> str:
     return f"{kind}-{digest.hexdigest()[:32]}"
 
 
-async def _submit(request: web.Request, route: tuple[str, str], build: Any) -> web.Response:
+async def post_tick(request: web.Request) -> web.Response:
     from adapters.http import app as http  # the service module imports this one
 
-    principal = http._principal(request, V1_ROLES[route])
-    at = request.app[http.CLOCK].now()
-    event: Event = build(request, principal.name, at)
-    http._check_events(request, [event], principal)
-    return await http._ingest(request, [event], single=True)
+    principal = http._principal(request, V1_ROLES[TICK])
 
-
-async def post_tick(request: web.Request) -> web.Response:
-    def build(req: web.Request, by: str, at: float) -> Event:
-        esc, step = req.match_info["escalation_id"], req.match_info["step"]
+    def build(by: str, at: float) -> Event:
+        esc, step = request.match_info["escalation_id"], request.match_info["step"]
         return EscalationStepTicked(
             event_id=_event_id("tick", esc, step, by, at),
             at=at,
@@ -68,17 +61,17 @@ async def post_tick(request: web.Request) -> web.Response:
             by=by,
         )
 
-    return await _submit(request, TICK, build)
+    return await http._submit(request, principal, build)
 
 
 async def post_close(request: web.Request) -> web.Response:
     from adapters.http import app as http
 
-    http._principal(request, V1_ROLES[CLOSE])
+    principal = http._principal(request, V1_ROLES[CLOSE])
     body: CloseEscalation = http._validate(CloseEscalation, http._json(await http._body(request)))
 
-    def build(req: web.Request, by: str, at: float) -> Event:
-        esc = req.match_info["escalation_id"]
+    def build(by: str, at: float) -> Event:
+        esc = request.match_info["escalation_id"]
         return EscalationClosed(
             event_id=_event_id("close", esc, body.reason, by, at),
             at=at,
@@ -88,7 +81,7 @@ async def post_close(request: web.Request) -> web.Response:
             by=by,
         )
 
-    return await _submit(request, CLOSE, build)
+    return await http._submit(request, principal, build)
 
 
 async def get_stats(request: web.Request) -> web.Response:
