@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from router._state import Agent, AgentChannel, AlertState, Contact, QueueState
@@ -24,7 +25,20 @@ from router.errors import UnknownAgent, UnknownContact
 from router.records import Record
 from router.today import Today
 
-__all__ = ["RouterBase"]
+__all__ = ["RouterBase", "expired"]
+
+
+def expired(order: deque[tuple[float, str]], horizon: float) -> Sequence[str]:
+    """Take the keys off the front of a time-ordered ``(at, key)`` queue while ``at`` is
+    before ``horizon``: what every retention window forgets (a plain call, as it runs
+    once a minute of event time on every purge)."""
+    if not order or order[0][0] >= horizon:
+        return ()
+    out = []
+    popleft = order.popleft
+    while order and order[0][0] < horizon:
+        out.append(popleft()[1])
+    return out
 
 
 class RouterBase:

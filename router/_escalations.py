@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from router._base import RouterBase
+from router._base import RouterBase, expired
 from router.commands import LegalHold
 from router.config import CLOSED, EscalationLevel, HelplineConfig
 from router.errors import RoutingError, UnknownName
@@ -343,9 +343,8 @@ class EscalationsMixin(RouterBase):
         )
 
     def _purge_escalations(self, horizon: float) -> None:
-        closed = self._closed_escalations
-        while closed and closed[0][0] < horizon:
-            e = self._escalations.pop(closed.popleft()[1], None)
+        for esc_id in expired(self._closed_escalations, horizon):
+            e = self._escalations.pop(esc_id, None)
             if e is not None and self._esc_by_contact.get(e.contact_id) == e.id:
                 del self._esc_by_contact[e.contact_id]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from router._base import RouterBase
+from router._base import RouterBase, expired
 from router.config import HelplineConfig
 from router.errors import UnknownContact
 from router.events import ContactAnswered, ContactRegistered
@@ -69,10 +69,8 @@ class RegistrationsMixin(RouterBase):
             self._answered_order.append((c.answered_at, c.id))
 
     def _purge_answered(self, now: float) -> None:
-        horizon = now - self._amend_s
-        order = self._answered_order
-        while order and order[0][0] < horizon:
-            self._answered.pop(order.popleft()[1], None)
+        for cid in expired(self._answered_order, now - self._amend_s):
+            self._answered.pop(cid, None)
 
     # ------------------------------------------------------------- checks
     def _form(self, form_id: str) -> Form:

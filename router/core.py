@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from router._agents import AgentsMixin
+from router._base import expired
 from router._contacts import AlreadyAnswered, ContactsMixin
 from router._dispatch import DispatchMixin
 from router._escalations import EscalationsMixin
@@ -333,23 +334,17 @@ class Router(
         now = self._clock
         self._next_purge = now + PURGE_EVERY_S
         horizon = now - self._dedup_s
-        order = self._seen_order
-        if order and order[0][0] < horizon:
-            forget, popleft = self._seen.pop, order.popleft
-            while order and order[0][0] < horizon:
-                forget(popleft()[1], None)
+        forget = self._seen.pop
+        for eid in expired(self._seen_order, horizon):
+            forget(eid, None)
         horizon = now - self._retention_s
-        ended = self._ended
-        if ended and ended[0][0] < horizon:
-            contacts, popleft, gone = self._contacts, ended.popleft, ContactState.ENDED
-            while ended and ended[0][0] < horizon:
-                cid = popleft()[1]
-                c = contacts.get(cid)
-                if c is not None and c.state is gone:
-                    del contacts[cid]
-        closed = self._closed_alerts
-        while closed and closed[0][0] < horizon:
-            self._alerts.pop(closed.popleft()[1], None)
+        contacts, gone = self._contacts, ContactState.ENDED
+        for cid in expired(self._ended, horizon):
+            c = contacts.get(cid)
+            if c is not None and c.state is gone:
+                del contacts[cid]
+        for alert_id in expired(self._closed_alerts, horizon):
+            self._alerts.pop(alert_id, None)
         if self._absences:
             self._absences = [a for a in self._absences if a.end > now - 86400.0]
         self._purge_escalations(horizon)
