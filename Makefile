@@ -10,7 +10,21 @@ PORT   ?= 8080
 # Development tokens, accepted on loopback only; set AUTH to your own file in production.
 AUTH   ?= config/auth.dev.toml
 
-.PHONY: venv test lint types unit serve demo bench clean
+# The native (mypyc-compiled) routing core, rebuilt whenever a source of router/
+# changes; NATIVE=0 skips it and runs the pure-Python core everywhere.
+NATIVE ?= 1
+MANIFEST := build/native/manifest.json
+ifeq ($(NATIVE),0)
+export LINJE_NATIVE := 0
+CORE :=
+else
+CORE := $(MANIFEST)
+endif
+# The core's own tests, run a second time on the pure-Python core (both builds tested).
+PURE_TESTS := tests/test_core_*.py tests/test_escalations_core.py tests/test_replay.py \
+	tests/test_report.py tests/test_sim_driver.py tests/test_sim_validation.py tests/test_native.py
+
+.PHONY: venv native test lint types unit serve demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +32,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+$(MANIFEST): $(STAMP) $(wildcard router/*.py) adapters/native.py
+	@mkdir -p build
+	@echo "compiling the native routing core (mypyc; output in build/native.log)"
+	@$(BIN)/linje native build >build/native.log 2>&1 || \
+	  { tail -n 20 build/native.log; echo "native build failed; NATIVE=0 runs the pure-Python core"; exit 1; }
+
+venv: $(STAMP) $(CORE)
+
+native: $(MANIFEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check router adapters sim tests benchmarks
@@ -27,19 +49,20 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(CORE)
 	$(BIN)/pytest
+	LINJE_NATIVE=0 $(BIN)/pytest $(wildcard $(PURE_TESTS))
 
 test: lint types unit
 
-serve: $(STAMP)
+serve: $(STAMP) $(CORE)
 	$(BIN)/linje serve --config $(CONFIG) --data $(DATA) --auth $(AUTH) --host $(HOST) --port $(PORT)
 
-demo: $(STAMP)
+demo: $(STAMP) $(CORE)
 	$(BIN)/linje serve --config $(CONFIG) --data $(DATA)/demo --auth $(AUTH) --host $(HOST) --port $(PORT) --demo
 
-bench: $(STAMP)
+bench: $(STAMP) $(CORE)
 	$(BIN)/pytest benchmarks -o python_files='bench_*.py' -o testpaths=benchmarks --benchmark-only
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build/native build/native.log

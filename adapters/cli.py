@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("adapters.cli_store", "import a PBX or carrier log into the event log"),
     "simulate": ("sim.cli", "run a scenario through the routing core in virtual time"),
     "plan": ("sim.cli", "find the fewest agents per team, channel and hour that meet a target"),
+    "native": ("adapters.cli", "build the native (compiled) routing core, or say which runs"),
 }
 
 # What a shell reports for a process ended by SIGPIPE (`linje report | head`).
@@ -106,6 +107,23 @@ def _publish_forms(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         except InvalidConfig as exc:
             return _every_problem("publish-forms", exc.problems)
         print(f"published: {', '.join(added)}" if added else "nothing new to publish")
+        return 0
+
+    p.set_defaults(run=run)
+
+
+@command
+def _native(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("native", help="build the native (compiled) routing core, or say which runs")
+    p.add_argument("action", choices=("build", "status"), help="build it, or print native or pure")
+
+    def run(args: argparse.Namespace) -> int:
+        from adapters import native
+
+        if args.action == "build":
+            print(f"native build: {native.build()}")
+        else:
+            print(native.status())
         return 0
 
     p.set_defaults(run=run)

@@ -11,7 +11,9 @@ of agents logged in.
 
 from __future__ import annotations
 
-from router._base import RouterBase
+from mypy_extensions import mypyc_attr
+
+from router._dispatch import DispatchMixin
 from router._state import Agent, AgentChannel
 from router.commands import CancelOffer
 from router.errors import AgentBusy, AlreadyLoggedIn, InvalidEvent, InvalidTransition, UnknownName
@@ -30,7 +32,8 @@ __all__ = ["AgentsMixin"]
 READY = Presence.READY
 
 
-class AgentsMixin(RouterBase):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class AgentsMixin(DispatchMixin):
     # --------------------------------------------------------------- index
     def _refresh(self, a: Agent, ch: str) -> None:
         """After a change to ``a`` on ``ch``: its displayed state and the indexes."""

@@ -5,8 +5,17 @@ contacts (``router._contacts``), offers and ring time-outs
 (``router._offers``), agents and the indexes kept where
 an agent's channel changes (``router._agents``), dispatch and what waiting
 contacts saw (``router._dispatch``), handover, gaps and alerts
-(``router._handover``). They share the state set up here and these small
-primitives (commands, alerts, records, look-ups, time).
+(``router._handover``), duty to avert (``router._escalations``), observed
+routing and queue membership (``router._observe``, ``router._members``) and
+content registration (``router._registrations``). They share the state set up
+here and these small primitives (commands, alerts, records, look-ups, time).
+
+The parts form one chain of single inheritance, each module's class extending
+the previous one's (``RouterBase`` <- registrations <- members <- observe <-
+escalations <- handover <- dispatch <- agents <- offers <- contacts <-
+``Router``): the same method resolution order as a class listing every part,
+and a shape the native build (``make native``, docs/PERFORMANCE.md) compiles,
+since compiled classes take a single base.
 """
 
 from __future__ import annotations
@@ -14,7 +23,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from mypy_extensions import mypyc_attr
 
 from router._state import Agent, AgentChannel, AlertState, Contact, QueueState
 from router._timers import Timers
@@ -22,6 +33,7 @@ from router.commands import Alert, Command
 from router.config import HelplineConfig
 from router.coverage import Absence, CoveragePlan
 from router.errors import UnknownAgent, UnknownContact
+from router.events import ContactAnswered
 from router.records import Record
 from router.today import Today
 
@@ -41,6 +53,7 @@ def expired(order: deque[tuple[float, str]], horizon: float) -> Sequence[str]:
     return out
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RouterBase:
     """State shared by the parts of ``Router``; see the module docstring."""
 
@@ -161,36 +174,88 @@ class RouterBase:
             raise UnknownAgent(f"unknown agent {agent_id!r}", field="agent_id")
         return a
 
-    if TYPE_CHECKING:  # implemented by the parts; declared for the type checker
+    # Implemented by the parts further down the chain (router._contacts ... router._members);
+    # declared here so that every part may call them. Router overrides every one
+    # (tests/test_core_chain.py), so none of these bodies is ever reached.
 
-        def _refresh(self, a: Agent, ch: str) -> None: ...
-        def _unring(self, c: Contact, agent_id: str) -> None: ...
-        def _after_unring(self, c: Contact) -> None: ...
-        def _census(self, q: QueueState) -> tuple[int, int, int]: ...
-        def _census_now(self, q: QueueState) -> tuple[int, int]: ...
-        def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]: ...
-        def _set_away(self, a: Agent, reason: str) -> None: ...
-        def _refresh_segment(self, q: QueueState) -> None: ...
-        def _offer(self, c: Contact, targets: list[AgentChannel]) -> None: ...
-        def _transition(self, c: Contact, trigger: str) -> None: ...
-        def _set_retry(self, c: Contact) -> None: ...
-        def _check_gaps(self) -> None: ...
+    def _refresh(self, a: Agent, ch: str) -> None:
+        raise NotImplementedError
 
-        # Observed routing and queue membership (router._observe, router._members).
-        _observe: frozenset[str]
-        _members: dict[str, dict[str, None]]
-        _member_of: dict[str, list[str]]
-        _reconcile_wait_s: dict[str, float]
-        _roster_due: set[str]
+    def _unring(self, c: Contact, agent_id: str) -> None:
+        raise NotImplementedError
 
-        def _answer_trigger(self, c: Contact, late: bool) -> str: ...
-        def _observed_answer(self, c: Contact, a: Agent, chs: AgentChannel) -> bool: ...
-        def _forget_rings(self, c: Contact) -> None: ...
-        def _leave_queue(self, c: Contact) -> None: ...
-        def _finish(self, c: Contact, trigger: str, ended_at: float) -> None: ...
-        def _team_logged(self, q: QueueState, team: str) -> int: ...
-        def _team_counts(self, q: QueueState, team: str) -> tuple[int, int]: ...
-        def _may_take(self, q: QueueState, agent_id: str) -> bool: ...
-        def _member_logged(self, a: Agent, ch: str, delta: int) -> None: ...
-        def _member_occupied(self, chs: AgentChannel, delta: int) -> None: ...
-        def _send_rosters(self) -> None: ...
+    def _after_unring(self, c: Contact) -> None:
+        raise NotImplementedError
+
+    def _census(self, q: QueueState) -> tuple[int, int, int]:
+        raise NotImplementedError
+
+    def _census_now(self, q: QueueState) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]:
+        raise NotImplementedError
+
+    def _set_away(self, a: Agent, reason: str) -> None:
+        raise NotImplementedError
+
+    def _refresh_segment(self, q: QueueState) -> None:
+        raise NotImplementedError
+
+    def _offer(self, c: Contact, targets: list[AgentChannel]) -> None:
+        raise NotImplementedError
+
+    def _transition(self, c: Contact, trigger: str) -> None:
+        raise NotImplementedError
+
+    def _set_retry(self, c: Contact) -> None:
+        raise NotImplementedError
+
+    def _check_gaps(self) -> None:
+        raise NotImplementedError
+
+    # Observed routing and queue membership (router._observe, router._members).
+    _observe: frozenset[str]
+    _members: dict[str, dict[str, None]]
+    _member_of: dict[str, list[str]]
+    _reconcile_wait_s: dict[str, float]
+    _roster_due: set[str]
+
+    def _answer_trigger(self, c: Contact, late: bool) -> str:
+        raise NotImplementedError
+
+    def _observed_answer(self, c: Contact, a: Agent, chs: AgentChannel) -> bool:
+        raise NotImplementedError
+
+    def _forget_rings(self, c: Contact) -> None:
+        raise NotImplementedError
+
+    def _leave_queue(self, c: Contact) -> None:
+        raise NotImplementedError
+
+    def _finish(self, c: Contact, trigger: str, ended_at: float) -> None:
+        raise NotImplementedError
+
+    def _team_logged(self, q: QueueState, team: str) -> int:
+        raise NotImplementedError
+
+    def _team_counts(self, q: QueueState, team: str) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _may_take(self, q: QueueState, agent_id: str) -> bool:
+        raise NotImplementedError
+
+    def _member_logged(self, a: Agent, ch: str, delta: int) -> None:
+        raise NotImplementedError
+
+    def _member_occupied(self, chs: AgentChannel, delta: int) -> None:
+        raise NotImplementedError
+
+    def _send_rosters(self) -> None:
+        raise NotImplementedError
+
+    def _update_eligible(self, q: QueueState) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _on_answered(self, ev: ContactAnswered) -> None:
+        raise NotImplementedError

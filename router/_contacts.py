@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 
-from router._base import RouterBase
+from mypy_extensions import mypyc_attr
+
+from router._offers import OffersMixin
 from router._state import Agent, AgentChannel, Contact
 from router.commands import CancelOffer, Reject
 from router.config import CLOSED
 from router.errors import (
+    AlreadyAnswered,
     FeedbackRefused,
     InvalidEvent,
     InvalidTransition,
@@ -50,10 +53,6 @@ RING, RETRY, WRAP, RECONCILE, LONG_WAIT = (
 )
 
 
-class AlreadyAnswered(RoutingError):
-    code = "already-answered"
-
-
 _REFUSED = object()  # no row in the contact table: contact_next raises the refusal
 
 
@@ -62,7 +61,8 @@ def _check(c: Contact, trigger: str) -> None:
         contact_next(c.state, trigger, c.id)
 
 
-class ContactsMixin(RouterBase):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class ContactsMixin(OffersMixin):
     @staticmethod
     def _move(c: Contact, trigger: str) -> ContactState:
         """Apply the contact table's row for ``(c.state, trigger)``; the state before."""

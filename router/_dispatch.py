@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 
-from router._base import RouterBase
+from mypy_extensions import mypyc_attr
+
+from router._handover import HandoverMixin
 from router._state import AgentChannel, Contact, QueueState
 from router.config import CLOSED
 from router.errors import InternalError
@@ -22,7 +24,8 @@ from router.errors import InternalError
 __all__ = ["DispatchMixin"]
 
 
-class DispatchMixin(RouterBase):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class DispatchMixin(HandoverMixin):
     def _settle(self) -> None:
         """After every change: offer what can be offered, check gaps, take the census."""
         want = self._want

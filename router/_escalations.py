@@ -23,10 +23,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from router._base import RouterBase, expired
+from mypy_extensions import mypyc_attr
+
+from router._base import expired
+from router._observe import ObserveMixin
 from router.commands import LegalHold
 from router.config import CLOSED, EscalationLevel, HelplineConfig
-from router.errors import RoutingError, UnknownName
+from router.errors import EscalationRefused, FlagRefused, UnknownEscalation
 from router.events import (
     AlertAcknowledged,
     ContactFlagged,
@@ -51,22 +54,6 @@ __all__ = [
 ESCALATE = TimerKind.ESCALATE
 # The close reason recorded when the last required step of the checklist is ticked.
 CHECKLIST_COMPLETE = "checklist_complete"
-
-
-class FlagRefused(RoutingError):
-    """A flag of an unknown kind or category, or on a contact that ended too long ago."""
-
-    code = "flag-refused"
-
-
-class UnknownEscalation(UnknownName):
-    code = "unknown-escalation"
-
-
-class EscalationRefused(RoutingError):
-    """A step or close reason not configured, a step ticked twice, a closed escalation."""
-
-    code = "escalation-refused"
 
 
 @dataclass(slots=True)
@@ -112,7 +99,8 @@ def _codes(items: Any) -> str:
     return ", ".join(i.code for i in items) or "none"
 
 
-class EscalationsMixin(RouterBase):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class EscalationsMixin(ObserveMixin):
     def __init__(self, config: HelplineConfig) -> None:
         super().__init__(config)
         self._escalations: dict[str, EscalationState] = {}

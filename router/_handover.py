@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 
-from router._base import RouterBase
+from mypy_extensions import mypyc_attr
+
+from router._escalations import EscalationsMixin
 from router._state import GapState, QueueState
 from router.config import CLOSED
 from router.coverage import Absence
@@ -25,7 +27,8 @@ __all__ = ["HandoverMixin"]
 HANDOVER, GRACE = TimerKind.HANDOVER, TimerKind.GRACE
 
 
-class HandoverMixin(RouterBase):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class HandoverMixin(EscalationsMixin):
     def _start(self, t: float) -> None:
         """The first instant the core sees: every queue's segment and timers."""
         self.now = self._clock = t

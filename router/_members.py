@@ -21,20 +21,22 @@ carrier ring group or a PBX queue follows the schedule without a hand switch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from mypy_extensions import mypyc_attr
 
-from router._base import RouterBase
+from router._registrations import RegistrationsMixin
 from router._state import Agent, AgentChannel, QueueState
 from router.commands import SetMembers
+from router.config import HelplineConfig
 from router.errors import UnknownName
 from router.events import AgentJoinedQueue, AgentLeftQueue
 
 __all__ = ["MembersMixin"]
 
 
-class MembersMixin(RouterBase):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+@mypyc_attr(allow_interpreted_subclasses=True)
+class MembersMixin(RegistrationsMixin):
+    def __init__(self, config: HelplineConfig) -> None:
+        super().__init__(config)
         cfg = self.config
         # queue -> its members (only queues that have a list), in the order they joined
         self._members: dict[str, dict[str, None]] = {
@@ -155,7 +157,3 @@ class MembersMixin(RouterBase):
                     self._roster[q.name] = (version + 1, ids)
                     self._emit(SetMembers, queue=q.name, agent_ids=ids, version=version + 1)
         due.clear()
-
-    if TYPE_CHECKING:  # implemented by router._dispatch
-
-        def _update_eligible(self, q: QueueState) -> tuple[str, ...]: ...

@@ -20,8 +20,11 @@ Linje's own offers and their time-outs), so nothing cancels or times them out.
 
 from __future__ import annotations
 
-from router._base import RouterBase
+from mypy_extensions import mypyc_attr
+
+from router._members import MembersMixin
 from router._state import Agent, AgentChannel, Contact
+from router.config import HelplineConfig
 from router.errors import AgentBusy, InvalidEvent, InvalidTransition, NotOffered, UnknownName
 from router.events import ContactMoved, ContactRang, ContactRingEnded, ContactTurnedAway
 from router.outcomes import turned_away_record
@@ -33,9 +36,10 @@ __all__ = ["ObserveMixin"]
 S, OF = ContactState.IN_SERVICE, ContactState.OFFERED
 
 
-class ObserveMixin(RouterBase):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+@mypyc_attr(allow_interpreted_subclasses=True)
+class ObserveMixin(MembersMixin):
+    def __init__(self, config: HelplineConfig) -> None:
+        super().__init__(config)
         # contact -> agents the PBX is ringing for it now (agent -> since)
         self._rang: dict[str, dict[str, float]] = {}
         cfg = self.config

@@ -9,7 +9,9 @@ max-no-answer).
 
 from __future__ import annotations
 
-from router._base import RouterBase
+from mypy_extensions import mypyc_attr
+
+from router._agents import AgentsMixin
 from router._state import Agent, AgentChannel, Contact
 from router.commands import CancelOffer, Offer
 from router.errors import NotOffered
@@ -23,7 +25,8 @@ OF, E = ContactState.OFFERED, ContactState.ENDED
 RING, RETRY = TimerKind.RING, TimerKind.RETRY
 
 
-class OffersMixin(RouterBase):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class OffersMixin(AgentsMixin):
     def _check_declined(self, ev: OfferDeclined) -> None:
         c = self._contact(ev.contact_id)
         a = self._agent(ev.agent_id)

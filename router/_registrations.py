@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from mypy_extensions import mypyc_attr
 
 from router._base import RouterBase, expired
 from router.config import HelplineConfig
@@ -46,6 +47,7 @@ class Answered:
     registrations: int = 0
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RegistrationsMixin(RouterBase):
     def __init__(self, config: HelplineConfig) -> None:
         super().__init__(config)
@@ -53,10 +55,6 @@ class RegistrationsMixin(RouterBase):
         self._answered_order: deque[tuple[float, str]] = deque()
         self._amend_s = config.content.amend_days * DAY_S
         self._zone = ZoneInfo(config.timezone)
-
-    if TYPE_CHECKING:  # router._contacts
-
-        def _on_answered(self, ev: ContactAnswered) -> None: ...
 
     # ------------------------------------------------------------- index
     def _on_answered_noted(self, ev: ContactAnswered) -> None:

@@ -21,19 +21,12 @@ from router._state import Agent, AgentChannel, AlertState, Contact, GapState, Qu
 from router.config import HelplineConfig
 from router.core import Router
 from router.coverage import Absence, Segment
-from router.errors import LinjeError
+from router.errors import CheckpointError
 from router.tables import ChannelState, ContactState, Presence, TimerKind
 
 __all__ = ["FORMAT", "CheckpointError", "dump", "load"]
 
 FORMAT = 1
-
-
-class CheckpointError(LinjeError):
-    """The data is not a checkpoint this code can load."""
-
-    status = 500
-    code = "bad-checkpoint"
 
 
 def _contact(c: Contact) -> list[Any]:

@@ -27,19 +27,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from router._agents import AgentsMixin
+from mypy_extensions import mypyc_attr
+
 from router._base import expired
-from router._contacts import AlreadyAnswered, ContactsMixin
-from router._dispatch import DispatchMixin
-from router._escalations import EscalationsMixin
-from router._handover import HandoverMixin
-from router._members import MembersMixin
-from router._observe import ObserveMixin
-from router._offers import OffersMixin
-from router._registrations import RegistrationsMixin
+from router._contacts import ContactsMixin
 from router._state import Agent, AlertState, Contact, QueueState
 from router.coverage import Absence
 from router.errors import (
+    AlreadyAnswered,
     BadInput,
     IdempotencyConflict,
     InternalError,
@@ -113,17 +108,8 @@ PURGE_EVERY_S = 60.0
 _Check = Callable[[Any, Any], None]
 
 
-class Router(
-    ContactsMixin,
-    OffersMixin,
-    AgentsMixin,
-    DispatchMixin,
-    HandoverMixin,
-    EscalationsMixin,
-    ObserveMixin,
-    MembersMixin,
-    RegistrationsMixin,
-):
+@mypyc_attr(allow_interpreted_subclasses=True)
+class Router(ContactsMixin):
     """One helpline's routing state. Not thread-safe; one driver feeds it.
 
     ``Router(config)`` starts empty; its clock starts at the first step.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -55,7 +56,10 @@ class _Rule:
 class CoveragePlan:
     def __init__(self, config: HelplineConfig) -> None:
         self.tz = ZoneInfo(config.timezone)
-        self._holidays: holidays.HolidayBase | None = (
+        # Typed Any on purpose: a HolidayBase is a dict that computes each year's
+        # holidays in its own ``__contains__`` and ``get`` on first use; the native
+        # build's dict fast paths for a dict-typed value would skip them.
+        self._holidays: Any = (
             holidays.country_holidays(config.holidays_country, subdiv=config.holidays_subdivision)
             if config.holidays_country
             else None

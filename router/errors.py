@@ -10,11 +10,15 @@ from __future__ import annotations
 
 __all__ = [
     "AgentBusy",
+    "AlreadyAnswered",
     "AlreadyLoggedIn",
     "BadInput",
+    "CheckpointError",
     "ConfigError",
     "ContactAlreadyEnded",
+    "EscalationRefused",
     "FeedbackRefused",
+    "FlagRefused",
     "IdempotencyConflict",
     "InternalError",
     "InvalidEvent",
@@ -26,6 +30,7 @@ __all__ = [
     "UnknownAgent",
     "UnknownAlert",
     "UnknownContact",
+    "UnknownEscalation",
     "UnknownName",
 ]
 
@@ -136,3 +141,30 @@ class IdempotencyConflict(RoutingError):
 class TimeWentBackwards(RoutingError):
     status = 422
     code = "time-went-backwards"
+
+
+class AlreadyAnswered(RoutingError):
+    code = "already-answered"
+
+
+class FlagRefused(RoutingError):
+    """A flag of an unknown kind or category, or on a contact that ended too long ago."""
+
+    code = "flag-refused"
+
+
+class UnknownEscalation(UnknownName):
+    code = "unknown-escalation"
+
+
+class EscalationRefused(RoutingError):
+    """A step or close reason not configured, a step ticked twice, a closed escalation."""
+
+    code = "escalation-refused"
+
+
+class CheckpointError(LinjeError):
+    """The data is not a checkpoint this code can load."""
+
+    status = 500
+    code = "bad-checkpoint"

@@ -57,12 +57,24 @@ def _observed() -> Any:
     return type(CONFIG).model_validate(data)
 
 
+class CheckedRouter(Router):
+    """The core, checking every offer it makes against the queue's eligibility."""
+
+    def _offer(self, c: Any, targets: list[Any]) -> None:
+        q = self._queues[c.queue]
+        teams, _, _ = self._eligible(q)
+        assert all(a.team in teams for a in targets), (c.queue, teams, [a.id for a in targets])
+        assert all(self._may_take(q, a.agent_id) for a in targets), "not a member"
+        assert q.name not in self._observe, "an offer in an observed queue"
+        super()._offer(c, targets)
+
+
 class RouterMachine(RuleBasedStateMachine):
     config = CONFIG
 
     def __init__(self) -> None:
         super().__init__()
-        self.router = Router(self.config)
+        self.router = CheckedRouter(self.config)
         self.t = START
         self.n = 0
         self.contacts: list[str] = []
@@ -71,17 +83,6 @@ class RouterMachine(RuleBasedStateMachine):
         self.offers: list[Offer] = []
         self.answered_by: dict[str, str] = {}
         self.skew = 0.0
-        original = self.router._offer
-
-        def checked_offer(c: Any, agents: list[Any]) -> None:
-            q = self.router._queues[c.queue]
-            teams, _, _ = self.router._eligible(q)
-            assert all(a.team in teams for a in agents), (c.queue, teams, [a.id for a in agents])
-            assert all(self.router._may_take(q, a.agent_id) for a in agents), "not a member"
-            assert q.name not in self.router._observe, "an offer in an observed queue"
-            original(c, agents)
-
-        self.router._offer = checked_offer  # type: ignore[method-assign]
 
     def _env(self) -> dict[str, Any]:
         self.n += 1
