@@ -11,7 +11,7 @@ PORT   ?= 8080
 AUTH   ?= config/auth.dev.toml
 
 # The native (mypyc-compiled) routing core, rebuilt whenever a source of router/
-# changes; NATIVE=0 skips it and runs the pure-Python core everywhere.
+# or sim/ changes; NATIVE=0 skips it and runs the pure-Python core everywhere.
 NATIVE ?= 1
 MANIFEST := build/native/manifest.json
 ifeq ($(NATIVE),0)
@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-$(MANIFEST): $(STAMP) $(wildcard router/*.py) adapters/native.py
+$(MANIFEST): $(STAMP) $(wildcard router/*.py sim/*.py) adapters/native.py
 	@mkdir -p build
 	@echo "compiling the native routing core (mypyc; output in build/native.log)"
 	@$(BIN)/linje native build >build/native.log 2>&1 || \

@@ -52,7 +52,7 @@ PTH = "linje-native.pth"
 
 # What is compiled: what every event runs through (the core's state, its parts,
 # the envelope, tables, today's counters, outcomes, coverage), the checkpoint
-# (restarts) and the statistics fold (the simulator's summaries). Left out on
+# (restarts), the statistics fold, and the simulator's driving loop. Left out on
 # purpose: router.config and router.forms (pydantic models), router.testing (a
 # test helper), the value classes (router.events*, router._event_base,
 # router.commands, router.records, router._fast), router.errors, the reports
@@ -82,6 +82,8 @@ MODULES = (
     "router/snapshot.py",
     "router/stats.py",
     "router/stats_model.py",
+    "sim/_events.py",
+    "sim/driver.py",
 )
 
 _active: dict[str, str] = {}  # module name -> extension path, while installed
@@ -97,11 +99,10 @@ def _digest(path: Path) -> str:
 
 def _inputs() -> dict[str, str]:
     """Every source the compiled code was type-checked against, by path: the whole
-    ``router`` package (compiled code trusts the types of what it imports from it)
-    and the compiled simulator modules."""
-    paths = sorted(
-        {*(p.relative_to(ROOT).as_posix() for p in (ROOT / "router").glob("*.py")), *MODULES}
-    )
+    ``router`` and ``sim`` packages (compiled code trusts the types of what it
+    imports from them)."""
+    found = [*(ROOT / "router").glob("*.py"), *(ROOT / "sim").glob("*.py")]
+    paths = sorted({*(p.relative_to(ROOT).as_posix() for p in found), *MODULES})
     return {p: _digest(ROOT / p) for p in paths}
 
 

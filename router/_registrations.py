@@ -35,7 +35,7 @@ __all__ = ["Answered", "RegistrationsMixin"]
 DAY_S = 86400.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # init=False: see router._state.Contact
 class Answered:
     """One answered contact in the amendment window."""
 
@@ -45,6 +45,22 @@ class Answered:
     arrived_at: float
     answered_at: float
     registrations: int = 0
+
+    def __init__(  # noqa: PLR0917 - the dataclass's positional signature, kept
+        self,
+        channel: str,
+        team: str,
+        agent_id: str,
+        arrived_at: float,
+        answered_at: float,
+        registrations: int = 0,
+    ) -> None:
+        self.channel = channel
+        self.team = team
+        self.agent_id = agent_id
+        self.arrived_at = arrived_at
+        self.answered_at = answered_at
+        self.registrations = registrations
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)

@@ -15,7 +15,9 @@ from router.tables import ChannelState, ContactState, Presence
 __all__ = ["Agent", "AgentChannel", "AlertState", "Contact", "GapState", "QueueState"]
 
 
-@dataclass(slots=True)
+# init=False: the constructor below is compiled by the native build (docs/PERFORMANCE.md),
+# where dataclass's generated one would stay interpreted; eq and repr come from dataclass.
+@dataclass(slots=True, init=False)
 class Contact:
     id: str
     channel: str
@@ -50,6 +52,60 @@ class Contact:
     flags: tuple[str, ...] = ()
     feedback: bool = False  # its post-chat form has been received
     long_wait_alert: str | None = None
+
+    def __init__(  # noqa: PLR0917 - the dataclass's positional signature, kept
+        self,
+        id: str,
+        channel: str,
+        queue: str,
+        arrived_at: float,
+        seq: int,
+        team: str,
+        state: ContactState = ContactState.WAITING,
+        ringing: dict[str, float] | None = None,
+        cooldown: dict[str, float] | None = None,
+        lapsed: dict[str, float] | None = None,
+        rung: set[str] | None = None,
+        offers: int = 0,
+        saw_logged_in: bool = False,
+        saw_free: bool = False,
+        logged_epoch: int = 0,
+        free_epoch: int = 0,
+        fallback: bool = False,
+        logged_in_at_arrival: int = 0,
+        busy_at_arrival: int = 0,
+        agent_id: str | None = None,
+        answered_at: float | None = None,
+        ended_at: float | None = None,
+        flags: tuple[str, ...] = (),
+        feedback: bool = False,
+        long_wait_alert: str | None = None,
+    ) -> None:
+        self.id = id
+        self.channel = channel
+        self.queue = queue
+        self.arrived_at = arrived_at
+        self.seq = seq
+        self.team = team
+        self.state = state
+        self.ringing = {} if ringing is None else ringing
+        self.cooldown = cooldown
+        self.lapsed = lapsed
+        self.rung = set() if rung is None else rung
+        self.offers = offers
+        self.saw_logged_in = saw_logged_in
+        self.saw_free = saw_free
+        self.logged_epoch = logged_epoch
+        self.free_epoch = free_epoch
+        self.fallback = fallback
+        self.logged_in_at_arrival = logged_in_at_arrival
+        self.busy_at_arrival = busy_at_arrival
+        self.agent_id = agent_id
+        self.answered_at = answered_at
+        self.ended_at = ended_at
+        self.flags = flags
+        self.feedback = feedback
+        self.long_wait_alert = long_wait_alert
 
 
 @dataclass(slots=True)

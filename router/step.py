@@ -58,7 +58,9 @@ REFUSED: Final = "refused"
 TICK: Final = "tick"
 
 
-@dataclass(slots=True)
+# init=False: the constructor below is compiled by the native build (docs/PERFORMANCE.md),
+# where dataclass's generated one would stay interpreted; eq and repr come from dataclass.
+@dataclass(slots=True, init=False)
 class Step:
     """The result of one ``apply`` or ``advance``."""
 
@@ -68,6 +70,22 @@ class Step:
     error: BadInput | None = None
     clock: float | None = None  # the core's clock before the step
     clock_after: float | None = None  # the core's clock after it
+
+    def __init__(  # noqa: PLR0917 - the dataclass's positional signature, kept
+        self,
+        status: str,
+        commands: list[Command] | None = None,
+        records: list[Record] | None = None,
+        error: BadInput | None = None,
+        clock: float | None = None,
+        clock_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.commands = [] if commands is None else commands
+        self.records = [] if records is None else records
+        self.error = error
+        self.clock = clock
+        self.clock_after = clock_after
 
     @property
     def accepted(self) -> bool:

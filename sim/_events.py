@@ -16,6 +16,7 @@ the validated constructor makes (tested in ``tests/test_sim_driver.py``).
 
 from __future__ import annotations
 
+from router._fast import positional_constructor
 from router.events import (
     AgentAway,
     AgentLoggedIn,
@@ -42,47 +43,28 @@ __all__ = [
 ]
 
 SOURCE = "sim"
-_new = object.__new__
-_set = object.__setattr__
+# Each builds the frozen event from every field in order, through the slots'
+# descriptors, without running its __init__ (router._fast.positional_constructor).
+_arrived = positional_constructor(ContactArrived)
+_answered = positional_constructor(ContactAnswered)
+_abandoned = positional_constructor(ContactAbandoned)
+_ended = positional_constructor(ContactEnded)
 
 
 def arrived(eid: str, at: float, cid: str, channel: str, queue: str) -> ContactArrived:
-    e = _new(ContactArrived)
-    _set(e, "event_id", eid)
-    _set(e, "at", at)
-    _set(e, "source", SOURCE)
-    _set(e, "contact_id", cid)
-    _set(e, "channel", channel)
-    _set(e, "queue", queue)
-    return e
+    return _arrived(eid, at, SOURCE, cid, channel, queue)  # type: ignore[no-any-return]
 
 
 def answered(eid: str, at: float, cid: str, aid: str) -> ContactAnswered:
-    e = _new(ContactAnswered)
-    _set(e, "event_id", eid)
-    _set(e, "at", at)
-    _set(e, "source", SOURCE)
-    _set(e, "contact_id", cid)
-    _set(e, "agent_id", aid)
-    return e
+    return _answered(eid, at, SOURCE, cid, aid)  # type: ignore[no-any-return]
 
 
 def abandoned(eid: str, at: float, cid: str) -> ContactAbandoned:
-    e = _new(ContactAbandoned)
-    _set(e, "event_id", eid)
-    _set(e, "at", at)
-    _set(e, "source", SOURCE)
-    _set(e, "contact_id", cid)
-    return e
+    return _abandoned(eid, at, SOURCE, cid)  # type: ignore[no-any-return]
 
 
 def ended(eid: str, at: float, cid: str) -> ContactEnded:
-    e = _new(ContactEnded)
-    _set(e, "event_id", eid)
-    _set(e, "at", at)
-    _set(e, "source", SOURCE)
-    _set(e, "contact_id", cid)
-    return e
+    return _ended(eid, at, SOURCE, cid)  # type: ignore[no-any-return]
 
 
 # Agent and team events are rare (shift changes, breaks): the validated

@@ -88,6 +88,7 @@ def test_a_build_is_refused_once_any_source_of_the_core_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copytree(ROOT / "router", tmp_path / "router")
+    shutil.copytree(ROOT / "sim", tmp_path / "sim")
     monkeypatch.setattr(native, "ROOT", tmp_path)
     manifest = {
         "tag": native._tag(),
