@@ -43,3 +43,12 @@ def median(values: Sequence[float]) -> float:
 
 def verdict(ok: bool) -> str:
     return "meets" if ok else "does NOT meet"
+
+
+def core_build() -> str:
+    """Which routing core this process runs (the native build or the pure-Python one)."""
+    from adapters.native import status
+
+    if status() == "native":
+        return "routing core: native (mypyc, build/native; LINJE_NATIVE=0 for the pure one)"
+    return "routing core: pure Python (LINJE_NATIVE=0, or the native build is missing or stale)"

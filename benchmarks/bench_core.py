@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.config_file import load_config
-from benchmarks._ab import cpu, interleave, median, verdict
+from benchmarks._ab import core_build, cpu, interleave, median, verdict
 from benchmarks.workload import realistic_events
 from router import Event, HelplineConfig, Router, event_from_dict, event_to_dict
 
@@ -159,6 +159,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=N_EVENTS)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     args = parser.parse_args()
+    print(core_build())
     r = measure(args.events, args.rounds)
     print(report(r))
     return 0 if r["ratio_route_to_parse"] <= TARGET_RATIO else 1

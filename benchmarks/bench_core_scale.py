@@ -6,7 +6,7 @@ then replayed through fresh routers and timed. The sides are the sizes, timed
 in the same run A/B interleaved (8, 80, 800, 8, 80, 800, ...; ``ROUNDS``
 rounds), CPU time of this process (``time.process_time``), medians. Each side
 does the same thing: it applies (``Router.apply``) the timed body of
-``BODY_EVENTS`` events to a fresh copy (``copy.deepcopy``, untimed) of the
+``BODY_EVENTS`` events to a fresh copy (its checkpoint loaded again, untimed) of the
 router as the workload's warm-up left it (the logins and the first
 ``WARMUP_S`` seconds, while the queues fill; replaying the warm-up each round
 would cost minutes at 800 agents on the first core). The harness's own objects
@@ -45,7 +45,6 @@ the target).
 from __future__ import annotations
 
 import argparse
-import copy
 import gc
 import heapq
 import os
@@ -60,9 +59,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import msgpack
+
 from adapters.config_file import load_config
-from benchmarks._ab import verdict
+from benchmarks._ab import core_build, verdict
 from router import Event, HelplineConfig, Router
+from router.checkpoint import dump, load
 from router.commands import Alert, CancelOffer, Offer, Reject
 from router.events import (
     AgentAway,
@@ -99,7 +101,9 @@ class Workload:
     agents: int
     warmup: list[Event]
     body: list[Event]
-    warm: Router  # the generating router as the warm-up left it (copied for each replay)
+    config: HelplineConfig
+    # the generating router's checkpoint as the warm-up left it (loaded afresh for each replay)
+    warm: bytes
     mix: Counter[str] = field(default_factory=Counter)
     max_waiting: int = 0
     mean_waiting: float = 0.0
@@ -179,12 +183,12 @@ def generate(config: HelplineConfig, agents: int, body_events: int, seed: int = 
     push(t + rng.expovariate(rate_chat), "arrive", "chat")
     warm_end = START + WARMUP_S
     n_warm: int | None = None
-    warm: Router | None = None
+    warm: bytes | None = None
     while True:
         at, _, kind, payload = heapq.heappop(heap)
         if n_warm is None and at >= warm_end:
             n_warm = len(events)
-            warm = copy.deepcopy(router)
+            warm = msgpack.packb(dump(router))
         if n_warm is not None and len(events) - n_warm >= body_events:
             break
         if n_warm is not None:
@@ -258,6 +262,7 @@ def generate(config: HelplineConfig, agents: int, body_events: int, seed: int = 
     body = events[n_warm:]
     return Workload(
         agents=agents,
+        config=config,
         warmup=events[:n_warm],
         body=body,
         warm=warm,
@@ -268,9 +273,14 @@ def generate(config: HelplineConfig, agents: int, body_events: int, seed: int = 
     )
 
 
+def _warm(w: Workload) -> Router:
+    """A router in the state the warm-up left (from its checkpoint, as a restart makes one)."""
+    return load(w.config, msgpack.unpackb(w.warm, raw=False, strict_map_key=False))
+
+
 def replay(w: Workload) -> float:
     """CPU seconds of the body through a copy (untimed) of the router the warm-up left."""
-    router = copy.deepcopy(w.warm)
+    router = _warm(w)
     apply = router.apply
     gc.collect()
     t0 = time.process_time()
@@ -281,7 +291,7 @@ def replay(w: Workload) -> float:
 
 def check(w: Workload) -> None:
     """Every body event is accepted on replay (untimed): each side does the work it was made for."""
-    router = copy.deepcopy(w.warm)
+    router = _warm(w)
     bad = [ev.event_id for ev in w.body if not router.apply(ev).accepted]
     assert not bad, f"{len(bad)} events not accepted on replay at {w.agents} agents"
 
@@ -357,6 +367,7 @@ def main() -> int:
     parser.add_argument("--body", type=int, default=BODY_EVENTS, help="timed events per size")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     args = parser.parse_args()
+    print(core_build())
     r = measure(args.body, args.rounds)
     print(report(r))
     return 0 if r["ratio"] <= TARGET_RATIO else 1

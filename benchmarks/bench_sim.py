@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import simpy
 
-from benchmarks._ab import cpu, interleave, median, verdict
+from benchmarks._ab import core_build, cpu, interleave, median, verdict
 from router import ContactRecord
 from sim.erlang import ErlangA
 from sim.run import simulate
@@ -319,6 +319,7 @@ if __name__ == "__main__":
     parser.add_argument("--validate", action="store_true", help="large validation against Erlang")
     parser.add_argument("--no-pilot", action="store_true", help="skip the simulated pilot year")
     args = parser.parse_args()
+    print(core_build())
     if args.profile:
         profile()
         sys.exit(0)

@@ -133,8 +133,9 @@ class ContactsMixin(OffersMixin):
         self._fresh.append(c)
         c.logged_in_at_arrival, c.busy_at_arrival = self._census_now(q)
         timers, config = self._timers, self.config
-        timers.set(now + self._reconcile_wait_s[c.queue], RECONCILE, c.id)
-        timers.set(now + config.queues[c.queue].long_wait_s, LONG_WAIT, c.id)
+        # Each a lane of its own per queue: now plus the queue's constant (router._timers).
+        timers.set(now + self._reconcile_wait_s[c.queue], RECONCILE, c.id, (RECONCILE, c.queue))
+        timers.set(now + config.queues[c.queue].long_wait_s, LONG_WAIT, c.id, (LONG_WAIT, c.queue))
 
     # -------------------------------------------------------------- answer
     def _check_answered(self, ev: ContactAnswered) -> None:
@@ -215,7 +216,7 @@ class ContactsMixin(OffersMixin):
             self._emit(CancelOffer, contact_id=extra, agent_ids=(a.id,))
             self._after_unring(other)
         self._refresh(a, ch)
-        self._timers.set(now + self.config.reconcile_service_s, RECONCILE, c.id)
+        self._timers.set(now + self.config.reconcile_service_s, RECONCILE, c.id, RECONCILE)
         if c.long_wait_alert is not None:
             self._close_alert(c.long_wait_alert)
         self.today.answered(ch, now - c.arrived_at, self._clock)
@@ -307,7 +308,7 @@ class ContactsMixin(OffersMixin):
             wrap = self._wrap[ch]
             if wrap > 0 and not reconciled:
                 chs.wrap_until = now + wrap
-                self._timers.set(now + wrap, WRAP, (a.id, ch))
+                self._timers.set(now + wrap, WRAP, (a.id, ch), (WRAP, ch))
             else:
                 chs.idle_since = now
             self._refresh(a, ch)

@@ -80,7 +80,7 @@ class OffersMixin(AgentsMixin):
             ring_timeout_s=ring,
         )
         if self._timers.deadline(RING, c.id) is None:
-            self._timers.set(expiry, RING, c.id)
+            self._timers.set(expiry, RING, c.id, (RING, ch))  # the clock plus ch's ring time
 
     def _unring(self, c: Contact, agent_id: str) -> None:
         del c.ringing[agent_id]

@@ -203,7 +203,7 @@ def dump(router: Router) -> dict[str, Any]:
         # when it was pruned, so a restored router rebuilds it (same firing order).
         "timers": {
             "live": [
-                [int(k), [[_plain_key(key), s, d] for key, (s, d) in live.items()]]
+                [int(k), [[_plain_key(key), s, d] for key, (s, d, _) in live.items()]]
                 for k, live in zip(TimerKind, t._live, strict=True)
             ],
             "seq": t._seq,
@@ -293,7 +293,9 @@ def _load(config: HelplineConfig, d: Any) -> Router:
     t = d["timers"]
     for k, entries in t["live"]:
         kind = TimerKind(k)
-        r._timers._live[kind].update({_timer_key(kind, key): (s, dl) for key, s, dl in entries})
+        # Restored timers go in the heap (no lane): the same firing order.
+        live = r._timers._live[kind]
+        live.update({_timer_key(kind, key): (s, dl, None) for key, s, dl in entries})
     r._timers._seq = t["seq"]
     r._timers._compact()
     r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq = d["seqs"]

@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from router import Alert, CancelOffer, Command, ContactRecord, Event, Offer, Record, Router
 from router.config import HelplineConfig
 from router.step import Step, collector_paused
@@ -194,6 +196,8 @@ class _Agent:
         self.leaving = False  # shift over, finishing a contact before logging out
 
 
+# Open to subclassing in the native build: the what-if replay extends it (sim/whatif.py).
+@mypyc_attr(allow_interpreted_subclasses=True)
 @dataclass
 class Simulation:
     """One run: arrivals, behaviour and rota fed through a fresh ``Router``."""

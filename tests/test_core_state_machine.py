@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -355,8 +356,9 @@ class RouterMachine(RuleBasedStateMachine):
                 assert saw_free or not free, c.id
 
 
+# LINJE_DEEP_EXAMPLES=3000 runs it deeper (the figure of a deep run is in CHANGELOG.md).
 RouterMachine.TestCase.settings = settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("LINJE_DEEP_EXAMPLES", "60")),
     stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

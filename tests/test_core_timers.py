@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from router._timers import Timers
 from router.tables import TimerKind
 
@@ -31,3 +36,65 @@ def test_equal_deadlines_fire_in_the_order_they_were_set() -> None:
     while (due := t.pop_due(10.0)) is not None:
         fired.append(due[2])
     assert fired == ["a", "c", "b"]
+
+
+# A reference model: every live timer in one dict, the earliest (deadline, seq) first.
+OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("set"),
+            st.integers(0, 40),  # deadline offset from the model's clock
+            st.sampled_from(list(TimerKind)),
+            st.integers(0, 6),  # key
+            st.sampled_from([None, "a", "b"]),  # lane
+        ),
+        st.tuples(st.just("cancel"), st.sampled_from(list(TimerKind)), st.integers(0, 6)),
+        st.tuples(st.just("pop"), st.integers(0, 30)),
+    ),
+    max_size=400,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(OPS)
+def test_lanes_fire_exactly_in_the_order_of_one_heap_of_every_timer(ops: list[Any]) -> None:
+    t = Timers()
+    model: dict[tuple[TimerKind, int], tuple[float, int]] = {}
+    seq, now = 0, 0.0
+    fired, expected = [], []
+    for op in ops:
+        if op[0] == "set":
+            _, offset, kind, key, lane = op
+            seq += 1
+            model[(kind, key)] = (now + offset, seq)
+            t.set(now + offset, kind, key, None if lane is None else (kind, lane))
+        elif op[0] == "cancel":
+            _, kind, key = op
+            model.pop((kind, key), None)
+            t.cancel(kind, key)
+        else:
+            now += op[1]
+            while (due := t.pop_due(now)) is not None:
+                fired.append(due)
+            while model:
+                (kind, key), (d, _) = min(model.items(), key=lambda kv: kv[1])
+                if d > now:
+                    break
+                del model[(kind, key)]
+                expected.append((d, kind, key))
+        assert len(model) == len(t)
+        assert (min(model.values())[0] if model else None) == t.next_deadline()
+    assert expected == fired
+
+
+def test_a_lane_of_mostly_cancelled_timers_is_swept() -> None:
+    t = Timers()
+    for i in range(20_000):  # each contact's long-wait timer, cancelled when it is answered
+        t.set(i + 300.0, TimerKind.LONG_WAIT, f"c{i}", (TimerKind.LONG_WAIT, "phone"))
+        if i % 100:
+            t.cancel(TimerKind.LONG_WAIT, f"c{i}")
+    assert len(t) == 200
+    assert t.heap_size <= 2 * len(t) + 2 * 64 + 1
+    assert t.next_deadline() == 300.0
+    assert t.pop_due(300.0) == (300.0, TimerKind.LONG_WAIT, "c0")
+    assert t.next_deadline() == 400.0
