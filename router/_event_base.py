@@ -149,9 +149,9 @@ def event_from_dict(data: dict[str, Any], *, trusted: bool = False) -> Event:
             f"unknown event type {kind!r} (known: {', '.join(sorted(EVENT_TYPES))})",
             field="type",
         )
-    names = dict((wire, name) for name, wire in _WIRE[cls])
-    if trusted and (event := from_fields_unchecked(cls, names, data)) is not None:
+    if trusted and (event := from_fields_unchecked(cls, _WIRE[cls], data)) is not None:
         return event  # type: ignore[no-any-return]
+    names = {wire: name for name, wire in _WIRE[cls]}
     unknown = [k for k in data if k != "type" and k not in names]
     if unknown:
         raise InvalidEvent(f"{kind}: unknown field {unknown[0]!r}", field=unknown[0])

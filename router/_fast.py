@@ -111,20 +111,41 @@ def unchecked_constructor(cls: type) -> Any:
     return _cached("unchecked", cls, _unchecked)
 
 
-def from_fields_unchecked(cls: type, names: dict[str, str], data: dict[str, Any]) -> Any:
-    """``cls`` from a wire dict (``names``: wire name -> field; lists become tuples) without
-    validation, or None if a field is unknown or missing (a checked path then names it)."""
-    kwargs: dict[str, Any] = {}
-    for wire, value in data.items():
-        if wire != "type":
-            name = names.get(wire)
-            if name is None:
-                return None
-            kwargs[name] = tuple(value) if value.__class__ is list else value
-    try:
-        return unchecked_constructor(cls)(**kwargs)
-    except TypeError:  # a required field is missing
-        return None
+def _trusted_decoder(cls: type, wire: tuple[tuple[str, str], ...]) -> Any:
+    """Compile ``decode(data)``: ``cls`` from a wire dict holding exactly ``type`` and every
+    field (``wire``: (field, wire name) in field order), each slot set through its
+    descriptor, a list becoming a tuple; None if a field is missing or unknown."""
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_list": list}
+    body = [
+        "def decode(d):",
+        f"    if len(d) != {len(wire) + 1}:",
+        "        return None",
+        "    try:",
+        "        self = _new(_cls)",
+    ]
+    for i, (name, key) in enumerate(wire):
+        slot = next(k.__dict__[name] for k in cls.__mro__ if name in k.__dict__)
+        env[f"_s{i}"] = slot.__set__
+        body.append(f"        v = d[{key!r}]")
+        body.append(f"        _s{i}(self, tuple(v) if v.__class__ is _list else v)")
+    body += ["    except KeyError:", "        return None", "    return self", ""]
+    exec("\n".join(body), env)  # source built above from the class's own field names
+    return env["decode"]
+
+
+_DECODERS: dict[type, Any] = {}
+
+
+def from_fields_unchecked(
+    cls: type, wire: tuple[tuple[str, str], ...], data: dict[str, Any]
+) -> Any:
+    """``cls`` from a wire dict (``wire``: (field, wire name) of every field; lists become
+    tuples) without validation, or None if a field is unknown or missing (a checked path
+    then names it)."""
+    decode = _DECODERS.get(cls)
+    if decode is None:
+        decode = _DECODERS[cls] = _trusted_decoder(cls, wire)
+    return decode(data)
 
 
 def _digest(cls: type) -> Any:
