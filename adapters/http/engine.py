@@ -98,6 +98,9 @@ class Engine(Listeners):
             # ready, so the live state shows who owns each queue from the start.
             started = await asyncio.to_thread(store.tick, self.clock.now())
         self.contact_channels.learn_live(store.router)
+        # A long replayed tail is snapshotted now (a fork, here on the loop's thread),
+        # so that a second crash soon after does not replay it again.
+        store.snapshot_if_behind()
         self.store = store
         self._publish(started)
         self._timer_task = asyncio.create_task(self._timers(), name=f"timers-{self.id}")

@@ -181,10 +181,51 @@ class EmbeddedStore:
             background_snapshots=background_snapshots,
         )
         if rec.report["entries_replayed"] >= snapshot_every and not background_snapshots:
-            store._snapshot()  # (in the background, the first batch staged forks one)
+            store._snapshot()  # (in the background: ``snapshot_if_behind``)
         if background_snapshots:
             _freeze()
         return store
+
+    def snapshot_if_behind(self) -> bool:
+        """In background mode, fork a snapshot of the state just recovered if the log's
+        tail past the newest snapshot is ``snapshot_every // 10`` records or more.
+
+        Without it the next restart replays that tail again (and the one after, until
+        ingest reaches the next fork): a kill -9 soon after a restart pays twice. The
+        state is durable up to ``last_seq``, so the child renames its file into place
+        itself. Call it from the thread that drives the store (the event loop's), not
+        while other threads may hold locks the child would need; True if it forked.
+        """
+        behind = self.last_seq - self._snapshot_seq
+        if (
+            not self._background
+            or self._child is not None
+            or self._staged_seq != self.last_seq  # only a state the log already holds
+            or behind < _tail_worth(self)
+        ):
+            return False
+        self._fork(durable=True)
+        return True
+
+    def _fork(self, *, durable: bool = False) -> None:
+        """Fork a child that writes a snapshot of the router as staged (``_staged_seq``)."""
+        try:
+            started = time.perf_counter()
+            self._child = BackgroundSnapshot(
+                self.data_dir, self._staged_seq, self.router, fsync=self._fsync, durable=durable
+            )
+            _freeze()
+            log.info(
+                "store: snapshot at record %d forked in %.1f ms",
+                self._staged_seq,
+                (time.perf_counter() - started) * 1000,
+            )
+        except OSError as exc:
+            log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
+        # Counted from this fork, whatever becomes of it: snapshots stay
+        # snapshot_every apart (the tail to replay is bounded by it), and a
+        # failing disk is not retried at every batch.
+        self._snapshot_seq = self._staged_seq
 
     @property
     def last_seq(self) -> int:
@@ -294,23 +335,7 @@ class EmbeddedStore:
             and self._staged_seq - self._snapshot_seq >= self.snapshot_every
         ):
             # The router now is exactly the log up to ``_staged_seq``: fork its image.
-            try:
-                started = time.perf_counter()
-                self._child = BackgroundSnapshot(
-                    self.data_dir, self._staged_seq, self.router, fsync=self._fsync
-                )
-                _freeze()
-                log.info(
-                    "store: snapshot at record %d forked in %.1f ms",
-                    self._staged_seq,
-                    (time.perf_counter() - started) * 1000,
-                )
-            except OSError as exc:
-                log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
-            # Counted from this fork, whatever becomes of it: snapshots stay
-            # snapshot_every apart (the tail to replay is bounded by it), and a
-            # failing disk is not retried at every batch.
-            self._snapshot_seq = self._staged_seq
+            self._fork()
 
     def _reap(self, *, block: bool = False) -> None:
         """Put the child's snapshot in place once it is written and the log covers it.
@@ -442,6 +467,11 @@ class EmbeddedStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _tail_worth(store: EmbeddedStore) -> int:
+    """A recovered tail at least this long is worth a snapshot right away."""
+    return max(1, store.snapshot_every // 10)
 
 
 def _freeze() -> None:
