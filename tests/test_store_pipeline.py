@@ -163,7 +163,7 @@ def test_a_long_recovered_tail_is_snapshotted_by_a_child_that_puts_its_file_in_p
     # A tail of fewer than snapshot_every // 10 records is left to the next fork.
     with EmbeddedStore.open(tmp_path, vo_config, snapshot_every=10 * last + 10, fsync=False,
                             background_snapshots=True) as store:  # fmt: skip
-        assert (False, None) == (store.snapshot_if_behind(), store._child)
+        assert (store.snapshot_if_behind(), store._child) == (False, None)
     with EmbeddedStore.open(tmp_path, vo_config, snapshot_every=10 * last, fsync=False,
                             background_snapshots=True) as store:  # fmt: skip
         assert store.recovery_report["entries_replayed"] == last
