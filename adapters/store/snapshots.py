@@ -126,10 +126,28 @@ def _write_file(path: Path, data: bytes, *, fsync: bool) -> None:
 def _prepare(data_dir: Path, seq: int) -> tuple[Path, Path]:
     sdir = snapshot_dir(data_dir)
     make_dir(sdir)
-    for stale in sdir.glob(".*.snap.tmp"):
-        stale.unlink(missing_ok=True)  # left by a crash mid-write
+    for stale in sdir.glob(".*.snap*.tmp"):
+        if not _writing(stale):
+            stale.unlink(missing_ok=True)  # left by a crash mid-write
     final = sdir / f"{seq:020d}.snap"
-    return sdir / f".{final.name}.tmp", final
+    # Named by process: a follower left by a killed service never writes into the file
+    # of its successor's follower.
+    return sdir / f".{final.name}.{os.getpid()}.tmp", final
+
+
+def _writing(tmp: Path) -> bool:
+    """True if another live process is writing ``tmp`` (``.<name>.<pid>.tmp``): a
+    follower left by a killed service may still be finishing its snapshot."""
+    pid = tmp.name.rsplit(".", 2)[-2]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _commit(tmp: Path, final: Path, *, fsync: bool) -> Path:
