@@ -19,8 +19,10 @@ fsyncs the segment it read (so the snapshot never covers records the disk
 may still lose) and writes a snapshot (``snapshots.write_snapshot``: temp
 file, fsync, rename). The serving process does no snapshot work at all.
 
-The follower exits when its standard input reaches end of file: the service
-closed the pipe, or died (kill -9 closes it too). It writes to the log
+The follower stops when its standard input reaches end of file: the service
+closed the pipe, or died (kill -9 closes it too); it then reads what is left
+of the log and, if that is ``snapshot_every // 10`` records or more, writes a
+last snapshot (after a clean stop the next start replays little). It writes to the log
 directory nothing, takes no lock, and a follower that stops (an error, a
 divergence) only means the next recovery replays a longer tail; its exit
 status and one line on stderr say why.
@@ -167,7 +169,7 @@ def follow(
     snap, _ = load_latest(data_dir, config)
     router, snap_seq = (snap.router, snap.seq) if snap is not None else (Router(config), 0)
     tail = LogTail(log_dir(data_dir), snap_seq + 1)
-    last, written, caught_up = snap_seq, 0, False
+    last, written, caught_up, stopping = snap_seq, 0, False, False
     worth = max(1, snapshot_every // 10)
     try:
         while True:
@@ -176,16 +178,19 @@ def follow(
                 replay_verified(router, seq, decode_payload(seq, payload, tail.path), "raise")
                 last = seq
             idle = not records
+            # Every snapshot_every records; once caught up with a long tail (a restart);
+            # and at the end, so that a clean stop is followed by a short recovery.
             if last - snap_seq >= snapshot_every or (
-                idle and not caught_up and last - snap_seq >= worth
+                idle and (stopping or not caught_up) and last - snap_seq >= worth
             ):
                 if fsync:
                     tail.sync()
                 write_snapshot(data_dir, last, router, fsync=fsync)
                 snap_seq = written = last
-            caught_up = caught_up or idle
-            if _closed(stop_fd, POLL_S if idle else 0):
+            if stopping and idle:
                 return written
+            caught_up = caught_up or idle
+            stopping = stopping or _closed(stop_fd, POLL_S if idle else 0)
     finally:
         tail.close()
 
