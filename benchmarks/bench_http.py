@@ -10,7 +10,8 @@ keep-alive connections on loopback.
 - **linje**: ``linje serve`` on the VO-linjen configuration: the checked parse
   (``adapters.http.bodies``), auth, pydantic validation, routing, the event log
   (group commit: acknowledged only after the fsync covering the event),
-  telemetry, snapshots every 10,000 entries (a forked child).
+  telemetry, snapshots every 10,000 entries (by the follower process that replays
+  the log, ``adapters.store.follower``).
 
 Rounds alternate bare, linje, bare, linje ... (``--rounds``, ``--seconds``
 each); the figures are medians over rounds: requests/s and its ratio, wrk's

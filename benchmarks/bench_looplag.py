@@ -3,7 +3,7 @@
 ``wrk -t2 -c32`` with ``benchmarks/wrk/events.lua`` (one unique valid event
 per request) in 10-second runs until ``--events`` events are acknowledged, on
 the default snapshot settings (a snapshot every 10,000 log entries, written by
-a forked child), so the run crosses about 30 snapshots with the state growing
+the follower process that replays the log), so the run crosses about 30 snapshots with the state growing
 throughout (all events fall within the day the router keeps). The figure is
 the server's own ``linje_event_loop_lag_max_seconds`` (a task that sleeps
 10 ms and measures how late it woke, ``adapters.http.looplag``) with

@@ -3,7 +3,8 @@
 For each size a data directory is built with the store itself (the events of
 ``benchmarks/wrk/events.lua``: arrivals, and abandons of contacts that arrived
 512 earlier; default snapshot settings: a snapshot every 10,000 entries,
-written by a forked child), with the events one second apart (``--spacing``)
+written by a forked child while the directory is built; ``linje serve`` then
+writes them from its follower process), with the events one second apart (``--spacing``)
 so the log spans 2.3 days at 200k and 23 days at 2M: 86,400 events a day, far
 above any helpline's day. The router keeps a day of state (the dedup window
 and ended contacts, ``dedup_window_s`` and ``ended_retention_s``), so what

@@ -148,3 +148,35 @@ def test_a_snapshot_of_records_that_never_reached_the_log_is_dropped_on_close(
     assert list(snapshot_dir(tmp_path).glob("*")) == []
     with EmbeddedStore.open(tmp_path, vo_config, fsync=False) as store:
         assert (store.last_seq, store.recovery_report["from_snapshot"]) == (0, None)
+
+
+def test_a_long_recovered_tail_is_snapshotted_by_a_child_that_puts_its_file_in_place_itself(
+    vo_config: HelplineConfig, tmp_path: Path
+) -> None:
+    events = [op.event for op in workload(vo_config, seed=7, n_events=300) if op.event is not None]
+    with EmbeddedStore.open(tmp_path, vo_config, snapshot_every=10**6, fsync=False) as store:
+        for i in range(0, len(events), 9):
+            store.ingest(events[i : i + 9])
+        last = store.last_seq
+        expected = checkpoint.dump(store.router)
+    assert list(snapshot_dir(tmp_path).glob("*.snap")) == []
+    # A tail of fewer than snapshot_every // 10 records is left to the next fork.
+    with EmbeddedStore.open(tmp_path, vo_config, snapshot_every=10 * last + 10, fsync=False,
+                            background_snapshots=True) as store:  # fmt: skip
+        assert (store.snapshot_if_behind(), store._child) == (False, None)
+    with EmbeddedStore.open(tmp_path, vo_config, snapshot_every=10 * last, fsync=False,
+                            background_snapshots=True) as store:  # fmt: skip
+        assert store.recovery_report["entries_replayed"] == last
+        assert store.snapshot_if_behind() is True
+        child = store._child
+        assert child is not None and child.durable and child.seq == last
+        assert child.poll(block=True) and child.failed is None
+        # In place before the parent reaps it: a parent killed now loses nothing.
+        assert [p.name for p in snapshot_dir(tmp_path).glob("*.snap")] == [f"{last:020d}.snap"]
+        assert store.snapshot_if_behind() is False  # (one child at a time)
+        store._child = None  # (reaped above)
+        assert store.snapshot_if_behind() is False  # nothing behind any more
+    with EmbeddedStore.open(tmp_path, vo_config, fsync=False) as store:
+        assert (store.recovery_report["from_snapshot"], store.last_seq) == (last, last)
+        assert store.recovery_report["entries_replayed"] == 0
+        assert checkpoint.dump(store.router) == expected

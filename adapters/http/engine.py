@@ -7,8 +7,9 @@ concurrent requests are gathered into one batch and written with one fsync
 writer thread, the next is routed and staged on the loop, so the disk and the
 router work at the same time; a request is answered only once the fsync
 covering its events has returned, and batches reach the log (and are
-answered) in the order they were staged. Snapshots are written by a forked
-child (``adapters.store.snapshots.BackgroundSnapshot``). One task sleeps
+answered) in the order they were staged. Snapshots are written by a
+follower process that replays the log (``adapters.store.follower``): this
+process never forks nor serialises the state. One task sleeps
 until the core's next deadline (no polling) and logs what the timers cause.
 Listeners (command streams, the supervisor state hub) are told after each
 change; they never slow routing.
@@ -89,7 +90,7 @@ class Engine(Listeners):
             self.data_dir,
             self.config,
             snapshot_every=self._snapshot_every,
-            background_snapshots=True,
+            follower=True,
         )
         log.info("helpline %s recovered: %s", self.id, _public_report(store.recovery_report))
         started: list[Command] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.http.audience import ContactChannels, command_channel
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from router.events import Event
     from router.records import Record
 
-__all__ = ["HelplineEngine", "Listeners", "live_snapshot"]
+__all__ = ["HelplineEngine", "Listeners", "LiveGauges", "live_gauges", "live_snapshot"]
 
 
 class Listeners(ABC):
@@ -47,6 +48,10 @@ class Listeners(ABC):
     @abstractmethod
     def records(self) -> list[Record]:
         """Every record the helpline's log holds, in order."""
+
+    def gauges(self, now: float) -> LiveGauges:
+        """What ``/metrics`` shows of the live state at ``now`` (``live_gauges``)."""
+        return live_gauges(self._router(), now)
 
     def to_register(self, agent_id: str) -> list[dict[str, Any]]:
         """The agent's answered contacts still without a content registration."""
@@ -73,6 +78,47 @@ class Listeners(ABC):
         self.version += 1
         for listener in list(self.change_listeners):
             listener()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveGauges:
+    """The figures the ``/metrics`` gauges read from one helpline's live state.
+
+    ``queues``: (queue, channel, contacts waiting or ringing, longest wait in s);
+    ``agents``: (team, channel, state) -> agents, only the pairs that have one.
+    """
+
+    queues: tuple[tuple[str, str, int, float], ...]
+    agents: dict[tuple[str, str, str], int]
+
+
+def live_gauges(router: Router, now: float) -> LiveGauges:
+    """The gauges' figures read straight from the router, on the event loop's thread.
+
+    The same values as the live snapshot's (``live_snapshot``: queue lengths,
+    the oldest arrival of each, each agent's state per channel, waits measured
+    to ``now`` rounded to the millisecond as ``server_time`` is), without
+    building it: a scrape costs the contacts waiting and the agents, not the
+    retained alerts, escalations and ended contacts the snapshot also walks
+    (100 ms of the loop at 240k retained events).
+    """
+    if router.now is None:
+        return LiveGauges((), {})
+    now = round(now, 3)
+    queues = []
+    for q in router.queue_states():
+        waiting = router.waiting_in(q)
+        oldest = min((round(c.arrived_at, 3) for c in waiting), default=None)
+        wait = 0.0 if oldest is None else round(now - oldest, 3)
+        queues.append((q.name, q.channel, len(waiting), wait))
+    agents: dict[tuple[str, str, str], int] = {}
+    channels = router.config.channels
+    for a in router.agent_states():
+        for ch in channels:
+            chs = a.channels.get(ch)
+            key = (a.team, ch, "logged_out" if chs is None else chs.state.value)
+            agents[key] = agents.get(key, 0) + 1
+    return LiveGauges(tuple(queues), agents)
 
 
 def live_snapshot(router: Router, clock: Clock, config: HelplineConfig) -> dict[str, Any]:
@@ -160,6 +206,9 @@ class HelplineEngine(Protocol):
 
     def snapshot(self) -> dict[str, Any]:
         """Live state for supervisors."""
+
+    def gauges(self, now: float) -> LiveGauges:
+        """The live state's figures the ``/metrics`` gauges show."""
 
     def records(self) -> list[Record]: ...
 

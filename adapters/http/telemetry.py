@@ -68,7 +68,7 @@ from router.errors import ConfigError, LinjeError
 from router.records import ContactRecord
 
 if TYPE_CHECKING:
-    from adapters.http.engine_api import HelplineEngine
+    from adapters.http.engine_api import HelplineEngine, LiveGauges
     from adapters.store.embedded import Staged
     from router.events import Event
 
@@ -288,7 +288,7 @@ class Telemetry:
             self.tracer_provider.add_span_processor(processor)
         self.tracer = self.tracer_provider.get_tracer("linje")
         self.engines: list[HelplineEngine] = []
-        self._scrape: dict[str, dict[str, Any]] | None = None
+        self._scrape: dict[str, LiveGauges] | None = None
         m = self.meter_provider.get_meter("linje")
         self.contacts = m.create_counter(
             "linje.contacts", unit="{contact}", description="Contacts ended, by outcome and class"
@@ -355,8 +355,9 @@ class Telemetry:
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
-        # One live snapshot per helpline and scrape, shared by the three gauges that
-        # read it (building one walks the whole state, on the event loop's thread).
+        # One reading of each helpline's live figures per scrape, shared by the three
+        # gauges that show them (``live_gauges``: the waiting contacts and the agents,
+        # never the whole retained state).
         self._scrape = {}
         try:
             return generate_latest(self.registry), EXPOSITION_TYPE
@@ -364,16 +365,16 @@ class Telemetry:
             self._scrape = None
 
     # ------------------------------------------------------ observed state
-    def _snapshots(self) -> Iterable[tuple[HelplineEngine, dict[str, Any]]]:
+    def _gauges(self) -> Iterable[tuple[HelplineEngine, LiveGauges]]:
         cache = self._scrape
         for engine in self.engines:
             if not engine.ready:
                 continue
             if cache is None:
-                yield engine, engine.snapshot()
+                yield engine, engine.gauges(engine.clock.now())
                 continue
             if engine.id not in cache:
-                cache[engine.id] = engine.snapshot()
+                cache[engine.id] = engine.gauges(engine.clock.now())
             yield engine, cache[engine.id]
 
     def _loop_gauge(self, attr: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
@@ -386,32 +387,28 @@ class Telemetry:
         return observe
 
     def _queue_length(self, options: CallbackOptions) -> Iterable[Observation]:
-        for engine, snap in self._snapshots():
-            for q in snap["queues"]:
-                attrs = {"helpline": engine.id, "queue": q["queue"], "channel": q["channel"]}
-                yield Observation(len(q["waiting"]), attrs)
+        for engine, gauges in self._gauges():
+            for queue, channel, waiting, _ in gauges.queues:
+                attrs = {"helpline": engine.id, "queue": queue, "channel": channel}
+                yield Observation(waiting, attrs)
 
     def _oldest_wait(self, options: CallbackOptions) -> Iterable[Observation]:
-        for engine, snap in self._snapshots():
-            now = snap["server_time"]
-            for q in snap["queues"]:
-                oldest = min((w["arrived_at"] for w in q["waiting"]), default=None)
-                attrs = {"helpline": engine.id, "queue": q["queue"], "channel": q["channel"]}
-                yield Observation(0.0 if oldest is None else round(now - oldest, 3), attrs)
+        for engine, gauges in self._gauges():
+            for queue, channel, _, wait in gauges.queues:
+                attrs = {"helpline": engine.id, "queue": queue, "channel": channel}
+                yield Observation(wait, attrs)
 
     def _agents(self, options: CallbackOptions) -> Iterable[Observation]:
-        for engine, snap in self._snapshots():
+        for engine, gauges in self._gauges():
             config = engine.config
-            counts = {
+            counts: dict[tuple[str, str, str], int] = {
                 (team, ch, state): 0
                 for team in config.teams
                 for ch in config.channels
                 for state in AGENT_STATES
             }
-            for agent in snap["agents"]:
-                for ch, chs in agent["channels"].items():
-                    key = (agent["team"], ch, chs["state"])
-                    counts[key] = counts.get(key, 0) + 1
+            for key, n in gauges.agents.items():
+                counts[key] = counts.get(key, 0) + n
             for (team, ch, state), n in counts.items():
                 attrs = {"helpline": engine.id, "team": team, "channel": ch, "state": state}
                 yield Observation(n, attrs)

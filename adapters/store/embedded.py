@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.store.entries import decode_payload, encode_entry, log_dir
 from adapters.store.errors import StoreClosed, StoreLocked
@@ -51,6 +51,9 @@ from router.errors import InvalidEvent, LinjeError
 from router.events import Event
 from router.records import Record
 from router.step import DUPLICATE, REFUSED, Step
+
+if TYPE_CHECKING:
+    from adapters.store.follower import SnapshotFollower
 
 __all__ = ["EmbeddedStore", "IngestResult", "Staged"]
 
@@ -122,6 +125,10 @@ class EmbeddedStore:
         self._background = background_snapshots
         # The snapshot a forked child is writing (background mode), until reaped.
         self._child: BackgroundSnapshot | None = None
+        # Follower mode: a process of its own writes the snapshots (``start_follower``).
+        self._follow = False
+        self._follower: SnapshotFollower | None = None
+        self._frozen_seq = writer.last_seq  # (follower mode: the last ``_freeze``)
 
     # ------------------------------------------------------------- opening
     @classmethod
@@ -135,6 +142,7 @@ class EmbeddedStore:
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         on_divergence: str = "raise",
         background_snapshots: bool = False,
+        follower: bool = False,
     ) -> EmbeddedStore:
         """Open (creating if needed) ``data_dir`` and recover the router from it.
 
@@ -143,6 +151,11 @@ class EmbeddedStore:
         the log is durable that far; the caller's thread pays only the fork.
         Otherwise ``finish`` writes them inline, when nothing is staged beyond
         the log.
+
+        ``follower``: this process writes no snapshots at all: a follower process
+        (``adapters.store.follower``, started by ``start_follower``) replays the
+        log as it grows and writes them, so the caller never forks (a fork's
+        copy-on-write faults slow every batch for as long as the child lives).
 
         Raises ``CorruptLog`` for a damaged log, ``ReplayDiverged`` if the log
         does not replay to what it recorded (see ``adapters.store.recovery``),
@@ -178,13 +191,79 @@ class EmbeddedStore:
             snapshot_seq=rec.snapshot_seq,
             recent=rec.recent,
             recent_complete=rec.recent_complete,
-            background_snapshots=background_snapshots,
+            background_snapshots=background_snapshots or follower,
         )
-        if rec.report["entries_replayed"] >= snapshot_every and not background_snapshots:
-            store._snapshot()  # (in the background, the first batch staged forks one)
-        if background_snapshots:
+        store._follow = follower
+        if rec.report["entries_replayed"] >= snapshot_every and not store._background:
+            store._snapshot()  # (in the background: ``snapshot_if_behind``, the follower)
+        if store._background:
             _freeze()
+        store._follow_if_due()
         return store
+
+    def _follow_if_due(self) -> None:
+        # The follower is started once the log is ``snapshot_every // 10`` records past
+        # the newest snapshot (at once after a recovery that replayed as many): a store
+        # that never gets that far (most tests) never needs one.
+        behind = self._staged_seq - self._snapshot_seq
+        if self._follow and self._follower is None and behind >= _tail_worth(self):
+            self.start_follower()
+
+    def start_follower(self) -> None:
+        """Start the follower process that writes this store's snapshots (``follower``
+        mode; ``stage`` starts it when due); it also snapshots a long tail, once caught up."""
+        if self._follow and self._follower is None:
+            # (imported here: ``python -m adapters.store.follower`` must find it unloaded)
+            from adapters.store.follower import SnapshotFollower
+
+            self._follower = SnapshotFollower(
+                self.data_dir,
+                self.router.config,
+                snapshot_every=self.snapshot_every,
+                fsync=self._fsync,
+            )
+
+    def snapshot_if_behind(self) -> bool:
+        """In background mode, fork a snapshot of the state just recovered if the log's
+        tail past the newest snapshot is ``snapshot_every // 10`` records or more.
+
+        Without it the next restart replays that tail again (and the one after, until
+        ingest reaches the next fork): a kill -9 soon after a restart pays twice. The
+        state is durable up to ``last_seq``, so the child renames its file into place
+        itself. Call it from the thread that drives the store (the event loop's), not
+        while other threads may hold locks the child would need; True if it forked.
+        """
+        behind = self.last_seq - self._snapshot_seq
+        if (
+            not self._background
+            or self._follow
+            or self._child is not None
+            or self._staged_seq != self.last_seq  # only a state the log already holds
+            or behind < _tail_worth(self)
+        ):
+            return False
+        self._fork(durable=True)
+        return True
+
+    def _fork(self, *, durable: bool = False) -> None:
+        """Fork a child that writes a snapshot of the router as staged (``_staged_seq``)."""
+        try:
+            started = time.perf_counter()
+            self._child = BackgroundSnapshot(
+                self.data_dir, self._staged_seq, self.router, fsync=self._fsync, durable=durable
+            )
+            _freeze()
+            log.info(
+                "store: snapshot at record %d forked in %.1f ms",
+                self._staged_seq,
+                (time.perf_counter() - started) * 1000,
+            )
+        except OSError as exc:
+            log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
+        # Counted from this fork, whatever becomes of it: snapshots stay
+        # snapshot_every apart (the tail to replay is bounded by it), and a
+        # failing disk is not retried at every batch.
+        self._snapshot_seq = self._staged_seq
 
     @property
     def last_seq(self) -> int:
@@ -288,29 +367,20 @@ class EmbeddedStore:
         for i, owner in enumerate(staged.owners):
             if owner is not None:
                 owner.seq = staged.first_seq + i
-        if (
-            self._background
-            and self._child is None
-            and self._staged_seq - self._snapshot_seq >= self.snapshot_every
-        ):
-            # The router now is exactly the log up to ``_staged_seq``: fork its image.
-            try:
-                started = time.perf_counter()
-                self._child = BackgroundSnapshot(
-                    self.data_dir, self._staged_seq, self.router, fsync=self._fsync
-                )
+        if self._follow:
+            if self._follower is None:
+                self._follow_if_due()
+            if self._staged_seq - self._frozen_seq >= self.snapshot_every:
+                # No fork: the follower snapshots. Only move what was created since the
+                # last time out of the collector's view, as after a fork (``_freeze``).
                 _freeze()
-                log.info(
-                    "store: snapshot at record %d forked in %.1f ms",
-                    self._staged_seq,
-                    (time.perf_counter() - started) * 1000,
-                )
-            except OSError as exc:
-                log.warning("store: cannot fork a snapshot at record %d: %s", self._staged_seq, exc)
-            # Counted from this fork, whatever becomes of it: snapshots stay
-            # snapshot_every apart (the tail to replay is bounded by it), and a
-            # failing disk is not retried at every batch.
-            self._snapshot_seq = self._staged_seq
+                self._frozen_seq = self._staged_seq
+            return
+        if self._staged_seq - self._snapshot_seq < self.snapshot_every or not self._background:
+            return
+        if self._child is None:
+            # The router now is exactly the log up to ``_staged_seq``: fork its image.
+            self._fork()
 
     def _reap(self, *, block: bool = False) -> None:
         """Put the child's snapshot in place once it is written and the log covers it.
@@ -421,6 +491,9 @@ class EmbeddedStore:
         """Close the log and release the directory (every append is already durable)."""
         if self._lock_fd is None:
             return
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
         if self._child is not None:
             if self._child.seq <= self.last_seq:
                 self._reap(block=True)
@@ -444,6 +517,16 @@ class EmbeddedStore:
         self.close()
 
 
+def _tail_worth(store: EmbeddedStore) -> int:
+    """A recovered tail at least this long is worth a snapshot right away."""
+    return max(1, store.snapshot_every // 10)
+
+
+# Full collections only after this many young (generation 1) ones (CPython's default
+# is 10): with the state frozen every ``snapshot_every`` records, none falls between.
+FULL_COLLECTION_AFTER = 1_000
+
+
 def _freeze() -> None:
     """Move every object alive now out of the garbage collector's view (``gc.freeze``).
 
@@ -451,10 +534,22 @@ def _freeze() -> None:
     passes walk all of it: at 300k events one took 0.6 s of the loop's thread.
     Frozen objects are still freed by reference counting when the router drops
     them (a purge); only reference cycles among them would outlive it, and the
-    routing state forms none. Done after recovery and after each snapshot fork
-    (which also keeps the child's copy-on-write pages shared: the collector
-    no longer writes to them).
+    routing state forms none. Done after recovery and every ``snapshot_every``
+    records (after each snapshot fork, which also keeps the child's
+    copy-on-write pages shared: the collector no longer writes to them).
+
+    What was created since the last freeze is still walked by each full pass:
+    with CPython's default thresholds one came every few seconds under load and
+    took 16-78 ms at 150k events. Full passes are therefore put off to every
+    ``FULL_COLLECTION_AFTER`` young collections (millions of allocations, far
+    more than ``snapshot_every`` records make), and the young generations are
+    collected just before each freeze, so that the cycles that already died
+    young (request objects) are not frozen with the state.
     """
+    young, middle, full = gc.get_threshold()
+    if full < FULL_COLLECTION_AFTER:
+        gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
+    gc.collect(1)
     gc.freeze()
 
 

@@ -33,12 +33,17 @@ from router.errors import BadInput
 from router.records import record_to_dict
 from router.step import REFUSED, Step, collector_paused, replay_entry
 
-__all__ = ["RECENT_COMMANDS", "Recovered", "recover"]
+__all__ = ["RECENT_COMMANDS", "Recovered", "recover", "replay_verified"]
 
 log = logging.getLogger("linje.store")
 
 # Commands kept in memory for resuming command streams without reading the log.
 RECENT_COMMANDS = 65_536
+# Event types decoded with their value checks on replay: the trusted decode of a
+# ``contact.registered`` leaves its multiple-choice answers as msgpack's lists, and
+# ``Router.apply`` (``router.forms``) refuses answers that are not tuples, so a log
+# holding one could not be recovered (the checked decode turns them into tuples).
+DECODED_CHECKED = frozenset({"contact.registered"})
 
 
 @dataclass(slots=True)
@@ -53,6 +58,13 @@ class Recovered:
     recent_complete: bool = False
 
 
+def _same_encoded(raw: dict[str, Any], cmds: list[Any], recs: list[Any]) -> bool:
+    """True if the replayed dicts encode as the logged ones do: a tuple nested in a
+    dict (a registration's multiple-choice answers) was logged as a list."""
+    pack = msgpack.packb
+    return bool(pack(cmds) == pack(raw["commands"]) and pack(recs) == pack(raw["records"]))
+
+
 def _difference(seq: int, raw: dict[str, Any], cmds: list[Any], recs: list[Any]) -> str:
     what = "commands" if msgpack.packb(cmds) != msgpack.packb(raw["commands"]) else "records"
     got, logged = (cmds, raw["commands"]) if what == "commands" else (recs, raw["records"])
@@ -62,6 +74,48 @@ def _difference(seq: int, raw: dict[str, Any], cmds: list[Any], recs: list[Any])
     return f"record {seq}: {len(got)} {what} replayed, {len(logged)} logged"
 
 
+def replay_verified(router: Router, seq: int, raw: dict[str, Any], on_divergence: str) -> str:
+    """Replay one decoded entry through ``router`` and compare it with what was logged.
+
+    Returns "ok", "diverged" (its commands or records differ, accepted) or
+    "refused" (its event was refused, accepted: nothing was applied); with
+    ``on_divergence="raise"`` either difference raises ``ReplayDiverged``.
+    """
+    # Every logged event was validated before it was logged, and the scan checked
+    # each record's CRC: decode it without re-running the value checks, except the
+    # types whose trusted decode does not rebuild what ``apply`` checks again.
+    event = raw.get("event")
+    trusted = not (isinstance(event, dict) and event.get("type") in DECODED_CHECKED)
+    try:
+        step = replay_entry(router, raw, trusted=trusted)
+    except BadInput as err:  # the logged event no longer decodes
+        step = Step(REFUSED, error=err)
+    if raw["k"] == "event" and not step.accepted:
+        why = step.error.detail if step.error is not None else "its event_id is a duplicate"
+        if on_divergence != "accept":
+            raise ReplayDiverged(
+                f"record {seq}: the logged event was refused on replay: {why}"
+            ) from step.error
+        return "refused"
+    # The logged dicts went through msgpack, which keeps str, int, float, bool
+    # and None and turns tuples into lists, as the *_to_dict functions do, so
+    # the replayed dicts are compared with the decoded ones as they are, with no
+    # re-encoding (equality does not tell 1 from 1.0 or True; no change to the
+    # routing code turns one into another without changing other values too); only
+    # if they differ are both encoded (tuples nested in a dict were logged as lists).
+    cmd_dicts = [command_to_dict(c) for c in step.commands]
+    rec_dicts = [record_to_dict(r) for r in step.records]
+    if (cmd_dicts != raw["commands"] or rec_dicts != raw["records"]) and not _same_encoded(
+        raw, cmd_dicts, rec_dicts
+    ):
+        why = _difference(seq, raw, cmd_dicts, rec_dicts)
+        if on_divergence != "accept":
+            raise ReplayDiverged(f"{why} (code or configuration changed under the log?)")
+        log.warning("store: replay diverged at %s", why)
+        return "diverged"
+    return "ok"
+
+
 def _replay(
     router: Router, scan: LogScan, recent: deque[dict[str, Any]], on_divergence: str
 ) -> tuple[int, int]:
@@ -69,32 +123,11 @@ def _replay(
     replayed = diverged = 0
     for seq, payload in scan:
         raw = decode_payload(seq, payload, scan.last_segment)
-        try:
-            # Every logged event was validated before it was logged, and the scan
-            # checked each record's CRC: decode it without re-running the value checks.
-            step = replay_entry(router, raw, trusted=True)
-        except BadInput as err:  # the logged event no longer decodes
-            step = Step(REFUSED, error=err)
-        if raw["k"] == "event" and not step.accepted:
-            why = step.error.detail if step.error is not None else "its event_id is a duplicate"
-            if on_divergence != "accept":
-                raise ReplayDiverged(
-                    f"record {seq}: the logged event was refused on replay: {why}"
-                ) from step.error
+        outcome = replay_verified(router, seq, raw, on_divergence)
+        if outcome == "refused":
             diverged += 1
             continue
-        # The logged dicts went through msgpack, which keeps str, int, float, bool
-        # and None and turns tuples into lists, as the *_to_dict functions do, so
-        # the replayed dicts are compared with the decoded ones as they are, with no
-        # re-encoding (equality does not tell 1 from 1.0 or True; no change to the
-        # routing code turns one into another without changing other values too).
-        cmd_dicts = [command_to_dict(c) for c in step.commands]
-        rec_dicts = [record_to_dict(r) for r in step.records]
-        if cmd_dicts != raw["commands"] or rec_dicts != raw["records"]:
-            why = _difference(seq, raw, cmd_dicts, rec_dicts)
-            if on_divergence != "accept":
-                raise ReplayDiverged(f"{why} (code or configuration changed under the log?)")
-            log.warning("store: replay diverged at %s", why)
+        if outcome == "diverged":
             diverged += 1
         recent.extend(raw["commands"])
         replayed += 1

@@ -126,10 +126,28 @@ def _write_file(path: Path, data: bytes, *, fsync: bool) -> None:
 def _prepare(data_dir: Path, seq: int) -> tuple[Path, Path]:
     sdir = snapshot_dir(data_dir)
     make_dir(sdir)
-    for stale in sdir.glob(".*.snap.tmp"):
-        stale.unlink(missing_ok=True)  # left by a crash mid-write
+    for stale in sdir.glob(".*.snap*.tmp"):
+        if not _writing(stale):
+            stale.unlink(missing_ok=True)  # left by a crash mid-write
     final = sdir / f"{seq:020d}.snap"
-    return sdir / f".{final.name}.tmp", final
+    # Named by process: a follower left by a killed service never writes into the file
+    # of its successor's follower.
+    return sdir / f".{final.name}.{os.getpid()}.tmp", final
+
+
+def _writing(tmp: Path) -> bool:
+    """True if another live process is writing ``tmp`` (``.<name>.<pid>.tmp``): a
+    follower left by a killed service may still be finishing its snapshot."""
+    pid = tmp.name.rsplit(".", 2)[-2]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _commit(tmp: Path, final: Path, *, fsync: bool) -> Path:
@@ -165,9 +183,15 @@ class BackgroundSnapshot:
     snapshot never covers records the log does not hold.
     """
 
-    def __init__(self, data_dir: Path, seq: int, router: Router, *, fsync: bool) -> None:
+    def __init__(
+        self, data_dir: Path, seq: int, router: Router, *, fsync: bool, durable: bool = False
+    ) -> None:
         self.seq = seq
         self.fsync = fsync
+        # ``durable``: the log already holds every record up to ``seq`` (a state just
+        # recovered), so the child renames its own file into place once written: it
+        # is there even if the parent is killed before it reaps the child.
+        self.durable = durable
         self.tmp, self.final = _prepare(data_dir, seq)
         code_fingerprint()  # read the sources once here, not in every child
         pid = os.fork()
@@ -177,6 +201,8 @@ class BackgroundSnapshot:
                 gc.disable()  # a collection would touch (and copy) every page
                 os.closerange(3, _MAX_FD)
                 _write_file(self.tmp, _encode(seq, router), fsync=fsync)
+                if durable:
+                    _commit(self.tmp, self.final, fsync=fsync)
                 status = 0
             except BaseException as exc:
                 with contextlib.suppress(BaseException):
@@ -201,6 +227,9 @@ class BackgroundSnapshot:
         return True
 
     def commit(self) -> Path:
+        """Put the written file in place (a ``durable`` child already did)."""
+        if self.durable:
+            return self.final
         return _commit(self.tmp, self.final, fsync=self.fsync)
 
     def abandon(self) -> None:
@@ -208,7 +237,8 @@ class BackgroundSnapshot:
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self.poll(block=True)
-        self.tmp.unlink(missing_ok=True)
+        if not self.durable:  # (a durable one covers only logged records: it may stay)
+            self.tmp.unlink(missing_ok=True)
 
 
 _MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536
