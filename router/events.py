@@ -260,6 +260,7 @@ class ContactRegistered(Event):
     """An answered contact's answers by option code (router.forms); ``by``: the agent's token."""
 
     type: ClassVar[str] = "contact.registered"
+    _trusted_decode: ClassVar[bool] = False  # __post_init__ rebuilds the answers
     _ids: ClassVar[tuple[str, ...]] = ("contact_id", "by")
     _words: ClassVar[tuple[str, ...]] = ("form",)
     contact_id: str

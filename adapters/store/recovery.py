@@ -39,11 +39,6 @@ log = logging.getLogger("linje.store")
 
 # Commands kept in memory for resuming command streams without reading the log.
 RECENT_COMMANDS = 65_536
-# Event types decoded with their value checks on replay: the trusted decode of a
-# ``contact.registered`` leaves its multiple-choice answers as msgpack's lists, and
-# ``Router.apply`` (``router.forms``) refuses answers that are not tuples, so a log
-# holding one could not be recovered (the checked decode turns them into tuples).
-DECODED_CHECKED = frozenset({"contact.registered"})
 
 
 @dataclass(slots=True)
@@ -82,12 +77,10 @@ def replay_verified(router: Router, seq: int, raw: dict[str, Any], on_divergence
     ``on_divergence="raise"`` either difference raises ``ReplayDiverged``.
     """
     # Every logged event was validated before it was logged, and the scan checked
-    # each record's CRC: decode it without re-running the value checks, except the
-    # types whose trusted decode does not rebuild what ``apply`` checks again.
-    event = raw.get("event")
-    trusted = not (isinstance(event, dict) and event.get("type") in DECODED_CHECKED)
+    # each record's CRC: decode it without re-running the value checks (a type whose
+    # checks also rebuild a value, ``contact.registered``, is decoded with them).
     try:
-        step = replay_entry(router, raw, trusted=trusted)
+        step = replay_entry(router, raw, trusted=True)
     except BadInput as err:  # the logged event no longer decodes
         step = Step(REFUSED, error=err)
     if raw["k"] == "event" and not step.accepted:

@@ -89,9 +89,11 @@ def main(argv: list[str]) -> int:
                 serve(data, start, snapshot_every, int(parts[1]))
             finally:
                 os._exit(0)
-        print(f"pid {pid}", flush=True)
+        sys.stdout.write(f"pid {pid}\n")  # one write per line (see store_crash_writer)
+        sys.stdout.flush()
         _, status = os.waitpid(pid, 0)
-        print(f"exit {status}", flush=True)
+        sys.stdout.write(f"exit {status}\n")
+        sys.stdout.flush()
     return 0
 
 

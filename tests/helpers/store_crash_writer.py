@@ -79,9 +79,14 @@ def main(argv: list[str]) -> int:
                 write(data_dir, config, ops, seed, snapshot_every)
             finally:
                 os._exit(0)
-        print(f"pid {pid}", flush=True)
+        # One write per line: the writer shares this pipe, and print() writes the text
+        # and its newline apart when stdout is unbuffered, so the writer's first line
+        # could land between them.
+        sys.stdout.write(f"pid {pid}\n")
+        sys.stdout.flush()
         _, status = os.waitpid(pid, 0)
-        print(f"exit {status}", flush=True)
+        sys.stdout.write(f"exit {status}\n")
+        sys.stdout.flush()
     return 0
 
 
