@@ -21,6 +21,7 @@ since compiled classes take a single base.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -54,7 +55,7 @@ def expired(order: deque[tuple[float, str]], horizon: float) -> Sequence[str]:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class RouterBase:
+class RouterBase(metaclass=ABCMeta):
     """State shared by the parts of ``Router``; see the module docstring."""
 
     def __init__(self, config: HelplineConfig) -> None:
@@ -175,44 +176,44 @@ class RouterBase:
         return a
 
     # Implemented by the parts further down the chain (router._contacts ... router._members);
-    # declared here so that every part may call them. Router overrides every one
-    # (tests/test_core_chain.py), so none of these bodies is ever reached.
+    # declared abstract here so that every part may call them: mypy refuses to build a
+    # Router that lacks one, and tests/test_core_chain.py checks each is defined.
 
-    def _refresh(self, a: Agent, ch: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _refresh(self, a: Agent, ch: str) -> None: ...
 
-    def _unring(self, c: Contact, agent_id: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _unring(self, c: Contact, agent_id: str) -> None: ...
 
-    def _after_unring(self, c: Contact) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _after_unring(self, c: Contact) -> None: ...
 
-    def _census(self, q: QueueState) -> tuple[int, int, int]:
-        raise NotImplementedError
+    @abstractmethod
+    def _census(self, q: QueueState) -> tuple[int, int, int]: ...
 
-    def _census_now(self, q: QueueState) -> tuple[int, int]:
-        raise NotImplementedError
+    @abstractmethod
+    def _census_now(self, q: QueueState) -> tuple[int, int]: ...
 
-    def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]:
-        raise NotImplementedError
+    @abstractmethod
+    def _eligible(self, q: QueueState) -> tuple[frozenset[str], str, bool]: ...
 
-    def _set_away(self, a: Agent, reason: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _set_away(self, a: Agent, reason: str) -> None: ...
 
-    def _refresh_segment(self, q: QueueState) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _refresh_segment(self, q: QueueState) -> None: ...
 
-    def _offer(self, c: Contact, targets: list[AgentChannel]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _offer(self, c: Contact, targets: list[AgentChannel]) -> None: ...
 
-    def _transition(self, c: Contact, trigger: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _transition(self, c: Contact, trigger: str) -> None: ...
 
-    def _set_retry(self, c: Contact) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _set_retry(self, c: Contact) -> None: ...
 
-    def _check_gaps(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _check_gaps(self) -> None: ...
 
     # Observed routing and queue membership (router._observe, router._members).
     _observe: frozenset[str]
@@ -221,41 +222,41 @@ class RouterBase:
     _reconcile_wait_s: dict[str, float]
     _roster_due: set[str]
 
-    def _answer_trigger(self, c: Contact, late: bool) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def _answer_trigger(self, c: Contact, late: bool) -> str: ...
 
-    def _observed_answer(self, c: Contact, a: Agent, chs: AgentChannel) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _observed_answer(self, c: Contact, a: Agent, chs: AgentChannel) -> bool: ...
 
-    def _forget_rings(self, c: Contact) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _forget_rings(self, c: Contact) -> None: ...
 
-    def _leave_queue(self, c: Contact) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _leave_queue(self, c: Contact) -> None: ...
 
-    def _finish(self, c: Contact, trigger: str, ended_at: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _finish(self, c: Contact, trigger: str, ended_at: float) -> None: ...
 
-    def _team_logged(self, q: QueueState, team: str) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def _team_logged(self, q: QueueState, team: str) -> int: ...
 
-    def _team_counts(self, q: QueueState, team: str) -> tuple[int, int]:
-        raise NotImplementedError
+    @abstractmethod
+    def _team_counts(self, q: QueueState, team: str) -> tuple[int, int]: ...
 
-    def _may_take(self, q: QueueState, agent_id: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def _may_take(self, q: QueueState, agent_id: str) -> bool: ...
 
-    def _member_logged(self, a: Agent, ch: str, delta: int) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _member_logged(self, a: Agent, ch: str, delta: int) -> None: ...
 
-    def _member_occupied(self, chs: AgentChannel, delta: int) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _member_occupied(self, chs: AgentChannel, delta: int) -> None: ...
 
-    def _send_rosters(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _send_rosters(self) -> None: ...
 
-    def _update_eligible(self, q: QueueState) -> tuple[str, ...]:
-        raise NotImplementedError
+    @abstractmethod
+    def _update_eligible(self, q: QueueState) -> tuple[str, ...]: ...
 
-    def _on_answered(self, ev: ContactAnswered) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _on_answered(self, ev: ContactAnswered) -> None: ...

@@ -1,9 +1,8 @@
 """The parts of ``Router`` form one chain, and every call the base declares is implemented.
 
-``router._base.RouterBase`` declares the methods one part calls on another further down
-the chain, with a body that only raises ``NotImplementedError``; this walks the base's
-source for those declarations and checks that a part of ``Router`` defines each, so no
-declared body can ever run.
+``router._base.RouterBase`` declares abstract the methods one part calls on another
+further down the chain; this walks the base's source for those declarations and checks
+that a part of ``Router`` defines each.
 """
 
 from __future__ import annotations
@@ -20,14 +19,10 @@ def _declared() -> list[str]:
     (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "RouterBase"]
     names = []
     for node in cls.body:
-        if isinstance(node, ast.FunctionDef) and len(node.body) == 1:
-            stmt = node.body[0]
-            if (
-                isinstance(stmt, ast.Raise)
-                and isinstance(stmt.exc, ast.Name)
-                and stmt.exc.id == "NotImplementedError"
-            ):
-                names.append(node.name)
+        if isinstance(node, ast.FunctionDef) and any(
+            isinstance(d, ast.Name) and d.id == "abstractmethod" for d in node.decorator_list
+        ):
+            names.append(node.name)
     return names
 
 
