@@ -73,7 +73,8 @@ def positional_constructor(cls: type) -> Any:
 
 def to_dict_function(cls: type, tag: str, value: str) -> Callable[[Any], dict[str, Any]]:
     """``cls``'s instances as their plain wire dict, compiled once: ``{tag: value}`` then
-    every field in order, tuple-typed fields as lists (what msgpack and JSON keep).
+    every field in order, tuple-typed fields as lists, and a dict field's tuple values
+    as lists (what msgpack and JSON keep).
 
     The same dict the field-by-field loop made, without a type test per field.
     """
@@ -83,6 +84,8 @@ def to_dict_function(cls: type, tag: str, value: str) -> Callable[[Any], dict[st
         expr = f"o.{f.name}"
         if typ.startswith("tuple"):
             expr = f"list({expr})"
+        elif typ.startswith("dict"):  # a tuple one level down too (a registration's answers)
+            expr = f"{{k: list(v) if v.__class__ is tuple else v for k, v in {expr}.items()}}"
         items.append(f"{f.name!r}: {expr}")
     src = "def to_dict(o):\n    return {" + ", ".join(items) + "}\n"
     env: dict[str, Any] = {}
@@ -133,19 +136,13 @@ def _trusted_decoder(cls: type, wire: tuple[tuple[str, str], ...]) -> Any:
     return env["decode"]
 
 
-_DECODERS: dict[type, Any] = {}
-
-
 def from_fields_unchecked(
     cls: type, wire: tuple[tuple[str, str], ...], data: dict[str, Any]
 ) -> Any:
     """``cls`` from a wire dict (``wire``: (field, wire name) of every field; lists become
     tuples) without validation, or None if a field is unknown or missing (a checked path
     then names it)."""
-    decode = _DECODERS.get(cls)
-    if decode is None:
-        decode = _DECODERS[cls] = _trusted_decoder(cls, wire)
-    return decode(data)
+    return _cached("trusted", cls, lambda c: _trusted_decoder(c, wire))(data)
 
 
 def _digest(cls: type) -> Any:

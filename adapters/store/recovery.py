@@ -53,13 +53,6 @@ class Recovered:
     recent_complete: bool = False
 
 
-def _same_encoded(raw: dict[str, Any], cmds: list[Any], recs: list[Any]) -> bool:
-    """True if the replayed dicts encode as the logged ones do: a tuple nested in a
-    dict (a registration's multiple-choice answers) was logged as a list."""
-    pack = msgpack.packb
-    return bool(pack(cmds) == pack(raw["commands"]) and pack(recs) == pack(raw["records"]))
-
-
 def _difference(seq: int, raw: dict[str, Any], cmds: list[Any], recs: list[Any]) -> str:
     what = "commands" if msgpack.packb(cmds) != msgpack.packb(raw["commands"]) else "records"
     got, logged = (cmds, raw["commands"]) if what == "commands" else (recs, raw["records"])
@@ -94,13 +87,10 @@ def replay_verified(router: Router, seq: int, raw: dict[str, Any], on_divergence
     # and None and turns tuples into lists, as the *_to_dict functions do, so
     # the replayed dicts are compared with the decoded ones as they are, with no
     # re-encoding (equality does not tell 1 from 1.0 or True; no change to the
-    # routing code turns one into another without changing other values too); only
-    # if they differ are both encoded (tuples nested in a dict were logged as lists).
+    # routing code turns one into another without changing other values too).
     cmd_dicts = [command_to_dict(c) for c in step.commands]
     rec_dicts = [record_to_dict(r) for r in step.records]
-    if (cmd_dicts != raw["commands"] or rec_dicts != raw["records"]) and not _same_encoded(
-        raw, cmd_dicts, rec_dicts
-    ):
+    if cmd_dicts != raw["commands"] or rec_dicts != raw["records"]:
         why = _difference(seq, raw, cmd_dicts, rec_dicts)
         if on_divergence != "accept":
             raise ReplayDiverged(f"{why} (code or configuration changed under the log?)")
