@@ -124,7 +124,7 @@ class AgentsMixin(DispatchMixin):
                     idle_since=now,
                     state=ChannelState.LOGGED_OUT,
                 )
-                self._on[ch][a.id] = a
+                self._went_on(a, ch)
                 key = (a.team, ch)
                 self._logged[key] = self._logged.get(key, 0) + 1
                 self._member_logged(a, ch, 1)
@@ -141,7 +141,7 @@ class AgentsMixin(DispatchMixin):
         if chs.takes:
             del self._ready[ch][chs.team][a.id]
             self._n_ready[ch] -= 1
-        del self._on[ch][a.id]
+        self._went_off(a, ch)
         self._logged[(a.team, ch)] -= 1
         self._logins_changed(ch)
         self._timers.cancel(TimerKind.WRAP, (a.id, ch))

@@ -20,6 +20,7 @@ since compiled classes take a single base.
 
 from __future__ import annotations
 
+import bisect
 import math
 from abc import ABCMeta, abstractmethod
 from collections import deque
@@ -88,6 +89,10 @@ class RouterBase(metaclass=ABCMeta):
         }
         # channel -> agents logged in on it (names for gap alerts)
         self._on: dict[str, dict[str, Agent]] = {ch: {} for ch in config.channels}
+        # (team, channel) -> the sorted ids of its agents in ``_on``: built the first
+        # time a roster or a gap alert asks, then kept in order where ``_on`` changes
+        # (``_went_on``, ``_went_off``), so neither sorts every agent again
+        self._names: dict[tuple[str, str], list[str]] = {}
         # Indexes kept where an agent's channel changes (``_agents._refresh``):
         # (team, channel) -> agents logged in / of them occupied, and
         # channel -> team -> agents that can be offered a contact now.
@@ -161,6 +166,30 @@ class RouterBase(metaclass=ABCMeta):
     def _record(self, record: Record) -> None:
         self._records.append(record)
         self.today.add(record)
+
+    # ------------------------------------------------- who is logged in
+    def _went_on(self, a: Agent, ch: str) -> None:
+        self._on[ch][a.id] = a
+        names = self._names.get((a.team, ch))
+        if names is not None:
+            bisect.insort(names, a.id)
+
+    def _went_off(self, a: Agent, ch: str) -> None:
+        del self._on[ch][a.id]
+        names = self._names.get((a.team, ch))
+        if names is not None:
+            del names[bisect.bisect_left(names, a.id)]
+
+    def _names_of(self, team: str, ch: str) -> list[str]:
+        """The sorted ids of ``team``'s agents logged in on ``ch`` (the kept list itself:
+        callers copy it before handing it out)."""
+        key = (team, ch)
+        names = self._names.get(key)
+        if names is None:
+            names = self._names[key] = sorted(
+                aid for aid, a in self._on[ch].items() if a.team == team
+            )
+        return names
 
     # ------------------------------------------------------------ look-ups
     def _contact(self, contact_id: str) -> Contact:

@@ -140,7 +140,7 @@ class HandoverMixin(EscalationsMixin):
             alert.details = {**alert.details, "logged_in": sides}
 
     def _logged_names(self, team: str, ch: str) -> list[str]:
-        return sorted(a.id for a in self._on[ch].values() if a.team == team)
+        return list(self._names_of(team, ch))
 
     # -------------------------------------------------------- teams, alerts
     def _check_absent(self, ev: TeamAbsent) -> None:

@@ -138,13 +138,13 @@ class MembersMixin(RegistrationsMixin):
     def _roster_of(self, q: QueueState) -> tuple[str, ...]:
         teams = q.teams if q.teams is not None else self._update_eligible(q)
         members = self._members.get(q.name)
-        return tuple(
-            sorted(
-                aid
-                for aid, a in self._on[q.channel].items()
-                if a.team in teams and (members is None or aid in members)
-            )
-        )
+        if len(teams) == 1:
+            ids = self._names_of(teams[0], q.channel)
+        else:  # sorted runs, one per team: the sort merges them
+            ids = sorted([aid for t in teams for aid in self._names_of(t, q.channel)])
+        if members is None:
+            return tuple(ids)
+        return tuple(aid for aid in ids if aid in members)
 
     def _send_rosters(self) -> None:
         """``set_members`` for every queue whose roster changed since it was last sent."""
