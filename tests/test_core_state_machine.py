@@ -316,6 +316,14 @@ class RouterMachine(RuleBasedStateMachine):
         assert {k: v for k, v in occ.items() if v} == {k: v for k, v in r._occ.items() if v}
         assert ready == {ch: {aid for t in r._ready[ch].values() for aid in t} for ch in ready}
         assert {ch: len(ids) for ch, ids in ready.items()} == r._n_ready
+        # The sorted names kept per (team, channel), once asked for, equal a fresh sort.
+        names: dict[tuple[str, str], list[str]] = {}
+        for a in r._agents.values():
+            for ch in a.channels:
+                names.setdefault((a.team, ch), []).append(a.id)
+        for key in names:
+            r._names_of(*key)  # builds the kept list the first time, so later steps keep it
+        assert {k: sorted(v) for k, v in names.items()} == {k: v for k, v in r._names.items() if v}
         # Per queue with a member list: its members' counts.
         qlogged: dict[tuple[str, str], int] = {}
         qocc: dict[tuple[str, str], int] = {}
