@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import ipaddress
 import os
 import signal
@@ -112,6 +113,9 @@ def _parse_start(raw: str) -> float:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # No cycle collections while start-up imports and recovers (the app resumes them,
+    # the heap frozen, once every helpline is open: adapters.http.app._collector_on).
+    gc.disable()
     from aiohttp import web
 
     from adapters.config_file import load_config

@@ -7,23 +7,8 @@ deduplicated atomically (``scripts.APPEND``); every node folds it into the same
 time and records outputs, every such write fenced by its token
 (``scripts``). ``engine.RedisEngine`` is the service's engine on one node,
 ``node.RedisNode`` the process: its connection, leases and engines.
+
+Nothing is imported here: ``linje serve`` on the embedded store imports
+``adapters.cluster.cli`` for its options and never loads redis-py (about a
+fifth of a second of the service's start); import the modules themselves.
 """
-
-from adapters.cluster.engine import RedisEngine
-from adapters.cluster.keys import HelplineKeys, NodeKeys
-from adapters.cluster.log import Durability, EpochChanged, Fenced, HelplineLog, NotDurable
-from adapters.cluster.node import RedisNode, RedisOptions, check_store_url
-
-__all__ = [
-    "Durability",
-    "EpochChanged",
-    "Fenced",
-    "HelplineKeys",
-    "HelplineLog",
-    "NodeKeys",
-    "NotDurable",
-    "RedisEngine",
-    "RedisNode",
-    "RedisOptions",
-    "check_store_url",
-]

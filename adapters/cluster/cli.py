@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from adapters.cluster.keys import DEFAULT_LEASE_TTL_S, DEFAULT_PREFIX
-from adapters.cluster.log import Durability
-from adapters.cluster.node import RedisNode, RedisOptions
 from router.errors import ConfigError
+
+if TYPE_CHECKING:  # redis-py is imported only for a Redis --store (node_from_args)
+    from adapters.cluster.log import Durability
+    from adapters.cluster.node import RedisNode
 
 __all__ = ["add_store_arguments", "node_from_args"]
 
@@ -47,6 +50,8 @@ def add_store_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _durability(args: argparse.Namespace) -> Durability:
+    from adapters.cluster.log import Durability
+
     local = replicas = 0
     if args.redis_waitaof:
         try:
@@ -75,6 +80,8 @@ def node_from_args(args: argparse.Namespace) -> RedisNode | None:
         return None
     if getattr(args, "demo", False):
         raise ConfigError("--demo runs on the embedded store; drop --store")
+    from adapters.cluster.node import RedisNode, RedisOptions
+
     key = os.environ.get(SNAPSHOT_KEY_ENV)
     if key is not None and len(key) < 16:
         raise ConfigError(f"{SNAPSHOT_KEY_ENV} must be at least 16 characters")

@@ -128,7 +128,7 @@ class EmbeddedStore:
         # Follower mode: a process of its own writes the snapshots (``start_follower``).
         self._follow = False
         self._follower: SnapshotFollower | None = None
-        self._frozen_seq = writer.last_seq  # (follower mode: the last ``_freeze``)
+        self._frozen_seq = writer.last_seq  # (follower mode: the last ``freeze_heap``)
 
     # ------------------------------------------------------------- opening
     @classmethod
@@ -197,7 +197,7 @@ class EmbeddedStore:
         if rec.report["entries_replayed"] >= snapshot_every and not store._background:
             store._snapshot()  # (in the background: ``snapshot_if_behind``, the follower)
         if store._background:
-            _freeze()
+            freeze_heap()
         store._follow_if_due()
         return store
 
@@ -252,7 +252,7 @@ class EmbeddedStore:
             self._child = BackgroundSnapshot(
                 self.data_dir, self._staged_seq, self.router, fsync=self._fsync, durable=durable
             )
-            _freeze()
+            freeze_heap()
             log.info(
                 "store: snapshot at record %d forked in %.1f ms",
                 self._staged_seq,
@@ -372,8 +372,8 @@ class EmbeddedStore:
                 self._follow_if_due()
             if self._staged_seq - self._frozen_seq >= self.snapshot_every:
                 # No fork: the follower snapshots. Only move what was created since the
-                # last time out of the collector's view, as after a fork (``_freeze``).
-                _freeze()
+                # last time out of the collector's view, as after a fork (``freeze_heap``).
+                freeze_heap()
                 self._frozen_seq = self._staged_seq
             return
         if self._staged_seq - self._snapshot_seq < self.snapshot_every or not self._background:
@@ -527,7 +527,7 @@ def _tail_worth(store: EmbeddedStore) -> int:
 FULL_COLLECTION_AFTER = 1_000
 
 
-def _freeze() -> None:
+def freeze_heap() -> None:
     """Move every object alive now out of the garbage collector's view (``gc.freeze``).
 
     The router's state only grows between purges, and the collector's full
