@@ -86,3 +86,21 @@ async def test_a_service_started_with_the_collector_on_leaves_it_alone(
             break
         await asyncio.sleep(0.01)
     assert ((await client.get("/readyz")).status, gc.isenabled()) == (200, True)
+
+
+async def test_a_helpline_that_does_not_open_does_not_keep_the_collector_paused(
+    monkeypatch: Any,
+) -> None:
+    from adapters.http import app as app_module
+
+    monkeypatch.setattr(app_module, "COLLECTOR_PAUSE_MAX_S", 0.05)
+    never = asyncio.get_running_loop().create_future()
+    waiting = asyncio.ensure_future(never)
+    gc.disable()
+    try:
+        await app_module._collector_on([waiting])
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        waiting.cancel()

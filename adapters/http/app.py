@@ -548,11 +548,16 @@ def build_app(
     return app
 
 
+# The collector stays paused at most this long (a helpline that waits for Redis, say).
+COLLECTOR_PAUSE_MAX_S = 30.0
+
+
 async def _collector_on(opening: list[asyncio.Task[None]]) -> None:
     """Once every helpline is open (or failed), freeze what start-up made and resume the
     cycle collector: its passes over the imports and the recovered state, one every few
-    thousand allocations, cost ``linje serve`` tens of milliseconds before ready."""
-    await asyncio.gather(*opening, return_exceptions=True)
+    thousand allocations, cost ``linje serve`` tens of milliseconds before ready. An
+    opening that takes longer than ``COLLECTOR_PAUSE_MAX_S`` does not keep it paused."""
+    await asyncio.wait(opening, timeout=COLLECTOR_PAUSE_MAX_S)
     freeze_heap()
     gc.enable()
 
