@@ -249,18 +249,21 @@ class ContactsMixin(OffersMixin):
         self._forget_rings(c)
         if self._waiting[c.channel].pop(cid, None) is not None:
             self._qwaiting[c.queue] -= 1
-        # Timers.cancel, inlined: the three timers a waiting contact may hold.
-        live = self._timers._live
-        live[RING].pop(cid, None)
-        live[RETRY].pop(cid, None)
-        live[LONG_WAIT].pop(cid, None)
+        # The three timers a waiting contact may hold. Through ``Timers.cancel``, which
+        # counts a lane's dead entries: popping ``_live`` directly left them uncounted,
+        # so a lane behind a long-waiting head was never swept and its dead entries
+        # were all dropped in one step once that head fired (0.1-0.5 s at 100k).
+        timers = self._timers
+        timers.cancel(RING, cid)
+        timers.cancel(RETRY, cid)
+        timers.cancel(LONG_WAIT, cid)
 
     def _finish(self, c: Contact, trigger: str, ended_at: float) -> None:
         self._transition(c, trigger)
         c.ended_at = ended_at
         self.ended_total += 1
         self._ended.append((self._clock, c.id))
-        self._timers._live[RECONCILE].pop(c.id, None)  # Timers.cancel, inlined
+        self._timers.cancel(RECONCILE, c.id)
         if c.long_wait_alert is not None:
             self._close_alert(c.long_wait_alert)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.config_file import load_config
+from router import Router
 from router._timers import Timers
+from router.events import ContactAbandoned, ContactArrived
 from router.tables import TimerKind
 
 
@@ -98,3 +103,36 @@ def test_a_lane_of_mostly_cancelled_timers_is_swept() -> None:
     assert t.next_deadline() == 300.0
     assert t.pop_due(300.0) == (300.0, TimerKind.LONG_WAIT, "c0")
     assert t.next_deadline() == 400.0
+
+
+def test_contacts_that_leave_behind_a_long_waiting_one_do_not_pile_up_in_its_lane() -> None:
+    # One caller waits on while 20,000 others arrive and hang up within a minute: every
+    # one of their long-wait timers is cancelled behind the first one's, which pins
+    # the lane's head. The cancelled entries are counted and swept as they come,
+    # instead of waiting to be dropped all at once when the first caller's timer fires.
+    config = load_config(Path(__file__).resolve().parent.parent / "config" / "vo-linjen.toml")
+    router = Router(config)
+    t0 = dt.datetime(2021, 11, 15, 9, 0, tzinfo=dt.UTC).timestamp()  # 10:00 in Oslo
+    router.advance(t0)
+
+    def arrive(i: int, at: float) -> None:
+        step = router.apply(ContactArrived(event_id=f"a{i}", at=at, source="carrier",
+                                           contact_id=f"c{i}", channel="phone", queue="phone"))  # fmt: skip
+        assert step.accepted
+
+    arrive(0, t0)
+    for i in range(1, 20_001):
+        at = t0 + i * 0.002
+        arrive(i, at)
+        step = router.apply(
+            ContactAbandoned(event_id=f"b{i}", at=at, source="carrier", contact_id=f"c{i}")
+        )
+        assert step.accepted
+    timers = router._timers
+    live = sorted(
+        (kind.name, str(key)) for kind, d in zip(TimerKind, timers._live, strict=True) for key in d
+    )
+    # Each queue's handover and grace timers, and c0's long wait and reconcile wait.
+    assert live == [("GRACE", "chat"), ("GRACE", "phone"), ("HANDOVER", "chat"),
+                    ("HANDOVER", "phone"), ("LONG_WAIT", "c0"), ("RECONCILE", "c0")]  # fmt: skip
+    assert timers.heap_size <= 2 * len(timers) + 4 * 64 + 256

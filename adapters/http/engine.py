@@ -45,6 +45,14 @@ log = logging.getLogger("linje.engine")
 # Batches staged but not yet durable: one being fsynced, the next waiting for the
 # writer thread. More would only split the newcomers into more, smaller fsyncs.
 MAX_IN_FLIGHT = 2
+# Timers due close together fire in one tick (one log entry, one write and fsync)
+# instead of one tick each: the timer task wakes this long (real seconds) after a
+# deadline, and a tick fires what is due within TIMER_SPAN_S of its first deadline
+# (never past the clock), then lets requests in before the next. Under wrk every
+# arrival sets a long-wait timer: one tick per timer meant thousands of ticks a
+# second, each its own write, run back to back without yielding once behind.
+TIMER_COALESCE_S = 0.005
+TIMER_SPAN_S = 0.05
 
 
 class NotReady(LinjeError):
@@ -235,7 +243,7 @@ class Engine(Listeners):
             if deadline is None:
                 await self._wake.wait()
                 continue
-            delay = self.clock.real_seconds_until(deadline)
+            delay = self.clock.real_seconds_until(deadline) + TIMER_COALESCE_S
             if delay > 0:
                 try:
                     # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows
@@ -246,7 +254,8 @@ class Engine(Listeners):
                     continue  # something changed: look at the deadline again
                 except TimeoutError:
                     pass
-            self.tick(deadline)
+            self.tick(deadline + TIMER_SPAN_S)
+            await asyncio.sleep(0)  # requests first, then the next tick if one is due
 
     def tick(self, until: float) -> None:
         """Fire timers due by ``until`` (never past the wall clock); publish once durable."""
