@@ -104,3 +104,28 @@ async def test_a_helpline_that_does_not_open_does_not_keep_the_collector_paused(
         gc.enable()
         gc.unfreeze()
         waiting.cancel()
+
+
+async def test_the_openapi_document_is_built_on_its_first_request_not_at_start(
+    aiohttp_client: Any, vo_config: HelplineConfig, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from adapters.http import app as app_module
+    from adapters.http.openapi import build_openapi
+
+    built: list[int] = []
+
+    def counting() -> dict[str, Any]:
+        built.append(1)
+        return build_openapi()
+
+    monkeypatch.setattr(app_module, "build_openapi", counting)
+    app_module._openapi_text.cache_clear()
+    try:
+        client = await aiohttp_client(build_app([vo_config], tmp_path, auth()))
+        assert built == []
+        for _ in range(2):
+            response = await client.get("/v1/openapi.json")
+            assert (response.status, await response.json()) == (200, build_openapi())
+        assert built == [1]
+    finally:
+        app_module._openapi_text.cache_clear()
