@@ -1,6 +1,6 @@
-"""What ``linje serve`` does before it is ready: only the imports its store needs, and no
+"""What ``linje serve`` does before it is ready: only the imports its store needs, no
 cycle collections until every helpline is open (then the collector is back, the start-up
-heap frozen)."""
+heap frozen), and no OpenAPI document until one is asked for."""
 
 from __future__ import annotations
 
