@@ -252,7 +252,7 @@ class ContactsMixin(OffersMixin):
         # The three timers a waiting contact may hold. Through ``Timers.cancel``, which
         # counts a lane's dead entries: popping ``_live`` directly left them uncounted,
         # so a lane behind a long-waiting head was never swept and its dead entries
-        # were all dropped in one step once that head fired (0.1-0.5 s at 100k).
+        # were all dropped in one step once that head fired (109 ms at 100k, native).
         timers = self._timers
         timers.cancel(RING, cid)
         timers.cancel(RETRY, cid)
