@@ -11,11 +11,13 @@ number of agents and waiting contacts. A deadline earlier than its lane's last
 lane go into the heap directly. Either way the firing order is exactly that of
 one heap of every timer.
 
-Rescheduling or cancelling leaves the old entry where it is, skipped when it
-surfaces because its ``seq`` is no longer the live one. Dead entries are
-swept once they outnumber live ones (plus a floor): the heap is rebuilt, and a
-lane filtered behind its head, so both stay within about twice their live
-timers and each operation is amortised O(1) for a lane, O(log n) for the heap.
+A timer is one object, shared by the live map, its lane and the heap: setting
+one allocates it once, and rescheduling or cancelling marks it ``dead`` (no
+lookup to tell a live entry from a stale one). A dead timer stays where it is
+and is skipped when it surfaces. Dead ones are swept once they outnumber live
+ones (plus a floor): the heap is rebuilt, and a lane filtered behind its head,
+so both stay within about twice their live timers and each operation is
+amortised O(1) for a lane, O(log n) for the heap.
 """
 
 from __future__ import annotations
@@ -32,134 +34,172 @@ __all__ = ["Timers"]
 _COMPACT_FLOOR = 256
 _LANE_FLOOR = 64
 _push, _pop = heapq.heappush, heapq.heappop
-_KINDS = tuple(TimerKind)
 
-Entry = tuple[float, int, TimerKind, Hashable]
+
+class _Tally:
+    """How many timers of one lane are dead (a timer points here, never at its lane:
+    lane -> timer -> lane would be a reference cycle)."""
+
+    __slots__ = ("dead",)
+
+    def __init__(self) -> None:
+        self.dead = 0
+
+
+class _Timer:
+    """One timer: where it is due, its tie-break, what fires, and its lane's tally if any."""
+
+    __slots__ = ("dead", "deadline", "key", "kind", "seq", "tally")
+
+    def __init__(
+        self, deadline: float, seq: int, kind: TimerKind, key: Hashable, tally: _Tally | None
+    ) -> None:
+        self.deadline = deadline
+        self.seq = seq
+        self.kind = kind
+        self.key = key
+        self.tally = tally
+        self.dead = False
 
 
 class _Lane:
     """Timers of one stream, deadlines non-decreasing; its head is armed in the heap."""
 
-    __slots__ = ("dead", "q")
+    __slots__ = ("q", "tally")
 
     def __init__(self) -> None:
-        self.q: deque[Entry] = deque()
-        self.dead = 0  # entries of q that are no longer live
+        self.q: deque[_Timer] = deque()
+        self.tally = _Tally()  # timers of q that are no longer live
 
 
 class Timers:
     __slots__ = ("_heap", "_lanes", "_live", "_n", "_seq")
 
     def __init__(self) -> None:
-        # (deadline, seq, kind, key, lane): a lane's head, or a timer of no lane (None)
-        self._heap: list[tuple[float, int, TimerKind, Hashable, _Lane | None]] = []
-        # kind -> key -> (seq, deadline, lane) of the live timer
-        self._live: tuple[dict[Hashable, tuple[int, float, _Lane | None]], ...] = tuple(
-            {} for _ in TimerKind
-        )
+        # (deadline, seq, timer, its lane): a lane's head, or a timer of no lane (None)
+        self._heap: list[tuple[float, int, _Timer, _Lane | None]] = []
+        # kind -> key -> the live timer
+        self._live: tuple[dict[Hashable, _Timer], ...] = tuple({} for _ in TimerKind)
         self._lanes: dict[Hashable, _Lane] = {}
         self._seq = 0
-        self._n = 0  # entries pushed on the heap since the last compaction check
+        self._n = 0  # timers pushed on the heap since the last compaction check
 
     def set(self, deadline: float, kind: TimerKind, key: Hashable, lane: Hashable = None) -> None:
         """(Re)set the timer ``(kind, key)``; ``lane`` names a stream of growing deadlines."""
         self._seq = seq = self._seq + 1
         live = self._live[kind]
         old = live.get(key)
-        if old is not None and old[2] is not None:
-            old[2].dead += 1
+        if old is not None:
+            old.dead = True
+            if old.tally is not None:
+                old.tally.dead += 1
         if lane is not None:
             ln = self._lanes.get(lane)
             if ln is None:
                 ln = self._lanes[lane] = _Lane()
             q = ln.q
             if not q:
-                live[key] = (seq, deadline, ln)
-                q.append((deadline, seq, kind, key))
-                _push(self._heap, (deadline, seq, kind, key, ln))
+                live[key] = t = _Timer(deadline, seq, kind, key, ln.tally)
+                q.append(t)
+                _push(self._heap, (deadline, seq, t, ln))
                 return
-            if q[-1][0] <= deadline:
-                live[key] = (seq, deadline, ln)
-                q.append((deadline, seq, kind, key))
-                if ln.dead > _LANE_FLOOR and 2 * ln.dead > len(q):
+            if q[-1].deadline <= deadline:
+                live[key] = t = _Timer(deadline, seq, kind, key, ln.tally)
+                q.append(t)
+                dead = ln.tally.dead
+                if dead > _LANE_FLOOR and 2 * dead > len(q):
                     self._sweep(ln)
                 return
-        live[key] = (seq, deadline, None)
-        _push(self._heap, (deadline, seq, kind, key, None))
+        live[key] = t = _Timer(deadline, seq, kind, key, None)
+        _push(self._heap, (deadline, seq, t, None))
         self._n += 1
         if self._n > 4 * _COMPACT_FLOOR:
             self._n = 0
             if len(self._heap) > 2 * (self._unlaned() + len(self._lanes)) + _COMPACT_FLOOR:
-                self._compact()
+                self.compact()
+
+    def restore(self, deadline: float, seq: int, kind: TimerKind, key: Hashable) -> None:
+        """Put back a live timer read from a checkpoint (no lane: the same firing order);
+        ``compact`` arms the restored set."""
+        self._live[kind][key] = _Timer(deadline, seq, kind, key, None)
 
     def cancel(self, kind: TimerKind, key: Hashable) -> None:
         old = self._live[kind].pop(key, None)
-        if old is not None and old[2] is not None:
-            old[2].dead += 1
+        if old is not None:
+            old.dead = True
+            if old.tally is not None:
+                old.tally.dead += 1
 
     def deadline(self, kind: TimerKind, key: Hashable) -> float | None:
         live = self._live[kind].get(key)
-        return None if live is None else live[1]
+        return None if live is None else live.deadline
 
-    def _is_live(self, seq: int, kind: TimerKind, key: Hashable) -> bool:
-        entry = self._live[kind].get(key)
-        return entry is not None and entry[0] == seq
+    def live(self) -> list[tuple[TimerKind, list[tuple[Hashable, int, float]]]]:
+        """Every live timer, kind by kind: (kind, [(key, seq, deadline), ...] in set order)."""
+        return [
+            (kind, [(key, t.seq, t.deadline) for key, t in live.items()])
+            for kind, live in zip(TimerKind, self._live, strict=True)
+        ]
 
     def _sweep(self, ln: _Lane) -> None:
-        """Drop a lane's dead entries behind its head (the head stays: it is armed)."""
+        """Drop a lane's dead timers behind its head (the head stays: it is armed)."""
         q = ln.q
         head = q.popleft()
-        kept = deque(e for e in q if self._is_live(e[1], e[2], e[3]))
-        kept.appendleft(head)
+        kept: deque[_Timer] = deque()
+        kept.append(head)
+        for t in q:
+            if not t.dead:
+                kept.append(t)
         ln.q = kept
-        ln.dead = 0 if self._is_live(head[1], head[2], head[3]) else 1
+        ln.tally.dead = 1 if head.dead else 0
 
     def _unlaned(self) -> int:
-        return sum(1 for live in self._live for e in live.values() if e[2] is None)
+        n = 0
+        for live in self._live:
+            for t in live.values():
+                if t.tally is None:
+                    n += 1
+        return n
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
         """Rebuild the heap from the live timers of no lane and every lane's head."""
-        heap: list[tuple[float, int, TimerKind, Hashable, _Lane | None]] = [
-            (d, s, kind, key, None)
-            for kind, live in zip(_KINDS, self._live, strict=True)
-            for key, (s, d, ln) in live.items()
-            if ln is None
-        ]
+        heap: list[tuple[float, int, _Timer, _Lane | None]] = []
+        for live in self._live:
+            for t in live.values():
+                if t.tally is None:
+                    heap.append((t.deadline, t.seq, t, None))
         for ln in self._lanes.values():
             if ln.q:
-                d, s, kind, key = ln.q[0]
-                heap.append((d, s, kind, key, ln))
+                t = ln.q[0]
+                heap.append((t.deadline, t.seq, t, ln))
         heapq.heapify(heap)
         self._heap = heap
 
-    def _take(self) -> tuple[float, int, TimerKind, Hashable]:
-        """Pop the heap's top; if it was a lane's head, arm the lane's next entry."""
-        deadline, seq, kind, key, ln = _pop(self._heap)
+    def _take(self) -> _Timer:
+        """Pop the heap's top; if it was a lane's head, arm the lane's next timer."""
+        _, _, t, ln = _pop(self._heap)
         if ln is not None:
             q = ln.q
             q.popleft()
-            if not self._is_live(seq, kind, key):
-                ln.dead -= 1
+            if t.dead:
+                ln.tally.dead -= 1
             if q:
-                d, s, k, y = q[0]
-                _push(self._heap, (d, s, k, y, ln))
-        return deadline, seq, kind, key
+                n = q[0]
+                _push(self._heap, (n.deadline, n.seq, n, ln))
+        return t
 
     def _prune(self) -> None:
         heap = self._heap
-        while heap:
-            _, seq, kind, key, _ = heap[0]
-            if self._is_live(seq, kind, key):
-                return
+        while heap and heap[0][2].dead:
             self._take()
 
     def peek(self) -> float:
         """The next live deadline, or infinity."""
         heap = self._heap
         if heap:
-            deadline, seq, kind, key, _ = heap[0]
-            if self._is_live(seq, kind, key):
-                return deadline
+            top = heap[0]
+            if not top[2].dead:
+                return top[0]
             self._prune()
         return heap[0][0] if heap else math.inf
 
@@ -173,16 +213,17 @@ class Timers:
         heap = self._heap
         if not heap or heap[0][0] > now:
             return None
-        deadline, _, kind, key = self._take()
-        del self._live[kind][key]
-        return deadline, kind, key
+        t = self._take()
+        t.dead = True  # fired: a stale copy can never fire again
+        del self._live[t.kind][t.key]
+        return t.deadline, t.kind, t.key
 
     def __len__(self) -> int:
         return sum(len(live) for live in self._live)
 
     @property
     def heap_size(self) -> int:
-        """Entries held, live and dead, in the heap and the lanes (bounded by about twice
+        """Timers held, live and dead, in the heap and the lanes (bounded by about twice
         the live ones plus the floors)."""
         return (
             len(self._heap)

@@ -210,8 +210,8 @@ def dump(router: Router) -> dict[str, Any]:
         # when it was pruned, so a restored router rebuilds it (same firing order).
         "timers": {
             "live": [
-                [int(k), [[_plain_key(key), s, d] for key, (s, d, _) in live.items()]]
-                for k, live in zip(TimerKind, t._live, strict=True)
+                [int(k), [[_plain_key(key), s, d] for key, s, d in entries]]
+                for k, entries in t.live()
             ],
             "seq": t._seq,
         },
@@ -301,10 +301,10 @@ def _load(config: HelplineConfig, d: Any) -> Router:
     for k, entries in t["live"]:
         kind = TimerKind(k)
         # Restored timers go in the heap (no lane): the same firing order.
-        live = r._timers._live[kind]
-        live.update({_timer_key(kind, key): (s, dl, None) for key, s, dl in entries})
+        for key, s, dl in entries:
+            r._timers.restore(dl, s, kind, _timer_key(kind, key))
     r._timers._seq = t["seq"]
-    r._timers._compact()
+    r._timers.compact()
     r._cmd_seq, r._contact_seq, r._agent_seq, r._alert_seq = d["seqs"]
     _load_members(r, d["members"])
     r.arrived_total, r.ended_total = d["totals"]
