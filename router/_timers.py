@@ -214,7 +214,7 @@ class Timers:
         if not heap or heap[0][0] > now:
             return None
         t = self._take()
-        t.dead = True  # fired: a stale copy can never fire again
+        t.dead = True  # fired: no longer live
         del self._live[t.kind][t.key]
         return t.deadline, t.kind, t.key
 
