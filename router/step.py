@@ -107,6 +107,14 @@ def collector_paused() -> Iterator[None]:
     passes over a heap that grows with the batch (the records kept, the contacts
     within their retention) find nothing and cost a quarter of a long simulation.
     A driver that creates cycles of its own must not use this.
+
+    On the way out, what the batch made goes straight to the oldest generation
+    (``gc.freeze()`` then ``gc.unfreeze()``: two list moves). Otherwise the first
+    collection after the pause walks every object the batch kept, once, because
+    they all count as young: 0.2 s after a simulation of 200k callers. Cyclic
+    garbage among them is still found by the next full collection. Skipped when
+    something else has frozen objects (``linje serve`` freezes its start-up heap),
+    whose frozen objects must stay frozen.
     """
     was = gc.isenabled()
     gc.disable()
@@ -114,6 +122,9 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if was:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
