@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from router._fast import fast_init
 from router.config import CLOSED, HelplineConfig
 from router.coverage import CoveragePlan
 from router.errors import ConfigError, LinjeError
@@ -31,7 +32,10 @@ from sim.scenario import Arrivals, Campaign, ChannelVolume
 __all__ = ["Arrival", "month_pieces", "poisson", "profile_arrivals", "read_replay"]
 
 
-@dataclass(frozen=True, slots=True)
+# Built once per simulated caller: the descriptor-based __init__ of the core's value
+# classes (router._fast), a third of the generated one's cost.
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Arrival:
     at: float
     channel: str
