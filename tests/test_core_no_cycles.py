@@ -100,12 +100,12 @@ def test_what_a_paused_batch_kept_is_old_at_once_and_its_cycles_are_still_collec
     # Asked of the collector's own lists, so a collection started meanwhile by another
     # thread's allocations changes nothing here.
     young = {id(o) for o in gc.get_objects(generation=0) + gc.get_objects(generation=1)}
-    assert 0 == sum(id(item) in young for item in kept)
+    assert sum(id(item) in young for item in kept) == 0
     assert id(kept) not in young
     assert gc.get_freeze_count() == 0
     del a, b
     assert gc.collect() >= 2  # the full collection still finds the cycle
-    assert 50_000 == len(kept)
+    assert len(kept) == 50_000
 
 
 def test_objects_frozen_before_a_paused_batch_stay_frozen() -> None:
