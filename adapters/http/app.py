@@ -565,7 +565,7 @@ async def _collector_on(opening: list[asyncio.Task[None]]) -> None:
     thousand allocations, cost ``linje serve`` tens of milliseconds before ready. An
     opening that takes longer than ``COLLECTOR_PAUSE_MAX_S`` does not keep it paused."""
     await asyncio.wait(opening, timeout=COLLECTOR_PAUSE_MAX_S)
-    freeze_heap()
+    freeze_heap(collect_young=False)
     gc.enable()
 
 
