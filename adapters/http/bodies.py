@@ -125,6 +125,11 @@ def _walk(data: Any) -> None:
             )
 
 
+# Built once: ``json.loads`` with any keyword builds a new decoder per call.
+_DECODE = json.JSONDecoder(parse_constant=_parse_constant).decode
+_DECODE_LONG = json.JSONDecoder(parse_int=_parse_int, parse_constant=_parse_constant).decode
+
+
 def parse_json(body: bytes) -> Any:
     """The JSON value of a request body, or a 4xx ``Problem`` (see the module docstring)."""
     try:
@@ -147,10 +152,7 @@ def parse_json(body: bytes) -> Any:
     escapes = "\\" in text
     long_digits = _LONG_DIGITS.search(text) is not None
     try:
-        if long_digits:
-            data = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
-        else:
-            data = json.loads(text, parse_constant=_parse_constant)
+        data = _DECODE_LONG(text) if long_digits else _DECODE(text)
     except json.JSONDecodeError as exc:
         raise Problem(400, "malformed-json", f"body is not valid JSON: {exc}") from None
     except RecursionError:  # pragma: no cover - the depth check comes first
