@@ -17,7 +17,9 @@ caller for both, Linje's speed as a fraction of SimPy's (target at 200k: at
 least ``REQUIRED_RATIO``), both models' P(abandon) and P(wait) with the
 difference in binomial standard errors (``z``; they must agree within
 ``MAX_SE``), Erlang A's exact values, Linje's cost per caller at 200k over
-that at 5k (flat is 1.0), and the CPU time of one simulated year of the pilot
+that at 5k (flat is 1.0), the cost per caller week by week within one run of the
+largest size (``run_windows``: the first simulated week, then the later weeks'
+second half over their first half, flat is 1.0), and the CPU time of one simulated year of the pilot
 scenario (2021, both channels).
 
 Run: ``.venv/bin/python benchmarks/bench_sim.py [--customers N] [--no-pilot]
@@ -38,6 +40,7 @@ import pstats
 import random
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +65,7 @@ REQUIRED_RATIO = 0.5  # Linje's speed as a fraction of SimPy's, at least
 MAX_SE = 3.0  # P(abandon), P(wait): Linje minus SimPy within this many standard errors
 SIZES = (5_000, 50_000, 200_000)
 ROUNDS = {5_000: 9, 50_000: 5, 200_000: 3}
+WINDOW_S = 7 * 86400.0  # the within-run windows: one simulated week each
 
 
 def simpy_line(customers: int, seed: int = 1) -> dict[str, float]:
@@ -111,6 +115,57 @@ def linje_line(customers: int, seed: int = 1) -> dict[str, float]:
         "waited": float(sum(r.wait_s > 0 for r in records)),
         "events": float(sim.stats.events),
         "ticks": float(sim.stats.ticks),
+    }
+
+
+def run_windows(
+    customers: int, seed: int = 1, every_s: float = WINDOW_S
+) -> list[tuple[int, float]]:
+    """One Linje run of ``customers`` callers, cut into windows of ``every_s`` of simulated
+    time: (callers who arrived within the window, CPU seconds it took), in order.
+
+    The marks come from the driver's progress hook (one call per window), so the
+    figures are of a single run: a cost that grew with the run's length (state
+    that is never purged, a timer heap filling with dead entries) shows as later
+    windows costing more than earlier ones, which comparing runs of different
+    lengths cannot tell from a warm-up.
+    """
+    sim = mmn_simulation(
+        servers=AGENTS,
+        arrival_rate=RATE,
+        mean_handle_s=AHT,
+        mean_patience_s=PATIENCE,
+        customers=customers,
+        seed=seed,
+    )
+    marks: list[tuple[float, int]] = []
+    stats = sim.stats
+    sim.progress = lambda _t: marks.append((time.process_time(), stats.contacts))
+    sim.progress_every_s = every_s
+    start = time.process_time()
+    sim.run()
+    marks.append((time.process_time(), stats.contacts))
+    out: list[tuple[int, float]] = []
+    before = (start, 0)
+    for at, done in marks:
+        if done > before[1]:
+            out.append((done - before[1], at - before[0]))
+            before = (at, done)
+    return out
+
+
+def window_figures(windows: list[tuple[int, float]]) -> dict[str, float]:
+    """Cost per caller in the first window, the median of the later ones, and the
+    second half of the run over its first half after the first window (flat is 1.0)."""
+    per = [cpu_s / n for n, cpu_s in windows]
+    later = per[1:]
+    half = len(later) // 2
+    early, late = later[:half], later[half:]
+    return {
+        "windows": float(len(per)),
+        "first_us": 1e6 * per[0],
+        "later_median_us": 1e6 * statistics.median(later),
+        "late_over_early": statistics.median(late) / statistics.median(early),
     }
 
 
@@ -170,6 +225,7 @@ def measure(customers: int = CUSTOMERS, pilot: bool = True) -> dict[str, Any]:
     sizes = sorted({s for s in SIZES if s < customers} | {customers})
     rows = [compare(n, ROUNDS.get(n, 3 if n >= 200_000 else 5)) for n in sizes]
     out: dict[str, Any] = {"rows": rows, "erlang": ErlangA(RATE, AHT, PATIENCE, AGENTS)}
+    out["within_run"] = window_figures(run_windows(customers))
     if pilot:
         out["pilot_year_cpu_s"], out["pilot_year_contacts"] = pilot_year()
     return out
@@ -213,6 +269,13 @@ def report(r: dict[str, Any]) -> str:
             f"Linje cost per caller {big['customers']:,}/{small['customers']:,}: {flat:.2f}x"
             " (flat is 1.0)"
         )
+    w = r["within_run"]
+    lines.append(
+        f"within one run of {big['customers']:,} callers, by simulated week ({w['windows']:.0f}):"
+        f" first week {w['first_us']:.2f} us/caller, later weeks median"
+        f" {w['later_median_us']:.2f}; second half / first half of the later weeks"
+        f" {w['late_over_early']:.2f}x (flat is 1.0)"
+    )
     if "pilot_year_cpu_s" in r:
         lines.append(
             f"one simulated year of the pilot (2021): {r['pilot_year_cpu_s']:.1f} CPU s,"
