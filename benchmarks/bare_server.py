@@ -4,9 +4,10 @@ Exactly this per request, on aiohttp with uvloop, one process, access log off:
 read the body, ``json.loads`` it (the one parse Linje also does, without the
 checks of ``adapters.http.bodies``, the pydantic validation, auth, routing or
 the log), and answer ``{"results": [{"event_id": ..., "status": "accepted",
-"commands": [], "log_seq": n}]}`` with ``web.json_response``: the shape
-Linje answers, so both sides serialise the same kind of answer and the wrk
-script reads the same ``event_id``. Nothing is stored, nothing is fsynced.
+"commands": [], "log_seq": n}]}`` with ``web.json_response`` (one result per
+event of a ``{"events": [...]}`` batch): the shape Linje answers, so both sides
+serialise the same kind of answer and the wrk script reads the same
+``event_id``s. Nothing is stored, nothing is fsynced.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ _seq = 0
 async def events(request: web.Request) -> web.Response:
     global _seq
     data = json.loads(await request.read())
-    _seq += 1
-    result = {"event_id": data.get("event_id"), "status": "accepted", "commands": [],
-              "log_seq": _seq}  # fmt: skip
-    return web.json_response({"results": [result]})
+    batch = data.get("events", [data])
+    results = []
+    for event in batch:
+        _seq += 1
+        results.append({"event_id": event.get("event_id"), "status": "accepted",
+                        "commands": [], "log_seq": _seq})  # fmt: skip
+    return web.json_response({"results": results})
 
 
 async def healthz(request: web.Request) -> web.Response:
