@@ -1,7 +1,7 @@
 """POST /v1/events under wrk: Linje (durable acks) against a bare aiohttp endpoint, A/B.
 
 The load generator is ``wrk`` (C; Debian's package: ``apt-get install wrk``)
-with ``benchmarks/wrk/events.lua``: every request is one unique, valid event
+with ``benchmarks/wrk/events.lua``: every request is one unique, valid event (or ``--batch N`` of them)
 (arrivals, and abandons of contacts that arrived 512 earlier), ``-t2 -c32``
 keep-alive connections on loopback.
 
